@@ -1,0 +1,36 @@
+# Two commands matter: `make run` serves the API, `make test` proves it.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export FLASK_APP := app
+
+.PHONY: install db run dev test lint clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(BIN)/.installed
+
+db: install  ## Create or upgrade the schema (and the dev secret) in instance/
+	$(BIN)/flask db upgrade
+
+run: db  ## Serve with gunicorn on $(HOST):$(PORT)
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
+
+dev: db  ## Flask's development server with auto-reload, same database
+	$(BIN)/flask run --debug --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check app tests wsgi.py gunicorn.conf.py migrations
+	$(BIN)/mypy app
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,61 @@
+"""Finding and checking accounts, shared by the views and the CLI."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_smorest import abort
+from sqlalchemy import func, or_, select
+
+from app.extensions import db
+from app.models import User
+from app.passwords import check_password, hash_password
+
+BAD_CREDENTIALS = "Incorrect username or password."
+
+
+def find_user(login: str) -> User | None:
+    """The account whose username or email is `login`, ignoring case."""
+    key = login.lower()
+    return db.session.scalar(
+        select(User).where(or_(func.lower(User.username) == key, User.email == key))
+    )
+
+
+def ensure_available(username: str, email: str | None) -> None:
+    """Abort with 409 naming the field when a username or email is taken.
+
+    The unique indexes still decide under a race; this only gives the
+    usual case a precise message.
+    """
+    taken = db.session.execute(
+        select(func.lower(User.username), User.email).where(
+            or_(func.lower(User.username) == username.lower(), User.email == email)
+        )
+    ).all()
+    errors = {}
+    if any(name == username.lower() for name, _ in taken):
+        errors["username"] = ["This username is already taken."]
+    if email is not None and any(address == email for _, address in taken):
+        errors["email"] = ["This email is already registered."]
+    if errors:
+        abort(409, message="Username or email already taken.", errors={"json": errors})
+
+
+def new_password_hash(password: str) -> str:
+    return hash_password(password, current_app.config["BCRYPT_ROUNDS"])
+
+
+def password_matches(user: User | None, password: str) -> bool:
+    """Check a password, spending bcrypt's time even when there is no user."""
+    stored = user.password_hash if user is not None else None
+    return check_password(password, stored, current_app.config["BCRYPT_ROUNDS"])
+
+
+def authenticate(login: str, password: str) -> User:
+    """The account these credentials open; the same 401 for every failure."""
+    user = find_user(login)
+    if not password_matches(user, password) or user is None:
+        abort(401, message=BAD_CREDENTIALS, headers={"WWW-Authenticate": "Bearer"})
+    if user.disabled:
+        abort(403, message="This account is disabled.")
+    return user

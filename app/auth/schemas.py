@@ -1,0 +1,91 @@
+"""Schemas of account bodies: registration, login, tokens, the public user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from marshmallow import Schema, ValidationError, fields, validate
+
+from app.fields import Text, UTCTimestamp
+from app.passwords import MAX_PASSWORD_BYTES
+
+USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,32}$"
+MIN_PASSWORD_LENGTH = 8
+
+
+class Email(Text):
+    """An address checked for syntax and stored lowercase."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        address = super()._deserialize(value, attr, data, **kwargs)
+        if len(address) > 254:
+            raise ValidationError("Must be at most 254 characters.")
+        try:
+            checked = validate_email(address, check_deliverability=False)
+        except EmailNotValidError as exc:
+            raise ValidationError("Not a valid email address.") from exc
+        return checked.normalized.lower()
+
+
+class Password(Text):
+    """At least 8 characters and at most 72 bytes of UTF-8 (bcrypt's limit)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(load_only=True, required=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        password = super()._deserialize(value, attr, data, **kwargs)
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise ValidationError(f"Must be at least {MIN_PASSWORD_LENGTH} characters.")
+        if len(password.encode()) > MAX_PASSWORD_BYTES:
+            raise ValidationError(f"Must be at most {MAX_PASSWORD_BYTES} bytes of UTF-8.")
+        return password
+
+
+class UserSchema(Schema):
+    """An account as clients see it: never a password or a hash."""
+
+    username = fields.String(dump_only=True)
+    email = fields.String(dump_only=True)
+    full_name = fields.String(dump_only=True, allow_none=True)
+    disabled = fields.Boolean(dump_only=True)
+    created_at = UTCTimestamp(dump_only=True)
+
+
+class RegisterSchema(Schema):
+    """Registration input; any other field is refused."""
+
+    username = Text(
+        required=True,
+        validate=validate.Regexp(
+            USERNAME_PATTERN,
+            error="3-32 characters: letters, digits, '_', '.' or '-'.",
+        ),
+    )
+    email = Email(required=True)
+    password = Password()
+    full_name = Text(allow_none=True, validate=validate.Length(max=200))
+
+
+class LoginSchema(Schema):
+    """OAuth2 password grant fields, as a form or as JSON."""
+
+    username = Text(required=True, validate=validate.Length(min=1, max=254))
+    # No upper bound here: an over-long password is a failed login (401).
+    password = Text(required=True, load_only=True, validate=validate.Length(min=1))
+    grant_type = fields.String(
+        validate=validate.Equal("password", error="Only the password grant is supported.")
+    )
+    scope = fields.String()
+    client_id = fields.String()
+    client_secret = fields.String(load_only=True)
+
+
+class TokenSchema(Schema):
+    """A token pair, as OAuth2 clients expect it."""
+
+    access_token = fields.String(required=True)
+    token_type = fields.String(required=True, metadata={"example": "bearer"})
+    expires_in = fields.Integer(required=True, metadata={"description": "Seconds until the access token expires."})
+    refresh_token = fields.String(required=True)

@@ -1,0 +1,105 @@
+"""Admin commands: `flask users create|list|disable|enable`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from app.auth.accounts import find_user, new_password_hash
+from app.auth.schemas import RegisterSchema
+from app.database import begin_write
+from app.extensions import db
+from app.models import Item, User
+
+users = AppGroup("users", help="Manage user accounts.")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+def _user_or_fail(name: str) -> User:
+    user = find_user(name)
+    if user is None:
+        raise click.ClickException(f"No user named {name!r}.")
+    return user
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--email", required=True, help="The account's email address.")
+@click.option("--full-name", default=None, help="Optional display name.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+def create_user(username: str, email: str, full_name: str | None, password_stdin: bool) -> None:
+    """Create an account; the password is prompted for (hidden) unless piped."""
+    password = _read_password(password_stdin)
+    try:
+        data = RegisterSchema().load(
+            {"username": username, "email": email, "password": password, "full_name": full_name}
+        )
+    except ValidationError as exc:
+        details = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.messages.items())
+        raise click.ClickException(details) from exc
+    if find_user(data["username"]) or find_user(data["email"]):
+        raise click.ClickException("That username or email is already taken.")
+    user = User(
+        username=data["username"],
+        email=data["email"],
+        full_name=data.get("full_name"),
+        password_hash=new_password_hash(data["password"]),
+    )
+    db.session.add(user)
+    db.session.commit()
+    click.echo(f"Created user {user.username}.")
+
+
+@users.command("list")
+def list_users() -> None:
+    """List accounts with their state and item counts."""
+    rows = db.session.execute(
+        select(User, db.func.count(Item.id))
+        .outerjoin(Item, Item.owner_id == User.id)
+        .group_by(User.id)
+        .order_by(User.id)
+    ).all()
+    if not rows:
+        click.echo("No users.")
+    for user, item_count in rows:
+        state = "disabled" if user.disabled else "active"
+        click.echo(f"{user.username}\t{user.email}\t{state}\t{item_count} items")
+
+
+def _set_disabled(name: str, disabled: bool) -> None:
+    begin_write()
+    user = _user_or_fail(name)
+    user.disabled = disabled
+    if disabled:
+        user.token_version += 1
+    db.session.commit()
+    click.echo(f"{'Disabled' if disabled else 'Enabled'} user {user.username}.")
+
+
+@users.command("disable")
+@click.argument("username")
+def disable_user(username: str) -> None:
+    """Disable an account: it cannot log in and its tokens stop working."""
+    _set_disabled(username, True)
+
+
+@users.command("enable")
+@click.argument("username")
+def enable_user(username: str) -> None:
+    """Enable a disabled account again."""
+    _set_disabled(username, False)
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(users)
+    app.shell_context_processor(lambda: {"db": db, "User": User, "Item": Item})

@@ -1,0 +1,87 @@
+"""Settings read from the environment, with safe defaults for a laptop."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+DEFAULT_MAX_CONTENT_LENGTH = 1024 * 1024
+
+
+class ConfigError(RuntimeError):
+    """Raised when the environment describes a configuration we refuse to run."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    if raw.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _list(env: Mapping[str, str], name: str) -> list[str]:
+    return [part.strip() for part in env.get(name, "").split(",") if part.strip()]
+
+
+def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Build the Flask config mapping from environment variables."""
+    env = os.environ if env is None else env
+    access_minutes = _int(env, "ACCESS_TOKEN_MINUTES", 30, minimum=1)
+    return {
+        "APP_ENV": env.get("APP_ENV", "development").strip().lower(),
+        "SECRET_KEY": env.get("SECRET_KEY") or None,
+        "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or None,
+        "CORS_ORIGINS": _list(env, "CORS_ORIGINS"),
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "RATELIMIT_ENABLED": _bool(env, "RATELIMIT_ENABLED", True),
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or None,
+        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10/minute"),
+        "REGISTER_RATE_LIMIT": env.get("REGISTER_RATE_LIMIT", "5/minute"),
+        "ACCESS_TOKEN_MINUTES": access_minutes,
+        "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=access_minutes),
+        "REFRESH_TOKEN_DAYS": _int(env, "REFRESH_TOKEN_DAYS", 7, minimum=1),
+        "BCRYPT_ROUNDS": _int(env, "BCRYPT_ROUNDS", 12, minimum=4),
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
+        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
+        "MAX_CONTENT_LENGTH": _int(
+            env, "MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH, minimum=1024
+        ),
+        "SQLITE_BUSY_TIMEOUT_MS": _int(env, "SQLITE_BUSY_TIMEOUT_MS", 5000),
+    }
+
+
+FIXED_SETTINGS: dict[str, Any] = {
+    "API_TITLE": "Items API",
+    "API_VERSION": "1.0.0",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    "OPENAPI_SWAGGER_UI_URL": "/docs/assets/",
+    "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+    "JWT_ALGORITHM": "HS256",
+    "JWT_DECODE_ALGORITHMS": ["HS256"],
+    "JWT_TOKEN_LOCATION": ["headers"],
+    "JWT_ERROR_MESSAGE_KEY": "message",
+    "JWT_COOKIE_CSRF_PROTECT": False,
+    "PROPAGATE_EXCEPTIONS": False,
+}

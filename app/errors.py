@@ -1,0 +1,88 @@
+"""One JSON error shape for every layer: HTTP, validation, database, crashes."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from werkzeug.exceptions import HTTPException
+
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+# Headers an HTTPException may carry that clients need (Allow on 405,
+# Retry-After on 429/503, WWW-Authenticate on 401).
+FORWARDED_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+
+
+def error_response(
+    code: int,
+    message: str | None = None,
+    errors: Any = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """Build `{code, status, message?, errors?}` with the given status."""
+    payload: dict[str, Any] = {"code": code, "status": HTTPStatus(code).phrase}
+    if message:
+        payload["message"] = message
+    if errors:
+        payload["errors"] = errors
+    response = jsonify(payload)
+    response.status_code = code
+    response.headers.update(headers or {})
+    return response
+
+
+def unauthorized(message: str) -> Response:
+    """401 with the challenge RFC 6750 asks for."""
+    return error_response(401, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    code = error.code or 500
+    data = getattr(error, "data", None) or {}
+    message = data.get("message") or error.description
+    errors = data.get("errors") or data.get("messages")
+    headers = {
+        name: value
+        for name, value in error.get_headers()
+        if name in FORWARDED_HEADERS
+    }
+    headers.update(data.get("headers") or {})
+    return error_response(code, message, errors, headers)
+
+
+def handle_integrity_error(error: IntegrityError) -> Response:
+    db.session.rollback()
+    log.info("integrity error turned into 409: %s", error.orig.__class__.__name__)
+    return error_response(409, "This conflicts with data that already exists.")
+
+
+def handle_database_unavailable(error: Exception) -> Response:
+    db.session.rollback()
+    if "locked" in str(error).lower():
+        log.warning("database busy: write lock not obtained in time")
+        message = "The database is busy; retry shortly."
+    else:
+        log.error("database unavailable: %s", error.__class__.__name__)
+        message = "The database is unavailable; retry shortly."
+    return error_response(503, message, headers={"Retry-After": "1"})
+
+
+def handle_unexpected_error(error: Exception) -> Response:
+    db.session.rollback()
+    log.exception("unhandled error")
+    return error_response(500, "An unexpected error occurred.")
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
+    for unavailable in (OperationalError, InterfaceError, PoolTimeoutError):
+        app.register_error_handler(unavailable, handle_database_unavailable)
+    app.register_error_handler(Exception, handle_unexpected_error)

@@ -1,0 +1,35 @@
+"""marshmallow fields shared by the schemas: text the database can store."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from marshmallow import ValidationError, fields
+
+
+class Text(fields.String):
+    """A string that every database accepts: valid UTF-8 and no NUL.
+
+    JSON can carry lone surrogates ("\\ud800") that no UTF-8 encoder takes,
+    and PostgreSQL refuses NUL in text; both are the client's error.
+    """
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise ValidationError("Must not contain NUL characters.")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValidationError("Must be valid Unicode text.") from exc
+        return text
+
+
+class UTCTimestamp(fields.DateTime):
+    """ISO 8601 in UTC with an explicit offset, to the second."""
+
+    def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        return value.astimezone(timezone.utc).isoformat(timespec="seconds")

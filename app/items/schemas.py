@@ -1,0 +1,50 @@
+"""Schemas of item bodies and of the list's query string."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from app.fields import Text, UTCTimestamp
+
+SORT_ORDERS = ("-created_at", "created_at", "title", "-title")
+
+
+class ItemCreateSchema(Schema):
+    """What a client sends to create or replace an item."""
+
+    title = Text(required=True, validate=validate.Length(min=1, max=200))
+    description = Text(allow_none=True, validate=validate.Length(max=10_000))
+
+    @validates("title")
+    def _not_blank(self, value: str, **_: object) -> None:
+        if not value.strip():
+            raise ValidationError("Must not be blank.")
+
+
+class ItemPatchSchema(ItemCreateSchema):
+    """The fields to change; any subset of an item's client fields."""
+
+
+class ItemSchema(Schema):
+    """An item as clients see it."""
+
+    id = fields.Integer()
+    title = fields.String()
+    description = fields.String(allow_none=True)
+    owner = fields.String(attribute="owner.username", metadata={"description": "Owner's username."})
+    created_at = UTCTimestamp()
+    updated_at = UTCTimestamp()
+
+
+class ItemQueryArgs(Schema):
+    """Search and order of the items list."""
+
+    q = Text(
+        validate=validate.Length(max=200),
+        metadata={"description": "Text to find in title or description."},
+    )
+    sort = fields.String(
+        load_default="-created_at",
+        validate=validate.OneOf(SORT_ORDERS),
+        metadata={"description": "Order; '-' for descending."},
+    )

@@ -1,0 +1,111 @@
+"""Issuing JWTs and deciding which presented tokens are still good."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, Response, current_app
+from flask_jwt_extended import create_access_token, create_refresh_token
+from flask_jwt_extended.exceptions import JWTDecodeError
+
+from app.errors import unauthorized
+from app.extensions import db, jwt
+from app.models import User
+
+REQUIRED_CLAIMS = ("sub", "iat", "exp", "jti", "type", "uid", "ver")
+
+
+def issue_token_pair(user: User) -> dict[str, Any]:
+    """A fresh access and refresh token for `user`, shaped as the Token body."""
+    claims = {"uid": user.id, "ver": user.token_version}
+    access_lifetime: timedelta = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
+    return {
+        "access_token": create_access_token(user.username, additional_claims=claims),
+        "token_type": "bearer",
+        "expires_in": int(access_lifetime.total_seconds()),
+        "refresh_token": create_refresh_token(
+            user.username,
+            additional_claims=claims,
+            expires_delta=timedelta(days=current_app.config["REFRESH_TOKEN_DAYS"]),
+        ),
+    }
+
+
+@jwt.decode_key_loader
+def signing_key(_header: dict[str, Any], claims: dict[str, Any]) -> str:
+    """Refuse tokens lacking a claim we rely on before checking the signature.
+
+    flask-jwt-extended fills in a missing `type` or `jti` with defaults and
+    PyJWT accepts a token without `exp`; ours always carry all of them.
+    """
+    missing = [claim for claim in REQUIRED_CLAIMS if claim not in claims]
+    if missing:
+        raise JWTDecodeError(f"Missing claim: {missing[0]}")
+    return str(current_app.config["JWT_SECRET_KEY"])
+
+
+@jwt.user_lookup_loader
+def load_token_user(_header: dict[str, Any], claims: dict[str, Any]) -> User | None:
+    """The account a token speaks for, or None when the token no longer holds.
+
+    The id claim keeps a deleted account's token from matching a later
+    account of the same name; `ver` moves on to revoke every older token.
+    """
+    uid = claims["uid"]
+    if not isinstance(uid, int) or isinstance(uid, bool) or not 0 < uid < 2**63:
+        return None
+    user = db.session.get(User, uid)
+    if (
+        user is None
+        or user.disabled
+        or user.username != claims["sub"]
+        or user.token_version != claims["ver"]
+    ):
+        return None
+    return user
+
+
+@jwt.user_identity_loader
+def token_identity(identity: str) -> str:
+    return identity
+
+
+@jwt.unauthorized_loader
+def missing_token(reason: str) -> Response:
+    return unauthorized("Missing bearer token.")
+
+
+@jwt.invalid_token_loader
+def invalid_token(reason: str) -> Response:
+    return unauthorized("Invalid token.")
+
+
+@jwt.expired_token_loader
+def expired_token(_header: dict[str, Any], _claims: dict[str, Any]) -> Response:
+    return unauthorized("Token has expired.")
+
+
+@jwt.revoked_token_loader
+def revoked_token(_header: dict[str, Any], _claims: dict[str, Any]) -> Response:
+    return unauthorized("Token has been revoked.")
+
+
+@jwt.user_lookup_error_loader
+def stale_token(_header: dict[str, Any], _claims: dict[str, Any]) -> Response:
+    return unauthorized("Token is no longer valid.")
+
+
+@jwt.token_verification_failed_loader
+def failed_verification(_header: dict[str, Any], _claims: dict[str, Any]) -> Response:
+    return unauthorized("Invalid token.")
+
+
+@jwt.needs_fresh_token_loader
+def needs_fresh(_header: dict[str, Any], _claims: dict[str, Any]) -> Response:
+    return unauthorized("A fresh token is required.")
+
+
+def init_app(app: Flask) -> None:
+    """Bind JWT handling; the callbacks above are registered at import."""
+    jwt.init_app(app)

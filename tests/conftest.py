@@ -1,0 +1,108 @@
+"""Fixtures: an app on a fresh database per test, its clients, a logged-in user."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from app import create_app
+from app.extensions import db
+
+TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
+PASSWORD = "correct horse battery"
+
+
+def database_url(tmp_path: Path) -> str:
+    """SQLite in the test's temp dir, or TEST_DATABASE_URL when it is set."""
+    return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> dict[str, object]:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": TEST_SECRET,
+        "SQLALCHEMY_DATABASE_URI": database_url(tmp_path),
+        "BCRYPT_ROUNDS": 4,
+        "RATELIMIT_ENABLED": False,
+        "CORS_ORIGINS": ["https://app.example.com"],
+    }
+
+
+@pytest.fixture
+def app(config: dict[str, object]) -> Iterator[Flask]:
+    app = create_app(config)
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@dataclass
+class Account:
+    """A registered user and the headers that authenticate as them."""
+
+    username: str
+    password: str
+    tokens: dict[str, str]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens['access_token']}"}
+
+
+class AuthActions:
+    """Register and log in through the HTTP API, as a client would."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self._client = client
+
+    def register(self, username: str = "alice", password: str = PASSWORD, **extra: str):
+        body = {"username": username, "email": f"{username}@example.com", "password": password}
+        return self._client.post("/api/v1/auth/register", json={**body, **extra})
+
+    def login(self, username: str = "alice", password: str = PASSWORD):
+        return self._client.post(
+            "/api/v1/auth/login", data={"username": username, "password": password}
+        )
+
+    def account(self, username: str = "alice", password: str = PASSWORD) -> Account:
+        assert self.register(username, password).status_code == 201
+        response = self.login(username, password)
+        assert response.status_code == 200
+        return Account(username, password, response.get_json())
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> AuthActions:
+    return AuthActions(client)
+
+
+@pytest.fixture
+def alice(auth: AuthActions) -> Account:
+    return auth.account("alice")
+
+
+@pytest.fixture
+def bob(auth: AuthActions) -> Account:
+    return auth.account("bob")
