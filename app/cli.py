@@ -45,7 +45,8 @@ def create_user(username: str, email: str, full_name: str | None, password_stdin
             {"username": username, "email": email, "password": password, "full_name": full_name}
         )
     except ValidationError as exc:
-        details = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.messages.items())
+        messages = exc.normalized_messages()
+        details = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in messages.items())
         raise click.ClickException(details) from exc
     if find_user(data["username"]) or find_user(data["email"]):
         raise click.ClickException("That username or email is already taken.")

@@ -35,9 +35,7 @@ def init_app(app: Flask) -> None:
     )
     app.config.setdefault(
         "SQLALCHEMY_ENGINE_OPTIONS",
-        engine_options(
-            app.config["SQLALCHEMY_DATABASE_URI"], app.config["SQLITE_BUSY_TIMEOUT_MS"]
-        ),
+        engine_options(app.config["SQLALCHEMY_DATABASE_URI"], app.config["SQLITE_BUSY_TIMEOUT_MS"]),
     )
     db.init_app(app)
     with app.app_context():

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
-from typing import Any
+from typing import Any, NoReturn
 
 from flask import Flask, Response, jsonify
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, default_exceptions
 
 from app.extensions import db
 
@@ -38,6 +38,19 @@ def error_response(
     return response
 
 
+def abort(
+    code: int,
+    message: str,
+    *,
+    errors: Any = None,
+    headers: dict[str, str] | None = None,
+) -> NoReturn:
+    """Stop the request with `code`; the handler below renders it."""
+    error = default_exceptions[code](description=message)
+    error.data = {"errors": errors, "headers": headers or {}}  # type: ignore[attr-defined]
+    raise error
+
+
 def unauthorized(message: str) -> Response:
     """401 with the challenge RFC 6750 asks for."""
     return error_response(401, message, headers={"WWW-Authenticate": "Bearer"})
@@ -47,12 +60,10 @@ def handle_http_exception(error: HTTPException) -> Response:
     code = error.code or 500
     data = getattr(error, "data", None) or {}
     message = data.get("message") or error.description
+    if code == 422 and not data.get("message"):
+        message = "The input failed validation; see errors."
     errors = data.get("errors") or data.get("messages")
-    headers = {
-        name: value
-        for name, value in error.get_headers()
-        if name in FORWARDED_HEADERS
-    }
+    headers = {name: value for name, value in error.get_headers() if name in FORWARDED_HEADERS}
     headers.update(data.get("headers") or {})
     return error_response(code, message, errors, headers)
 

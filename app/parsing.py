@@ -39,7 +39,9 @@ class RequestParser(FlaskParser):
             return self.load_form(req, schema)
         return self.load_json(req, schema)
 
-    def _handle_invalid_json_error(self, error: Any, req: flask.Request, *args: Any, **kwargs: Any) -> Any:
+    def _handle_invalid_json_error(
+        self, error: Any, req: flask.Request, *args: Any, **kwargs: Any
+    ) -> Any:
         abort(400, message="The body is not valid JSON.", errors={"json": ["Invalid JSON body."]})
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from app.config import ConfigError
 
 MIN_SECRET_LENGTH = 32
-DEV_SECRET_FILE = "secret_key"
+DEV_SECRET_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
 PLACEHOLDERS = frozenset(
     {"changeme", "change-me", "change_me", "secret", "secret-key", "dev", "development"}
 )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_smorest import abort
 from sqlalchemy import func, or_, select
 
+from app.errors import abort
 from app.extensions import db
 from app.models import User
 from app.passwords import check_password, hash_password
@@ -38,7 +38,7 @@ def ensure_available(username: str, email: str | None) -> None:
     if email is not None and any(address == email for _, address in taken):
         errors["email"] = ["This email is already registered."]
     if errors:
-        abort(409, message="Username or email already taken.", errors={"json": errors})
+        abort(409, "Username or email already taken.", errors={"json": errors})
 
 
 def new_password_hash(password: str) -> str:
@@ -55,7 +55,7 @@ def authenticate(login: str, password: str) -> User:
     """The account these credentials open; the same 401 for every failure."""
     user = find_user(login)
     if not password_matches(user, password) or user is None:
-        abort(401, message=BAD_CREDENTIALS, headers={"WWW-Authenticate": "Bearer"})
+        abort(401, BAD_CREDENTIALS, headers={"WWW-Authenticate": "Bearer"})
     if user.disabled:
-        abort(403, message="This account is disabled.")
+        abort(403, "This account is disabled.")
     return user

@@ -87,5 +87,7 @@ class TokenSchema(Schema):
 
     access_token = fields.String(required=True)
     token_type = fields.String(required=True, metadata={"example": "bearer"})
-    expires_in = fields.Integer(required=True, metadata={"description": "Seconds until the access token expires."})
+    expires_in = fields.Integer(
+        required=True, metadata={"description": "Seconds until the access token expires."}
+    )
     refresh_token = fields.String(required=True)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import request
 from flask_jwt_extended import current_user
-from flask_smorest import abort
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 
 from app.database import begin_write
+from app.errors import abort
 from app.extensions import db
 from app.models import Item
 
 # Ids past a 64-bit integer cannot exist, and would overflow the driver.
 MAX_ID = 2**63 - 1
-ORDERINGS = {
+ORDERINGS: dict[str, tuple[ColumnElement[Any], ...]] = {
     "-created_at": (Item.created_at.desc(), Item.id.desc()),
     "created_at": (Item.created_at.asc(), Item.id.asc()),
     "title": (Item.title.asc(), Item.id.asc()),
@@ -28,14 +30,14 @@ def get_own_item_or_404(item_id: int, *, for_update: bool = False) -> Item:
     and a stale `If-Match` answers 412.
     """
     if not 0 < item_id <= MAX_ID:
-        abort(404, message="Item not found.")
+        abort(404, "Item not found.")
     statement = select(Item).where(Item.id == item_id, Item.owner_id == current_user.id)
     if for_update:
         begin_write()
         statement = statement.with_for_update()
-    item = db.session.scalar(statement)
+    item: Item | None = db.session.scalar(statement)
     if item is None:
-        abort(404, message="Item not found.")
+        abort(404, "Item not found.")
     if for_update:
         _check_if_match(item)
     return item
@@ -44,7 +46,7 @@ def get_own_item_or_404(item_id: int, *, for_update: bool = False) -> Item:
 def _check_if_match(item: Item) -> None:
     """Optional optimistic concurrency: a present, stale If-Match is refused."""
     if "If-Match" in request.headers and not request.if_match.contains(item.etag):
-        abort(412, message="The item has changed since you read it; fetch it again.")
+        abort(412, "The item has changed since you read it; fetch it again.")
 
 
 def own_items(search: str | None, sort: str) -> Select[tuple[Item]]:
@@ -62,9 +64,10 @@ def own_items(search: str | None, sort: str) -> Select[tuple[Item]]:
 
 
 def count(statement: Select[tuple[Item]]) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(statement.order_by(None).subquery())
-    ) or 0
+    return (
+        db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+        or 0
+    )
 
 
 def _escape_like(text: str) -> str:

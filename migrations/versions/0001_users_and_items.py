@@ -4,6 +4,7 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-11-26
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -29,9 +30,7 @@ def upgrade():
         sa.UniqueConstraint("email"),
         sqlite_autoincrement=True,
     )
-    op.create_index(
-        "uq_users_username_lower", "users", [sa.text("lower(username)")], unique=True
-    )
+    op.create_index("uq_users_username_lower", "users", [sa.text("lower(username)")], unique=True)
     op.create_table(
         "items",
         sa.Column("id", sa.Integer(), nullable=False),
