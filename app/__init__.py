@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, Response
 
-from app import cli, database, docs, errors, tokens
+from app import cli, database, docs, errors, rate_limits, tokens
 from app.config import FIXED_SETTINGS, from_environment
 from app.extensions import api, cors, migrate
 from app.secret_key import resolve_secret_key
@@ -46,6 +46,7 @@ def register_extensions(app: Flask) -> None:
     docs.init_app(app)
     api.init_app(app)
     tokens.init_app(app)
+    rate_limits.init_app(app)
     cors.init_app(
         app,
         origins=app.config["CORS_ORIGINS"],
@@ -57,9 +58,10 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Every resource answers under /api/v1 and, for old clients, unversioned."""
-    from app import auth, health, items
+    from app import admin, auth, health, items
 
     api.register_blueprint(health.blp)
+    api.register_blueprint(admin.blp, url_prefix=API_PREFIX + "/admin")
     for blueprint, path in ((auth.blp, "/auth"), (items.blp, "/items")):
         api.register_blueprint(blueprint, url_prefix=API_PREFIX + path)
         app.register_blueprint(blueprint, name=f"unversioned_{blueprint.name}", url_prefix=path)

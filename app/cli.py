@@ -1,4 +1,4 @@
-"""Admin commands: `flask users create|list|disable|enable`."""
+"""Admin commands: `flask users create|list|disable|enable|promote|demote`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from app.auth.schemas import RegisterSchema
 from app.database import begin_write
 from app.extensions import db
 from app.models import Item, User
+from app.tokens import revoke_all_tokens
 
 users = AppGroup("users", help="Manage user accounts.")
 
@@ -37,7 +38,10 @@ def _user_or_fail(name: str) -> User:
 @click.option("--email", required=True, help="The account's email address.")
 @click.option("--full-name", default=None, help="Optional display name.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
-def create_user(username: str, email: str, full_name: str | None, password_stdin: bool) -> None:
+@click.option("--admin", is_flag=True, help="Make the account an admin.")
+def create_user(
+    username: str, email: str, full_name: str | None, password_stdin: bool, admin: bool
+) -> None:
     """Create an account; the password is prompted for (hidden) unless piped."""
     password = _read_password(password_stdin)
     try:
@@ -55,6 +59,7 @@ def create_user(username: str, email: str, full_name: str | None, password_stdin
         email=data["email"],
         full_name=data.get("full_name"),
         password_hash=new_password_hash(data["password"]),
+        is_admin=admin,
     )
     db.session.add(user)
     db.session.commit()
@@ -73,7 +78,7 @@ def list_users() -> None:
     if not rows:
         click.echo("No users.")
     for user, item_count in rows:
-        state = "disabled" if user.disabled else "active"
+        state = ("disabled" if user.disabled else "active") + (", admin" if user.is_admin else "")
         click.echo(f"{user.username}\t{user.email}\t{state}\t{item_count} items")
 
 
@@ -82,9 +87,17 @@ def _set_disabled(name: str, disabled: bool) -> None:
     user = _user_or_fail(name)
     user.disabled = disabled
     if disabled:
-        user.token_version += 1
+        revoke_all_tokens(user)
     db.session.commit()
     click.echo(f"{'Disabled' if disabled else 'Enabled'} user {user.username}.")
+
+
+def _set_admin(name: str, is_admin: bool) -> None:
+    begin_write()
+    user = _user_or_fail(name)
+    user.is_admin = is_admin
+    db.session.commit()
+    click.echo(f"{user.username} is {'now' if is_admin else 'no longer'} an admin.")
 
 
 @users.command("disable")
@@ -92,6 +105,20 @@ def _set_disabled(name: str, disabled: bool) -> None:
 def disable_user(username: str) -> None:
     """Disable an account: it cannot log in and its tokens stop working."""
     _set_disabled(username, True)
+
+
+@users.command("promote")
+@click.argument("username")
+def promote_user(username: str) -> None:
+    """Make an account an admin."""
+    _set_admin(username, True)
+
+
+@users.command("demote")
+@click.argument("username")
+def demote_user(username: str) -> None:
+    """Take admin rights away from an account."""
+    _set_admin(username, False)
 
 
 @users.command("enable")

@@ -65,6 +65,7 @@ def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": _int(
             env, "MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH, minimum=1024
         ),
+        "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
         "SQLITE_BUSY_TIMEOUT_MS": _int(env, "SQLITE_BUSY_TIMEOUT_MS", 5000),
     }
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import make_url
 
 from app.extensions import db
 
@@ -74,5 +74,7 @@ def begin_write() -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
+def like_pattern(text: str) -> str:
+    """`%text%` for LIKE with `\\` as the escape, so % and _ match literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

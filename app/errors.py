@@ -7,6 +7,7 @@ from http import HTTPStatus
 from typing import Any, NoReturn
 
 from flask import Flask, Response, jsonify
+from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, default_exceptions
@@ -85,6 +86,15 @@ def handle_database_unavailable(error: Exception) -> Response:
     return error_response(503, message, headers={"Retry-After": "1"})
 
 
+def handle_redis_unavailable(error: RedisError) -> Response:
+    """Fail closed: without Redis no revocation or rate limit can be checked."""
+    db.session.rollback()
+    log.error("redis unavailable: %s", error.__class__.__name__)
+    return error_response(
+        503, "A backing service is unavailable; retry shortly.", headers={"Retry-After": "1"}
+    )
+
+
 def handle_unexpected_error(error: Exception) -> Response:
     db.session.rollback()
     log.exception("unhandled error")
@@ -96,4 +106,5 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(IntegrityError, handle_integrity_error)
     for unavailable in (OperationalError, InterfaceError, PoolTimeoutError):
         app.register_error_handler(unavailable, handle_database_unavailable)
+    app.register_error_handler(RedisError, handle_redis_unavailable)
     app.register_error_handler(Exception, handle_unexpected_error)

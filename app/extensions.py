@@ -2,6 +2,8 @@
 
 from flask_cors import CORS
 from flask_jwt_extended import JWTManager
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
@@ -20,3 +22,4 @@ migrate = Migrate(render_as_batch=True, compare_type=True)
 api = Api()
 jwt = JWTManager()
 cors = CORS()
+limiter = Limiter(key_func=get_remote_address)

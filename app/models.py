@@ -103,3 +103,17 @@ class Item(db.Model):  # type: ignore[name-defined]
 
     def __repr__(self) -> str:
         return f"<Item {self.id} of user {self.owner_id}>"
+
+
+class RevokedToken(db.Model):  # type: ignore[name-defined]
+    """A token that must no longer be accepted, kept until it would expire.
+
+    `reason` tells a refresh token spent by rotation ("rotated") from one
+    revoked by logout ("logout"): only reuse of a rotated one means theft.
+    """
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(16))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -2,34 +2,91 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask, Response, current_app
 from flask_jwt_extended import create_access_token, create_refresh_token
 from flask_jwt_extended.exceptions import JWTDecodeError
 
-from app.errors import unauthorized
+from app.blocklist import LOGOUT, ROTATED, Blocklist, create_blocklist
+from app.database import begin_write
+from app.errors import abort, unauthorized
 from app.extensions import db, jwt
 from app.models import User
+
+log = logging.getLogger(__name__)
 
 REQUIRED_CLAIMS = ("sub", "iat", "exp", "jti", "type", "uid", "ver")
 
 
+def refresh_lifetime() -> timedelta:
+    return timedelta(days=current_app.config["REFRESH_TOKEN_DAYS"])
+
+
 def issue_token_pair(user: User) -> dict[str, Any]:
-    """A fresh access and refresh token for `user`, shaped as the Token body."""
+    """A fresh access and refresh token for `user`, shaped as the Token body.
+
+    The access token names its refresh token (`rjti`) so that logging out
+    with the access token revokes both.
+    """
     claims = {"uid": user.id, "ver": user.token_version}
+    refresh_jti = str(uuid.uuid4())
     access_lifetime: timedelta = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
     return {
-        "access_token": create_access_token(user.username, additional_claims=claims),
+        "access_token": create_access_token(
+            user.username, additional_claims={**claims, "rjti": refresh_jti}
+        ),
         "token_type": "bearer",
         "expires_in": int(access_lifetime.total_seconds()),
         "refresh_token": create_refresh_token(
             user.username,
-            additional_claims=claims,
-            expires_delta=timedelta(days=current_app.config["REFRESH_TOKEN_DAYS"]),
+            additional_claims={**claims, "jti": refresh_jti},
+            expires_delta=refresh_lifetime(),
         ),
     }
+
+
+def blocklist() -> Blocklist:
+    store: Blocklist = current_app.extensions["blocklist"]
+    return store
+
+
+def revoke_session(claims: dict[str, Any]) -> None:
+    """Log out: revoke this access token and the refresh token issued with it."""
+    blocklist().add(claims["jti"], _expiry(claims), LOGOUT)
+    if isinstance(claims.get("rjti"), str):
+        now = datetime.now(UTC)
+        blocklist().add(claims["rjti"], now + refresh_lifetime(), LOGOUT)
+
+
+def revoke_all_tokens(user: User) -> None:
+    """Make every token issued to `user` so far stop working, in one write."""
+    begin_write()
+    user.token_version = User.token_version + 1
+    db.session.commit()
+
+
+def spend_refresh_token(claims: dict[str, Any], user: User) -> None:
+    """Mark a refresh token used; a second use is theft and revokes everything."""
+    if blocklist().add(claims["jti"], _expiry(claims), ROTATED):
+        return
+    if blocklist().reason(claims["jti"]) == ROTATED:
+        log.warning("refresh token reused for user id %s: revoking all tokens", user.id)
+        revoke_all_tokens(user)
+    abort(401, "Token has been revoked.", headers={"WWW-Authenticate": "Bearer"})
+
+
+def _expiry(claims: dict[str, Any]) -> datetime:
+    return datetime.fromtimestamp(int(claims["exp"]), tz=UTC)
+
+
+@jwt.token_in_blocklist_loader
+def is_revoked(_header: dict[str, Any], claims: dict[str, Any]) -> bool:
+    """Access tokens are checked here; refresh tokens when they are spent."""
+    return claims["type"] == "access" and blocklist().reason(claims["jti"]) is not None
 
 
 @jwt.decode_key_loader
@@ -109,3 +166,4 @@ def needs_fresh(_header: dict[str, Any], _claims: dict[str, Any]) -> Response:
 def init_app(app: Flask) -> None:
     """Bind JWT handling; the callbacks above are registered at import."""
     jwt.init_app(app)
+    app.extensions["blocklist"] = create_blocklist(app)

@@ -21,19 +21,24 @@ def find_user(login: str) -> User | None:
     )
 
 
-def ensure_available(username: str, email: str | None) -> None:
+def find_by_username(username: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+
+
+def ensure_available(username: str | None, email: str | None) -> None:
     """Abort with 409 naming the field when a username or email is taken.
 
     The unique indexes still decide under a race; this only gives the
     usual case a precise message.
     """
+    name = username.lower() if username else None
     taken = db.session.execute(
         select(func.lower(User.username), User.email).where(
-            or_(func.lower(User.username) == username.lower(), User.email == email)
+            or_(func.lower(User.username) == name, User.email == email)
         )
     ).all()
     errors = {}
-    if any(name == username.lower() for name, _ in taken):
+    if name is not None and any(taken_name == name for taken_name, _ in taken):
         errors["username"] = ["This username is already taken."]
     if email is not None and any(address == email for _, address in taken):
         errors["email"] = ["This email is already registered."]
@@ -59,3 +64,14 @@ def authenticate(login: str, password: str) -> User:
     if user.disabled:
         abort(403, "This account is disabled.")
     return user
+
+
+def require_current_password(user: User, password: str) -> None:
+    """Refuse (401) a request whose `current_password` is wrong."""
+    if not password_matches(user, password):
+        abort(
+            401,
+            "Current password is incorrect.",
+            errors={"json": {"current_password": ["Incorrect password."]}},
+            headers={"WWW-Authenticate": "Bearer"},
+        )

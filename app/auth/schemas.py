@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app.auth.password_policy import password_problem
 from app.fields import Text, UTCTimestamp
 from app.passwords import MAX_PASSWORD_BYTES
 
@@ -67,6 +68,12 @@ class RegisterSchema(Schema):
     password = Password()
     full_name = Text(allow_none=True, validate=validate.Length(max=200))
 
+    @validates_schema
+    def _password_policy(self, data: dict[str, Any], **_: Any) -> None:
+        problem = password_problem(data["password"], data["username"], data["email"])
+        if problem:
+            raise ValidationError(problem, field_name="password")
+
 
 class LoginSchema(Schema):
     """OAuth2 password grant fields, as a form or as JSON."""
@@ -80,6 +87,34 @@ class LoginSchema(Schema):
     scope = fields.String()
     client_id = fields.String()
     client_secret = fields.String(load_only=True)
+
+
+class ProfileUpdateSchema(Schema):
+    """Profile fields a user may change; a new email also needs the password."""
+
+    full_name = Text(allow_none=True, validate=validate.Length(max=200))
+    email = Email()
+    current_password = Text(load_only=True)
+
+    @validates_schema
+    def _email_needs_password(self, data: dict[str, Any], **_: Any) -> None:
+        if "email" in data and not data.get("current_password"):
+            raise ValidationError(
+                "Changing the email needs your current password.", field_name="current_password"
+            )
+
+
+class PasswordChangeSchema(Schema):
+    """The current password and the one to replace it."""
+
+    current_password = Text(required=True, load_only=True)
+    new_password = Password()
+
+
+class AccountDeletionSchema(Schema):
+    """Deleting an account is confirmed with its password."""
+
+    current_password = Text(required=True, load_only=True)
 
 
 class TokenSchema(Schema):

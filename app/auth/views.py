@@ -5,22 +5,40 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_jwt_extended import current_user
+from flask_jwt_extended import current_user, get_jwt
 
 from app.auth import blp
-from app.auth.accounts import authenticate, ensure_available, new_password_hash
-from app.auth.schemas import LoginSchema, RegisterSchema, TokenSchema, UserSchema
+from app.auth.accounts import (
+    authenticate,
+    ensure_available,
+    new_password_hash,
+    require_current_password,
+)
+from app.auth.password_policy import password_problem
+from app.auth.schemas import (
+    AccountDeletionSchema,
+    LoginSchema,
+    PasswordChangeSchema,
+    ProfileUpdateSchema,
+    RegisterSchema,
+    TokenSchema,
+    UserSchema,
+)
 from app.database import begin_write
+from app.errors import abort
 from app.extensions import db
 from app.models import User
-from app.tokens import issue_token_pair
+from app.rate_limits import limit_login, limit_password_checks, limit_registration
+from app.tokens import issue_token_pair, revoke_all_tokens, revoke_session, spend_refresh_token
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+Tokens = tuple[dict[str, Any], dict[str, str]]
 
 
 @blp.route("/register")
 class Register(MethodView):
-    @blp.errors(409, 415)
+    @limit_registration
+    @blp.errors(409, 415, 429)
     @blp.arguments(RegisterSchema)
     @blp.response(201, UserSchema)
     def post(self, data: dict[str, Any]) -> User:
@@ -41,14 +59,34 @@ class Register(MethodView):
 
 @blp.route("/login")
 class Login(MethodView):
-    @blp.errors(401, 403, 415)
+    @limit_login
+    @blp.errors(401, 403, 415, 429)
     @blp.arguments(LoginSchema, location="json_or_form")
     @blp.doc(requestBody={"content": {"application/json": {"schema": LoginSchema}}})
     @blp.response(200, TokenSchema)
-    def post(self, credentials: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    def post(self, credentials: dict[str, Any]) -> Tokens:
         """Log in with username (or email) and password; returns a token pair"""
         user = authenticate(credentials["username"], credentials["password"])
         return issue_token_pair(user), NO_STORE
+
+
+@blp.route("/refresh")
+class Refresh(MethodView):
+    @blp.token_required(refresh=True)
+    @blp.response(200, TokenSchema)
+    def post(self) -> Tokens:
+        """Trade a refresh token for a new pair; the one presented stops working"""
+        spend_refresh_token(get_jwt(), current_user)
+        return issue_token_pair(current_user), NO_STORE
+
+
+@blp.route("/logout")
+class Logout(MethodView):
+    @blp.token_required()
+    @blp.response(204)
+    def post(self) -> None:
+        """Revoke this access token and the refresh token issued with it"""
+        revoke_session(get_jwt())
 
 
 @blp.route("/me")
@@ -58,3 +96,50 @@ class Me(MethodView):
     def get(self) -> User:
         """The account the access token belongs to"""
         return current_user
+
+    @blp.token_required()
+    @limit_password_checks
+    @blp.errors(409, 415, 429)
+    @blp.arguments(ProfileUpdateSchema)
+    @blp.response(200, UserSchema)
+    def patch(self, changes: dict[str, Any]) -> User:
+        """Change your full name, or your email (with your current password)"""
+        user: User = current_user
+        if "email" in changes and changes["email"] != user.email:
+            require_current_password(user, changes["current_password"])
+            ensure_available(None, changes["email"])
+        begin_write()
+        user.email = changes.get("email", user.email)
+        user.full_name = changes.get("full_name", user.full_name)
+        db.session.commit()
+        return user
+
+    @blp.token_required()
+    @limit_password_checks
+    @blp.errors(415, 429)
+    @blp.arguments(AccountDeletionSchema)
+    @blp.response(204)
+    def delete(self, confirmation: dict[str, Any]) -> None:
+        """Delete your account and all its items"""
+        require_current_password(current_user, confirmation["current_password"])
+        begin_write()
+        db.session.delete(current_user)
+        db.session.commit()
+
+
+@blp.route("/me/password")
+class Password(MethodView):
+    @blp.token_required()
+    @limit_password_checks
+    @blp.errors(415, 429)
+    @blp.arguments(PasswordChangeSchema)
+    @blp.response(204)
+    def post(self, change: dict[str, Any]) -> None:
+        """Change your password; every token issued before stops working"""
+        user: User = current_user
+        require_current_password(user, change["current_password"])
+        problem = password_problem(change["new_password"], user.username, user.email)
+        if problem:
+            abort(422, problem, errors={"json": {"new_password": [problem]}})
+        user.password_hash = new_password_hash(change["new_password"])
+        revoke_all_tokens(user)

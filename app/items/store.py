@@ -8,7 +8,7 @@ from flask import request
 from flask_jwt_extended import current_user
 from sqlalchemy import ColumnElement, Select, func, or_, select
 
-from app.database import begin_write
+from app.database import begin_write, like_pattern
 from app.errors import abort
 from app.extensions import db
 from app.models import Item
@@ -53,7 +53,7 @@ def own_items(search: str | None, sort: str) -> Select[tuple[Item]]:
     """The caller's items matching `search`, in the order `sort` names."""
     statement = select(Item).where(Item.owner_id == current_user.id)
     if search:
-        pattern = "%" + _escape_like(search) + "%"
+        pattern = like_pattern(search)
         statement = statement.where(
             or_(
                 Item.title.ilike(pattern, escape="\\"),
@@ -68,7 +68,3 @@ def count(statement: Select[tuple[Item]]) -> int:
         db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
         or 0
     )
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,136 @@
+"""Listing, inspecting, disabling and deleting accounts as an admin."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask.views import MethodView
+from flask_jwt_extended import current_user
+from marshmallow import Schema, fields, validate
+from sqlalchemy import func, or_, select
+
+from app.admin import blp
+from app.auth.accounts import find_by_username
+from app.auth.schemas import UserSchema
+from app.database import begin_write, like_pattern
+from app.errors import abort
+from app.extensions import db
+from app.fields import Text
+from app.models import User
+from app.tokens import revoke_all_tokens
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class AdminUserSchema(UserSchema):
+    """An account as admins see it."""
+
+    is_admin = fields.Boolean(dump_only=True)
+
+
+class UserQueryArgs(Schema):
+    """Search of the accounts list."""
+
+    q = Text(
+        validate=validate.Length(max=200),
+        metadata={"description": "Text to find in username or email."},
+    )
+
+
+def admin_required(view: F) -> F:
+    """An access token of an admin; anyone else gets 403."""
+
+    @wraps(view)
+    def check_admin(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_admin:
+            abort(403, "Admins only.")
+        return view(*args, **kwargs)
+
+    return blp.errors(403)(blp.token_required()(check_admin))  # type: ignore[return-value]
+
+
+def get_user_or_404(username: str, *, for_update: bool = False) -> User:
+    if for_update:
+        begin_write()
+    user = find_by_username(username)
+    if user is None:
+        abort(404, "User not found.")
+    return user
+
+
+def _not_yourself(user: User) -> None:
+    if user.id == current_user.id:
+        abort(409, "Use the account endpoints to change your own account.")
+
+
+@blp.route("/users")
+class Users(MethodView):
+    @admin_required
+    @blp.arguments(UserQueryArgs, location="query")
+    @blp.response(200, AdminUserSchema(many=True))
+    @blp.paginate(page_size=50, max_page_size=100)
+    def get(self, args: dict[str, Any], pagination_parameters: Any) -> list[User]:
+        """List accounts, oldest first"""
+        statement = select(User)
+        if args.get("q"):
+            pattern = like_pattern(args["q"].lower())
+            statement = statement.where(
+                or_(
+                    func.lower(User.username).like(pattern, escape="\\"),
+                    User.email.like(pattern, escape="\\"),
+                )
+            )
+        pagination_parameters.item_count = db.session.scalar(
+            select(func.count()).select_from(statement.subquery())
+        )
+        page = statement.order_by(User.id).limit(pagination_parameters.page_size)
+        return list(db.session.scalars(page.offset(pagination_parameters.first_item)))
+
+
+@blp.route("/users/<string:username>")
+class UserByName(MethodView):
+    @admin_required
+    @blp.errors(404)
+    @blp.response(200, AdminUserSchema)
+    def get(self, username: str) -> User:
+        """Get one account"""
+        return get_user_or_404(username)
+
+    @admin_required
+    @blp.errors(404, 409)
+    @blp.response(204)
+    def delete(self, username: str) -> None:
+        """Delete an account and all its items"""
+        user = get_user_or_404(username, for_update=True)
+        _not_yourself(user)
+        db.session.delete(user)
+        db.session.commit()
+
+
+@blp.route("/users/<string:username>/disable")
+class DisableUser(MethodView):
+    @admin_required
+    @blp.errors(404, 409)
+    @blp.response(200, AdminUserSchema)
+    def post(self, username: str) -> User:
+        """Disable an account: it cannot log in and its tokens stop working"""
+        user = get_user_or_404(username, for_update=True)
+        _not_yourself(user)
+        user.disabled = True
+        revoke_all_tokens(user)
+        return user
+
+
+@blp.route("/users/<string:username>/enable")
+class EnableUser(MethodView):
+    @admin_required
+    @blp.errors(404)
+    @blp.response(200, AdminUserSchema)
+    def post(self, username: str) -> User:
+        """Enable a disabled account"""
+        user = get_user_or_404(username, for_update=True)
+        user.disabled = False
+        db.session.commit()
+        return user

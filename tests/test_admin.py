@@ -1,0 +1,126 @@
+"""Admin endpoints and the CLI that makes admins."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import PASSWORD
+
+
+@pytest.fixture
+def admin(auth, runner):
+    account = auth.account("root.admin")
+    result = runner.invoke(args=["users", "promote", "root.admin"])
+    assert result.exit_code == 0, result.output
+    return account
+
+
+def test_cli_creates_an_admin(runner, auth, client):
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "boss",
+            "--email",
+            "boss@example.com",
+            "--admin",
+            "--password-stdin",
+        ],
+        input=f"{PASSWORD}\n",
+    )
+    assert result.exit_code == 0, result.output
+    token = auth.login("boss").get_json()["access_token"]
+
+    response = client.get("/api/v1/admin/users", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 200
+
+
+def test_demoted_admin_loses_access(runner, client, admin):
+    runner.invoke(args=["users", "demote", "root.admin"])
+
+    assert client.get("/api/v1/admin/users", headers=admin.headers).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("get", "/api/v1/admin/users"),
+        ("get", "/api/v1/admin/users/alice"),
+        ("post", "/api/v1/admin/users/alice/disable"),
+        ("post", "/api/v1/admin/users/alice/enable"),
+        ("delete", "/api/v1/admin/users/alice"),
+    ],
+)
+def test_non_admin_gets_403_and_anonymous_401(client, alice, bob, method, path):
+    forbidden = getattr(client, method)(path, headers=bob.headers)
+    anonymous = getattr(client, method)(path)
+
+    assert forbidden.status_code == 403
+    assert forbidden.get_json()["code"] == 403
+    assert anonymous.status_code == 401
+    assert client.get("/api/v1/auth/me", headers=alice.headers).status_code == 200
+
+
+def test_list_is_paginated_and_searchable(client, auth, admin):
+    for name in ("dora", "diego", "boots"):
+        auth.register(name)
+
+    everyone = client.get("/api/v1/admin/users?page_size=2", headers=admin.headers)
+    found = client.get("/api/v1/admin/users?q=DI", headers=admin.headers)
+
+    assert everyone.status_code == 200
+    assert len(everyone.get_json()) == 2
+    assert '"total": 4' in everyone.headers["X-Pagination"]
+    assert [user["username"] for user in found.get_json()] == ["diego"]
+    assert all("password_hash" not in user for user in everyone.get_json())
+
+
+def test_get_one_user(client, admin, alice):
+    response = client.get("/api/v1/admin/users/ALICE", headers=admin.headers)
+
+    assert response.status_code == 200
+    assert response.get_json()["username"] == "alice"
+    assert response.get_json()["is_admin"] is False
+    assert client.get("/api/v1/admin/users/nobody", headers=admin.headers).status_code == 404
+
+
+def test_disable_and_enable(client, auth, admin, alice):
+    disabled = client.post("/api/v1/admin/users/alice/disable", headers=admin.headers)
+
+    assert disabled.status_code == 200
+    assert disabled.get_json()["disabled"] is True
+    assert client.get("/api/v1/auth/me", headers=alice.headers).status_code == 401
+    assert auth.login("alice").status_code == 403
+
+    enabled = client.post("/api/v1/admin/users/alice/enable", headers=admin.headers)
+
+    assert enabled.get_json()["disabled"] is False
+    assert auth.login("alice").status_code == 200
+
+
+def test_delete_user_and_items(client, auth, admin, alice):
+    client.post("/api/v1/items", json={"title": "doomed"}, headers=alice.headers)
+
+    response = client.delete("/api/v1/admin/users/alice", headers=admin.headers)
+
+    assert response.status_code == 204
+    assert client.get("/api/v1/admin/users/alice", headers=admin.headers).status_code == 404
+    assert client.get("/api/v1/auth/me", headers=alice.headers).status_code == 401
+    assert auth.login("alice").status_code == 401
+
+
+def test_admin_cannot_disable_or_delete_themselves(client, admin):
+    assert (
+        client.post("/api/v1/admin/users/root.admin/disable", headers=admin.headers).status_code
+        == 409
+    )
+    assert client.delete("/api/v1/admin/users/root.admin", headers=admin.headers).status_code == 409
+
+
+def test_admin_sees_only_their_own_items(client, admin, alice):
+    client.post("/api/v1/items", json={"title": "alice's"}, headers=alice.headers)
+    item_id = client.get("/api/v1/items", headers=alice.headers).get_json()[0]["id"]
+
+    assert client.get("/api/v1/items", headers=admin.headers).get_json() == []
+    assert client.get(f"/api/v1/items/{item_id}", headers=admin.headers).status_code == 404
