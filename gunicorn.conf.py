@@ -16,3 +16,7 @@ max_requests_jitter = 1000
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# gunicorn 27 opens a control socket at one fixed path per user by default;
+# several servers on one machine (tests, a cluster) would take it from each
+# other, and nothing here uses it.
+control_socket_disable = True
