@@ -14,6 +14,10 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from app import create_app
 from app.extensions import db
 
+pytest.register_assert_rewrite("tests.live")
+
+from tests.live import LiveServer, running_server  # noqa: E402
+
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
 PASSWORD = "correct horse battery"
 
@@ -46,6 +50,13 @@ def app(config: dict[str, object]) -> Iterator[Flask]:
         db.session.remove()
         db.drop_all()
         db.engine.dispose()
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """A real gunicorn (two workers) on a migrated database of its own."""
+    with running_server(tmp_path) as server:
+        yield server
 
 
 @pytest.fixture

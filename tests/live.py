@@ -1,0 +1,208 @@
+"""A real gunicorn for tests: start it on a migrated temp database, call it, stop it.
+
+    with running_server(tmp_path, workers=4) as server:
+        token = server.sign_up("alice")
+        response = server.call("POST", "/api/v1/items", token=token, json={"title": "x"})
+
+Only the standard library: each `call` opens its own connection, so threads
+may share one `LiveServer`.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email.message import Message
+from http.client import HTTPConnection
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+SECRET = "live-test-secret-that-is-long-and-random-enough-0123456789"
+PASSWORD = "correct horse battery"
+# Only these are inherited from the caller, so a developer's own DATABASE_URL
+# or REDIS_URL never leaks into a test server.
+INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH")
+
+
+@dataclass(frozen=True)
+class Response:
+    """What came back: status, headers and the raw body."""
+
+    status: int
+    headers: Message
+    body: bytes
+
+    def json(self) -> Any:
+        return jsonlib.loads(self.body)
+
+
+def call(
+    method: str,
+    url: str,
+    *,
+    token: str | None = None,
+    json: Any = None,
+    form: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 10.0,
+) -> Response:
+    """Send one request on a fresh connection; any status is returned, not raised."""
+    parts = urlsplit(url)
+    sent = dict(headers or {})
+    body: bytes | None = None
+    if token is not None:
+        sent["Authorization"] = f"Bearer {token}"
+    if json is not None:
+        body = jsonlib.dumps(json).encode()
+        sent.setdefault("Content-Type", "application/json")
+    elif form is not None:
+        body = urlencode(form).encode()
+        sent.setdefault("Content-Type", "application/x-www-form-urlencoded")
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    connection = HTTPConnection(parts.netloc, timeout=timeout)
+    try:
+        connection.request(method, path, body=body, headers=sent)
+        response = connection.getresponse()
+        return Response(response.status, response.msg, response.read())
+    finally:
+        connection.close()
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    """A running gunicorn: where it listens and where it logs."""
+
+    url: str
+    database_url: str
+    log_path: Path
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Response:
+        """`call()` against a path of this server."""
+        return call(method, self.url + path, **kwargs)
+
+    def sign_up(self, username: str, password: str = PASSWORD) -> str:
+        """Register `username`, log in with the OAuth2 form, return the access token."""
+        account = {"username": username, "email": f"{username}@example.com", "password": password}
+        registered = self.call("POST", "/api/v1/auth/register", json=account)
+        assert registered.status == 201, registered.body
+        login = self.call(
+            "POST", "/api/v1/auth/login", form={"username": username, "password": password}
+        )
+        assert login.status == 200, login.body
+        return str(login.json()["access_token"])
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def server_environment(tmp_path: Path, workers: int, env: Mapping[str, str]) -> dict[str, str]:
+    """The environment a test server runs with: safe test defaults, then `env`."""
+    inherited = {name: os.environ[name] for name in INHERITED if name in os.environ}
+    return {
+        **inherited,
+        "FLASK_APP": "app",
+        "HOST": "127.0.0.1",
+        "PORT": str(free_port()),
+        "WEB_CONCURRENCY": str(workers),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'live.db'}",
+        "SECRET_KEY": SECRET,
+        "BCRYPT_ROUNDS": "4",
+        "RATELIMIT_ENABLED": "false",
+        "LOG_LEVEL": "WARNING",
+        **env,
+    }
+
+
+def migrate(environment: Mapping[str, str], timeout: float = 60.0) -> None:
+    """Create the schema with the real migrations, as `make run` does."""
+    result = subprocess.run(
+        [str(BIN / "flask"), "db", "upgrade"],
+        cwd=REPO_ROOT,
+        env=dict(environment),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"flask db upgrade failed:\n{result.stdout}{result.stderr}")
+
+
+@contextmanager
+def running_server(
+    tmp_path: Path,
+    *,
+    workers: int = 2,
+    env: Mapping[str, str] | None = None,
+    startup_timeout: float = 30.0,
+    stop_timeout: float = 10.0,
+) -> Iterator[LiveServer]:
+    """Migrate a temp database, serve it with gunicorn until the block ends."""
+    environment = server_environment(tmp_path, workers, env or {})
+    migrate(environment)
+    url = f"http://{environment['HOST']}:{environment['PORT']}"
+    log_path = tmp_path / f"gunicorn-{environment['PORT']}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
+            cwd=REPO_ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = LiveServer(url, environment["DATABASE_URL"], log_path)
+    try:
+        wait_until_healthy(server, process, startup_timeout)
+        yield server
+    finally:
+        stop(process, stop_timeout)
+
+
+def wait_until_healthy(
+    server: LiveServer, process: subprocess.Popen[bytes], timeout: float
+) -> None:
+    """Poll /health until it answers 200; fail early if gunicorn exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{server.log()}")
+        try:
+            if server.call("GET", "/health", timeout=2).status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"gunicorn not healthy after {timeout}s:\n{server.log()}")
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM for a graceful shutdown; kill the whole group if it hangs."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    process.wait(timeout)
