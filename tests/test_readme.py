@@ -106,10 +106,3 @@ def test_running_it_again_only_the_registration_conflicts(
 
     assert second_run.returncode == 0, second_run.stderr
     assert statuses(second_run) == [409] + [status for _, status in STEPS[1:]]
-
-
-def test_readme_leads_with_make_run_and_make_test() -> None:
-    first_block = re.search(r"```sh\n(.*?)```", README.read_text(), re.DOTALL)
-    assert first_block
-    commands = [line.split("#")[0].strip() for line in first_block.group(1).splitlines()]
-    assert commands == ["make run", "make test"]

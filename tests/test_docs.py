@@ -1,0 +1,50 @@
+"""The README and .env.example keep up with the code they describe."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.live import REPO_ROOT
+
+README = (REPO_ROOT / "README.md").read_text()
+ENV_EXAMPLE = (REPO_ROOT / ".env.example").read_text()
+# Where settings are read: env.get("X") / _int(env, "X", ...) in the app,
+# os.environ.get("X") in gunicorn's config, X ?= in the Makefile.
+SETTING_PATTERNS = {
+    "app/config.py": r'env(?:\.get\(|, )"([A-Z_]+)"',
+    "gunicorn.conf.py": r'os\.environ\.get\("([A-Z_]+)"',
+    "Makefile": r"^([A-Z_]+) \?=",
+}
+INTERNAL = {"PYTHON", "VENV"}  # Makefile knobs, not app settings
+
+
+def settings() -> list[str]:
+    names: set[str] = set()
+    for path, pattern in SETTING_PATTERNS.items():
+        names.update(re.findall(pattern, (REPO_ROOT / path).read_text(), re.MULTILINE))
+    return sorted(names - INTERNAL)
+
+
+def test_readme_leads_with_make_run_and_make_test() -> None:
+    first_block = re.search(r"```sh\n(.*?)```", README, re.DOTALL)
+    assert first_block
+    commands = [line.split("#")[0].strip() for line in first_block.group(1).splitlines()]
+    assert commands == ["make run", "make test"]
+
+
+def test_settings_are_found() -> None:
+    assert {"SECRET_KEY", "DATABASE_URL", "BCRYPT_ROUNDS", "WEB_CONCURRENCY", "PORT"} <= set(
+        settings()
+    )
+
+
+@pytest.mark.parametrize("name", settings())
+def test_every_setting_is_in_the_readme_table(name: str) -> None:
+    assert re.search(rf"^\| `{name}` \|", README, re.MULTILINE)
+
+
+@pytest.mark.parametrize("name", settings())
+def test_every_setting_is_in_env_example(name: str) -> None:
+    assert re.search(rf"^# {name}=", ENV_EXAMPLE, re.MULTILINE)
