@@ -76,4 +76,6 @@ def register_response_headers(app: Flask) -> None:
     @app.after_request
     def add_security_headers(response: Response) -> Response:
         response.headers["X-Content-Type-Options"] = "nosniff"
+        if response.status_code == 204:
+            response.headers.pop("Content-Type", None)
         return response
