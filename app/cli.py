@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from marshmallow import ValidationError
 from sqlalchemy import select
 
+from app import transfer
 from app.auth.accounts import find_user, new_password_hash
 from app.auth.schemas import RegisterSchema
 from app.database import begin_write
@@ -130,4 +131,5 @@ def enable_user(username: str) -> None:
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(users)
+    transfer.init_app(app)
     app.shell_context_processor(lambda: {"db": db, "User": User, "Item": Item})

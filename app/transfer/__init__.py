@@ -1,0 +1,98 @@
+"""Data from the original JSON-file design: `flask import-json` and `flask export-json`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import with_appcontext
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.transfer.export import write_export
+from app.transfer.loading import ImportOutcome, write_plan
+from app.transfer.reading import ImportPlan, MalformedStore, read_store
+
+
+@click.command("import-json")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check and report, but write nothing.")
+@with_appcontext
+def import_json(path: Path, dry_run: bool) -> None:
+    """Import users and items from a JSON file of the original design.
+
+    Password hashes are copied as they are, so users log in with their old
+    passwords. Users and items already present are left alone, so running it
+    again changes nothing. Invalid records are skipped and listed; a file
+    that is not JSON of the right shape is refused and nothing is written.
+    """
+    try:
+        plan = read_store(path)
+    except MalformedStore as exc:
+        raise click.ClickException(f"{exc} Nothing was written.") from exc
+    try:
+        outcome = write_plan(plan)
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise click.ClickException(
+            "Another change to the accounts collided with the import. "
+            "Nothing was written; run it again."
+        ) from exc
+    if dry_run:
+        db.session.rollback()
+    else:
+        db.session.commit()
+    _report(plan, outcome, dry_run)
+
+
+def _report(plan: ImportPlan, outcome: ImportOutcome, dry_run: bool) -> None:
+    if plan.skipped:
+        click.echo(
+            f"Skipped {_count(plan.skipped_users, 'user')} and "
+            f"{_count(plan.skipped_items, 'item')}:"
+        )
+        for reason in plan.skipped:
+            click.echo(f"  {reason}")
+    added = f"{_count(outcome.users_added, 'user')} and {_count(outcome.items_added, 'item')}"
+    present = ""
+    if outcome.users_present or outcome.items_present:
+        present = (
+            f"; {_count(outcome.users_present, 'user')} and "
+            f"{_count(outcome.items_present, 'item')} already present"
+        )
+    if dry_run:
+        click.echo(f"Dry run: would import {added}{present}. Nothing was written.")
+    elif outcome.users_added or outcome.items_added:
+        click.echo(f"Imported {added}{present}.")
+    else:
+        click.echo(f"Nothing changed: nothing new to import{present}.")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+@click.command("export-json")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@with_appcontext
+def export_json(path: Path) -> None:
+    """Write all users and items to PATH in the original design's JSON format.
+
+    This is an admin backup: the file holds every user's password hash. It
+    is created readable and writable by its owner only (mode 0600); keep it
+    that way. `flask import-json` reads it back.
+    """
+    try:
+        users, items = write_export(path)
+    except OSError as exc:
+        raise click.ClickException(f"Cannot write {path}: {exc.strerror}.") from exc
+    click.echo(
+        f"Exported {_count(users, 'user')} and {_count(items, 'item')} to {path} "
+        "(mode 0600: it holds password hashes)."
+    )
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(import_json)
+    app.cli.add_command(export_json)

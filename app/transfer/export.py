@@ -1,0 +1,121 @@
+"""Writing the database back out in the original design's JSON format.
+
+The file is written record by record from streamed queries, so memory stays
+flat however many items there are, into a temporary file created 0600 that
+replaces PATH only once complete: it holds every password hash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Item, User
+
+STREAM_SIZE = 1000
+
+
+def write_export(path: Path) -> tuple[int, int]:
+    """Write every user and item to `path`; how many of each were written."""
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            counts = _write_store(out)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    return counts
+
+
+def _write_store(out: TextIO) -> tuple[int, int]:
+    _begin_snapshot()
+    try:
+        out.write('{\n  "users": {')
+        users = _write_users(out)
+        out.write('\n  },\n  "items": {')
+        items = _write_items(out)
+        out.write("\n  }\n}\n")
+    finally:
+        db.session.rollback()
+    return users, items
+
+
+def _begin_snapshot() -> None:
+    """Read users and items from one snapshot, so every item's owner is in the file."""
+    if db.engine.dialect.name != "sqlite":
+        db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        return
+    connection = db.session.connection()
+    driver_connection = connection.connection.driver_connection
+    if driver_connection is not None and not driver_connection.in_transaction:
+        # pysqlite begins transactions only before writes; reads need one too.
+        connection.exec_driver_sql("BEGIN")
+
+
+def _write_users(out: TextIO) -> int:
+    count = 0
+    statement = select(User).order_by(User.id).execution_options(yield_per=STREAM_SIZE)
+    for user in db.session.scalars(statement):
+        record = {
+            "username": user.username,
+            "email": user.email,
+            "hashed_password": user.password_hash,
+            "full_name": user.full_name,
+            "disabled": user.disabled,
+            "created_at": _timestamp(user.created_at),
+        }
+        out.write(f"{',' if count else ''}\n    {json.dumps(user.username)}: {_dumps(record)}")
+        count += 1
+    return count
+
+
+def _write_items(out: TextIO) -> int:
+    count = 0
+    owner: str | None = None
+    statement = (
+        select(User.username, Item.id, Item.title, Item.description, Item.created_at)
+        .join(Item.owner)
+        .order_by(User.id, Item.created_at, Item.id)
+        .execution_options(yield_per=STREAM_SIZE)
+    )
+    for username, item_id, title, description, created_at in db.session.execute(statement):
+        if username != owner:
+            opening = "\n    ]," if owner is not None else ""
+            out.write(f"{opening}\n    {json.dumps(username)}: [")
+            owner = username
+        else:
+            out.write(",")
+        record = {
+            "id": item_id,
+            "title": title,
+            "description": description,
+            "owner": username,
+            "created_at": _timestamp(created_at),
+        }
+        out.write(f"\n      {_dumps(record)}")
+        count += 1
+    if owner is not None:
+        out.write("\n    ]")
+    return count
+
+
+def _timestamp(moment: datetime) -> str:
+    """Full precision: the import recognises items by their creation time."""
+    return moment.isoformat()
+
+
+def _dumps(record: Mapping[str, object]) -> str:
+    return json.dumps(record, ensure_ascii=False)

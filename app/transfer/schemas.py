@@ -1,0 +1,55 @@
+"""Schemas of the original design's records, built on the API's own rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from marshmallow import EXCLUDE, ValidationError, fields
+
+from app.auth.schemas import RegisterSchema
+from app.fields import FullMatch, Text
+from app.items.schemas import ItemCreateSchema
+
+# bcrypt's modular crypt format: variant, two-digit cost, 22 characters of
+# salt and 31 of hash in bcrypt's own base64 alphabet.
+BCRYPT_HASH_PATTERN = r"^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$"
+
+
+class OriginalTimestamp(fields.AwareDateTime):
+    """ISO 8601 with or without an offset; a naive time is taken as UTC."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="iso", default_timezone=UTC, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValidationError("Out of the range of dates.") from exc
+
+
+class OriginalUserSchema(RegisterSchema):
+    """A user of the original store: the password comes as a bcrypt hash."""
+
+    class Meta:
+        exclude = ("password",)
+        unknown = EXCLUDE
+
+    hashed_password = Text(
+        required=True,
+        validate=FullMatch(BCRYPT_HASH_PATTERN, error="Not a bcrypt hash."),
+    )
+    disabled = fields.Boolean(load_default=False)
+    created_at = OriginalTimestamp(required=True)
+
+
+class OriginalItemSchema(ItemCreateSchema):
+    """An item of the original store; its old `id` is not kept."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    owner = Text()
+    created_at = OriginalTimestamp(required=True)
