@@ -1,0 +1,493 @@
+"""`flask import-json` and `flask export-json`: files of the original design."""
+
+from __future__ import annotations
+
+import json
+import stat
+import time
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import bcrypt
+import pytest
+from click.testing import Result
+from flask import Flask
+from flask.testing import FlaskCliRunner
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Item, User
+
+OLD_PASSWORD = "password from the old store"
+# Low cost keeps the tests fast; login checks any cost the hash names.
+OLD_HASH = bcrypt.hashpw(OLD_PASSWORD.encode(), bcrypt.gensalt(4)).decode()
+
+
+def user(username: str, **fields: Any) -> dict[str, Any]:
+    record = {
+        "username": username,
+        "email": f"{username.lower()}@example.com",
+        "hashed_password": OLD_HASH,
+        "full_name": None,
+        "disabled": False,
+        "created_at": "2023-05-01T10:00:00",
+    }
+    return {**record, **fields}
+
+
+def item(owner: str, title: str, **fields: Any) -> dict[str, Any]:
+    record = {
+        "id": 1,
+        "title": title,
+        "description": None,
+        "owner": owner,
+        "created_at": "2023-05-02T10:00:00",
+    }
+    return {**record, **fields}
+
+
+def store(users: list[dict[str, Any]], items: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    return {"users": {record["username"]: record for record in users}, "items": items}
+
+
+@pytest.fixture
+def write_file(tmp_path: Path):
+    def write(content: Any, name: str = "store.json") -> Path:
+        path = tmp_path / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        elif isinstance(content, str):
+            path.write_text(content, encoding="utf-8")
+        else:
+            path.write_text(json.dumps(content), encoding="utf-8")
+        return path
+
+    return write
+
+
+def run_import(runner: FlaskCliRunner, path: Path, *options: str) -> Result:
+    return runner.invoke(args=["import-json", *options, str(path)])
+
+
+def counts(app: Flask) -> tuple[int, int]:
+    with app.app_context():
+        users = db.session.scalar(select(func.count(User.id)))
+        items = db.session.scalar(select(func.count(Item.id)))
+        db.session.remove()
+    return users or 0, items or 0
+
+
+def login(client, username: str, password: str = OLD_PASSWORD):
+    return client.post("/api/v1/auth/login", data={"username": username, "password": password})
+
+
+def list_items(client, username: str) -> list[dict[str, Any]]:
+    token = login(client, username).get_json()["access_token"]
+    response = client.get("/api/v1/items", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    return response.get_json()
+
+
+GOOD_STORE = store(
+    [
+        user("alice", email="Alice@Example.COM", full_name="Alice Liddell"),
+        user("bob", created_at="2023-05-01T12:00:00+02:00"),
+        user("carol", disabled=True),
+    ],
+    {
+        "alice": [
+            item("alice", "naive is UTC", description="first", created_at="2023-06-01T08:00:00"),
+            item("alice", "with offset", created_at="2023-06-02T08:00:00.250000-05:00"),
+        ],
+        "bob": [item("bob", "bob's only item", id=7)],
+    },
+)
+
+
+def test_good_file_imports_users_who_log_in_with_their_old_password(
+    app, client, runner, write_file
+):
+    result = run_import(runner, write_file(GOOD_STORE))
+
+    assert result.exit_code == 0, result.output
+    assert "Imported 3 users and 3 items." in result.output
+    assert "Skipped" not in result.output
+    assert OLD_HASH not in result.output
+    assert login(client, "alice").status_code == 200
+    assert login(client, "alice", "not the old password").status_code == 401
+    assert login(client, "carol").status_code == 403
+    me = client.get(
+        "/api/v1/auth/me",
+        headers={"Authorization": f"Bearer {login(client, 'bob').get_json()['access_token']}"},
+    ).get_json()
+    assert me["email"] == "bob@example.com"
+    assert me["created_at"] == "2023-05-01T10:00:00+00:00"
+
+    items = list_items(client, "alice")
+
+    assert [(i["title"], i["description"], i["owner"], i["created_at"]) for i in items] == [
+        ("with offset", None, "alice", "2023-06-02T13:00:00+00:00"),
+        ("naive is UTC", "first", "alice", "2023-06-01T08:00:00+00:00"),
+    ]
+    assert all(i["updated_at"] == i["created_at"] for i in items)
+    assert [i["title"] for i in list_items(client, "bob")] == ["bob's only item"]
+
+
+def test_imported_email_is_normalised_and_logs_in(app, client, runner, write_file):
+    run_import(runner, write_file(GOOD_STORE))
+
+    assert login(client, "alice@example.com").status_code == 200
+    assert login(client, "ALICE").status_code == 200
+
+
+def test_second_import_changes_nothing_and_says_so(app, runner, write_file):
+    path = write_file(GOOD_STORE)
+    assert run_import(runner, path).exit_code == 0
+
+    again = run_import(runner, path)
+
+    assert again.exit_code == 0, again.output
+    assert "Nothing changed: nothing new to import; 3 users and 3 items already present." in (
+        again.output
+    )
+    assert counts(app) == (3, 3)
+
+
+def test_import_adds_only_new_items_of_present_users(app, client, runner, write_file):
+    run_import(runner, write_file(GOOD_STORE))
+    grown = json.loads(json.dumps(GOOD_STORE))
+    grown["items"]["bob"].append(item("bob", "written later", created_at="2024-01-01T00:00:00Z"))
+
+    result = run_import(runner, write_file(grown, "grown.json"))
+
+    assert "Imported 0 users and 1 item; 3 users and 3 items already present." in result.output
+    assert [i["title"] for i in list_items(client, "bob")] == ["written later", "bob's only item"]
+
+
+def test_dry_run_reports_and_writes_nothing(app, runner, write_file):
+    result = run_import(runner, write_file(GOOD_STORE), "--dry-run")
+
+    assert result.exit_code == 0
+    assert "Dry run: would import 3 users and 3 items. Nothing was written." in result.output
+    assert counts(app) == (0, 0)
+
+
+def test_duplicates_differing_by_case_in_the_file(app, client, runner, write_file):
+    path = write_file(
+        store(
+            [
+                user("dana"),
+                user("Dana", email="other@example.com"),
+                user("erin", email="Erin@Example.com"),
+                user("erin2", email="ERIN@example.com"),
+            ],
+            {
+                "dana": [item("dana", "kept")],
+                "Dana": [item("Dana", "of the duplicate")],
+                "erin2": [item("erin2", "a"), item("erin2", "b", created_at="2023-07-01")],
+            },
+        )
+    )
+
+    result = run_import(runner, path)
+
+    assert result.exit_code == 0
+    assert "Skipped 2 users and 3 items:" in result.output
+    assert 'users["Dana"]: same username as users["dana"] without regard to case.' in (
+        result.output
+    )
+    assert 'users["erin2"]: same email as users["erin"].' in result.output
+    assert 'items["Dana"]: its user was skipped. Items skipped: 1.' in result.output
+    assert 'items["erin2"]: its user was skipped. Items skipped: 2.' in result.output
+    assert "Imported 2 users and 1 item." in result.output
+    assert [i["title"] for i in list_items(client, "dana")] == ["kept"]
+
+
+def test_duplicates_against_existing_accounts(app, client, runner, auth, write_file):
+    assert auth.register("Frank").status_code == 201
+    assert auth.register("gina", email="Gina@example.com").status_code == 201
+    path = write_file(
+        store(
+            [user("frank", email="frank.old@example.com"), user("gwen", email="GINA@example.com")],
+            {"frank": [item("frank", "not frank's")], "gwen": [item("gwen", "not gina's")]},
+        )
+    )
+
+    result = run_import(runner, path)
+
+    assert result.exit_code == 0
+    assert 'users["frank"]: an existing account has this username and another email.' in (
+        result.output
+    )
+    assert 'users["gwen"]: an existing account has this email.' in result.output
+    assert 'items["frank"]: its user was skipped. Items skipped: 1.' in result.output
+    assert "Nothing changed" in result.output
+    assert counts(app) == (2, 0)
+    assert login(client, "frank").status_code == 401
+
+
+def test_same_items_twice_in_a_list_are_imported_once(app, runner, write_file):
+    twice = [item("hal", "same", id=1), item("hal", "same", id=2)]
+    result = run_import(runner, write_file(store([user("hal")], {"hal": twice})))
+
+    assert 'items["hal"][1]: same title and creation time as items["hal"][0].' in result.output
+    assert counts(app) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"users": {"alice": ',
+        "not json at all",
+        b'{"users": {}, "items": {"\xff": []}}',
+        '{"users": {}, "items": {}} trailing',
+        '{"users": {"a": {}, "a": {}}, "items": {}}',
+        "[" * 100_000 + "]" * 100_000,
+        "",
+    ],
+    ids=["truncated", "text", "not-utf8", "trailing", "repeated-key", "deep", "empty"],
+)
+def test_malformed_json_writes_nothing(app, runner, write_file, content):
+    result = run_import(runner, write_file(content))
+
+    assert result.exit_code == 1
+    assert "Nothing was written." in result.output
+    assert counts(app) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        [],
+        "a string",
+        None,
+        {"items": {}},
+        {"users": {}},
+        {"users": [user("ivy")], "items": {}},
+        {"users": {"ivy": user("ivy")}, "items": [item("ivy", "x")]},
+        {"users": {"ivy": user("ivy")}, "items": {"ivy": item("ivy", "not in a list")}},
+        {"users": {"ivy": user("ivy")}, "items": {"ivy": [item("ivy", "ok")], "x": None}},
+    ],
+    ids=[
+        "array",
+        "string",
+        "null",
+        "no-users",
+        "no-items",
+        "users-array",
+        "items-array",
+        "item-not-in-list",
+        "list-is-null",
+    ],
+)
+def test_wrong_container_types_write_nothing(app, runner, write_file, document):
+    result = run_import(runner, write_file(document))
+
+    assert result.exit_code == 1
+    assert "Nothing was written." in result.output
+    assert counts(app) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        ("not an object", "not an object."),
+        (user("jon", email="not-an-email"), "email: Not a valid email address."),
+        (user("jon", email="jon@"), "email: Not a valid email address."),
+        (user("jon", email=None), "email: Field may not be null."),
+        (user("jon", hashed_password="plain text password"), "hashed_password: Not a bcrypt hash."),
+        (user("jon", hashed_password=OLD_HASH[:-1]), "hashed_password: Not a bcrypt hash."),
+        (user("jon", hashed_password="$2b$99$" + OLD_HASH[7:]), "hashed_password: Not a bcrypt"),
+        (user("jon", hashed_password=OLD_HASH + "\n"), "hashed_password: Not a bcrypt hash."),
+        ({"username": "jon", "email": "jon@example.com"}, "hashed_password: Missing data"),
+        ({**user("jon"), "username": "jon!"}, "username: 3-32 characters"),
+        ({**user("jon"), "username": "jon\n"}, "username: 3-32 characters"),
+        ({**user("jon"), "username": 5}, "username: Not a valid string."),
+        ({**user("jon"), "username": "jonny"}, "its username differs from its key."),
+        (user("jon", full_name="x" * 201), "full_name: Longer than maximum length 200."),
+        (user("jon", full_name="nul\x00"), "full_name: Must not contain NUL characters."),
+        (user("jon", full_name="\ud800"), "full_name: Must be valid Unicode text."),
+        (user("jon", disabled="perhaps"), "disabled: Not a valid boolean."),
+        (user("jon", created_at="yesterday"), "created_at: Not a valid datetime."),
+        (user("jon", created_at="0001-01-01T00:00:00+05:00"), "created_at: Out of the range"),
+        (user("jon", created_at=None), "created_at: Field may not be null."),
+    ],
+)
+def test_invalid_users_are_skipped_with_their_reason(
+    app, client, runner, write_file, record, reason
+):
+    document = store([user("kim")], {"jon": [item("jon", "orphan")], "kim": []})
+    document["users"]["jon"] = record
+
+    result = run_import(runner, write_file(document))
+
+    assert result.exit_code == 0, result.output
+    assert f'users["jon"]: {reason}' in result.output
+    assert 'items["jon"]: its user was skipped. Items skipped: 1.' in result.output
+    assert "Imported 1 user and 0 items." in result.output
+    assert OLD_HASH not in result.output
+    assert login(client, "kim").status_code == 200
+    assert counts(app) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        (42, "not an object."),
+        (item("lee", ""), "title: Length must be between 1 and 200."),
+        (item("lee", "   "), "title: Must not be blank."),
+        (item("lee", "t" * 201), "title: Length must be between 1 and 200."),
+        (item("lee", None), "title: Field may not be null."),
+        (item("lee", "x", description="d" * 10_001), "description: Longer than maximum"),
+        (item("lee", "nul\x00"), "title: Must not contain NUL characters."),
+        (item("lee", "x", description="\udfff"), "description: Must be valid Unicode text."),
+        (item("lee", "x", created_at="2023-13-01"), "created_at: Not a valid datetime."),
+        ({"title": "no time"}, "created_at: Missing data for required field."),
+        (item("someone", "x"), "its owner differs from the list it is in."),
+        (item("LEE", "x"), "its owner differs from the list it is in."),
+    ],
+)
+def test_invalid_items_are_skipped_with_their_reason(
+    app, client, runner, write_file, record, reason
+):
+    items = [item("lee", "good"), record]
+    result = run_import(runner, write_file(store([user("lee")], {"lee": items})))
+
+    assert result.exit_code == 0, result.output
+    assert f'items["lee"][1]: {reason}' in result.output
+    assert "Skipped 0 users and 1 item:" in result.output
+    assert [i["title"] for i in list_items(client, "lee")] == ["good"]
+
+
+def test_items_of_a_missing_owner_are_skipped(app, client, runner, write_file):
+    document = store(
+        [user("max")],
+        {"max": [item("max", "mine")], "ghost": [item("ghost", "a"), item("ghost", "b")]},
+    )
+
+    result = run_import(runner, write_file(document))
+
+    assert 'items["ghost"]: no such user in the file. Items skipped: 2.' in result.output
+    assert "Imported 1 user and 1 item." in result.output
+    assert counts(app) == (1, 1)
+
+
+def big_store(users: int, items_each: int) -> dict[str, Any]:
+    start = datetime(2022, 1, 1, tzinfo=UTC)
+    names = [f"user{n:03d}" for n in range(users)]
+    return store(
+        [user(name) for name in names],
+        {
+            name: [
+                item(
+                    name,
+                    f"item {k} of {name}",
+                    id=n * items_each + k,
+                    description="words " * 20,
+                    created_at=(start + timedelta(minutes=k)).isoformat(),
+                )
+                for k in range(items_each)
+            ]
+            for n, name in enumerate(names)
+        },
+    )
+
+
+def test_ten_thousand_items_import_in_bounded_memory(app, client, runner, write_file):
+    path = write_file(big_store(users=100, items_each=100))
+
+    tracemalloc.start()
+    started = time.perf_counter()
+    result = run_import(runner, path)
+    elapsed = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+
+    assert result.exit_code == 0, result.output
+    assert "Imported 100 users and 10000 items." in result.output
+    assert counts(app) == (100, 10_000)
+    # Generous: the parsed file plus one batch; a leak per row would pass 100 MB.
+    assert peak < 64 * 1024 * 1024
+    print(f"10,000 items: {elapsed:.2f} s under tracemalloc, peak {peak / 2**20:.1f} MiB")
+    token = login(client, "user042").get_json()["access_token"]
+    listed = client.get("/api/v1/items", headers={"Authorization": f"Bearer {token}"})
+    assert json.loads(listed.headers["X-Pagination"])["total"] == 100
+
+    assert "Nothing changed" in run_import(runner, path).output
+    assert counts(app) == (100, 10_000)
+
+
+def test_export_writes_an_owner_only_file_with_hashes(app, runner, write_file, tmp_path):
+    run_import(runner, write_file(GOOD_STORE))
+    target = tmp_path / "backup.json"
+    target.write_text("old content")
+    target.chmod(0o644)
+
+    result = runner.invoke(args=["export-json", str(target)])
+
+    assert result.exit_code == 0, result.output
+    assert "Exported 3 users and 3 items" in result.output
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    exported = json.loads(target.read_text(encoding="utf-8"))
+    assert exported["users"]["alice"]["hashed_password"] == OLD_HASH
+    assert exported["users"]["alice"]["email"] == "alice@example.com"
+    assert exported["users"]["carol"]["disabled"] is True
+    assert [i["title"] for i in exported["items"]["alice"]] == ["naive is UTC", "with offset"]
+    assert exported["items"]["alice"][1]["created_at"] == "2023-06-02T13:00:00.250000+00:00"
+    assert list(tmp_path.glob(".backup.json.*")) == []
+
+
+def test_export_help_warns_about_hashes(runner):
+    result = runner.invoke(args=["export-json", "--help"])
+
+    assert "password hash" in result.output
+    assert "0600" in result.output
+
+
+def test_export_into_a_missing_directory_fails_cleanly(app, runner, tmp_path):
+    result = runner.invoke(args=["export-json", str(tmp_path / "nope" / "backup.json")])
+
+    assert result.exit_code == 1
+    assert "Cannot write" in result.output
+
+
+def test_export_then_import_into_a_fresh_database_round_trips(
+    app, client, runner, alice, write_file, tmp_path
+):
+    """alice registered through the API; the file's alice has her email, so is her."""
+    created = client.post(
+        "/api/v1/items",
+        json={"title": "made through the API", "description": "é ✓"},
+        headers=alice.headers,
+    )
+    assert created.status_code == 201
+    run_import(runner, write_file(GOOD_STORE))
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    assert runner.invoke(args=["export-json", str(first)]).exit_code == 0
+
+    same_database = run_import(runner, first)
+    assert "Nothing changed: nothing new to import; 3 users and 4 items" in (
+        same_database.output
+    ), same_database.output
+
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        db.session.remove()
+    restored = run_import(runner, first)
+    assert "Skipped" not in restored.output, restored.output
+    assert "Imported 3 users and 4 items." in restored.output
+    assert runner.invoke(args=["export-json", str(second)]).exit_code == 0
+
+    def without_ids(path: Path) -> dict[str, Any]:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        for records in document["items"].values():
+            for record in records:
+                record.pop("id")
+        return document
+
+    assert without_ids(second) == without_ids(first)
+    assert login(client, "alice", alice.password).status_code == 200
+    assert [i["title"] for i in list_items(client, "bob")] == ["bob's only item"]
