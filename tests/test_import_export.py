@@ -303,7 +303,6 @@ def test_wrong_container_types_write_nothing(app, runner, write_file, document):
         (user("jon", hashed_password=OLD_HASH + "\n"), "hashed_password: Not a bcrypt hash."),
         ({"username": "jon", "email": "jon@example.com"}, "hashed_password: Missing data"),
         ({**user("jon"), "username": "jon!"}, "username: 3-32 characters"),
-        ({**user("jon"), "username": "jon\n"}, "username: 3-32 characters"),
         ({**user("jon"), "username": 5}, "username: Not a valid string."),
         ({**user("jon"), "username": "jonny"}, "its username differs from its key."),
         (user("jon", full_name="x" * 201), "full_name: Longer than maximum length 200."),

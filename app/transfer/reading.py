@@ -139,10 +139,15 @@ def _check_users(users: dict[str, Any], plan: ImportPlan) -> None:
 
 
 def _check_items(items: dict[str, list[Any]], users: dict[str, Any], plan: ImportPlan) -> None:
-    """Keep valid items of kept users, once each by title and creation time."""
+    """Keep valid items of kept users, once each by title and creation time.
+
+    Each owner's raw list is dropped once read, so the parsed file and the
+    plan are not both held in full.
+    """
     schema = OriginalItemSchema()
     kept_users = {user.username for user in plan.users}
-    for owner, owned in items.items():
+    for owner in list(items):
+        owned = items.pop(owner)
         where = record_path("items", owner)
         if owner not in kept_users and owned:
             reason = "its user was skipped." if owner in users else "no such user in the file."

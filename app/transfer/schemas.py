@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import EXCLUDE, ValidationError, fields
+from marshmallow import EXCLUDE, ValidationError, fields, validate
 
 from app.auth.schemas import RegisterSchema
-from app.fields import FullMatch, Text
+from app.fields import Text
 from app.items.schemas import ItemCreateSchema
 
 # bcrypt's modular crypt format: variant, two-digit cost, 22 characters of
-# salt and 31 of hash in bcrypt's own base64 alphabet.
-BCRYPT_HASH_PATTERN = r"^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$"
+# salt and 31 of hash in bcrypt's own base64 alphabet. \Z, unlike $, does
+# not let a final newline through.
+BCRYPT_HASH_PATTERN = r"\A\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}\Z"
 
 
 class OriginalTimestamp(fields.AwareDateTime):
@@ -39,7 +40,7 @@ class OriginalUserSchema(RegisterSchema):
 
     hashed_password = Text(
         required=True,
-        validate=FullMatch(BCRYPT_HASH_PATTERN, error="Not a bcrypt hash."),
+        validate=validate.Regexp(BCRYPT_HASH_PATTERN, error="Not a bcrypt hash."),
     )
     disabled = fields.Boolean(load_default=False)
     created_at = OriginalTimestamp(required=True)
