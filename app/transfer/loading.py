@@ -76,16 +76,20 @@ def write_plan(plan: ImportPlan) -> ImportOutcome:
 def _match_accounts(
     plan: ImportPlan, outcome: ImportOutcome
 ) -> tuple[dict[str, int], list[UserRecord]]:
-    """Ids of users already present by username, and the users to create."""
+    """Ids of users already present by username, and the users to create.
+
+    The accounts found stay locked until commit (SQLite holds the write lock
+    already), so two imports at once cannot both add the same items.
+    """
     by_name: dict[str, tuple[int, str]] = {}
     emails: set[str] = set()
     for chunk in _chunks(plan.users, LOOKUP_SIZE):
         names = [user.username.lower() for user in chunk]
         addresses = [user.email for user in chunk]
         accounts = db.session.execute(
-            select(User.id, User.username, User.email).where(
-                or_(func.lower(User.username).in_(names), User.email.in_(addresses))
-            )
+            select(User.id, User.username, User.email)
+            .where(or_(func.lower(User.username).in_(names), User.email.in_(addresses)))
+            .with_for_update()
         )
         for account_id, username, email in accounts:
             by_name[username.lower()] = (account_id, email)
