@@ -32,6 +32,8 @@ def write_export(path: Path) -> tuple[int, int]:
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as out:
             counts = _write_store(out)
+            out.flush()
+            os.fsync(out.fileno())
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
