@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export FLASK_APP := app
 
-.PHONY: install db run dev test lint clean
+.PHONY: install db run dev test lint clean cluster cluster-stop
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ run: db  ## Serve with gunicorn on $(HOST):$(PORT)
 
 dev: db  ## Flask's development server with auto-reload, same database
 	$(BIN)/flask run --debug --host $(HOST) --port $(PORT)
+
+cluster: install  ## Three gunicorn instances behind nginx (HTTPS on CLUSTER_PORT, 8443)
+	BIN=$(abspath $(BIN)) deploy/cluster.sh start
+
+cluster-stop:  ## Stop the instances and nginx started by `make cluster`
+	deploy/cluster.sh stop
 
 test: install
 	$(BIN)/pytest

@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# Three gunicorn instances behind nginx on this machine: `cluster.sh start|stop|status`.
+#
+# start is idempotent: it migrates the schema, then starts whichever of the
+# three instances and nginx is not already running. stop ends all of them
+# with SIGTERM (in-flight requests finish), waits, and kills what remains of
+# each process group, so nothing is left behind.
+#
+# Settings (environment):
+#   CLUSTER_PORT        HTTPS port of nginx on 127.0.0.1 (8443)
+#   CLUSTER_HTTP_PORT   plain HTTP port that redirects to HTTPS (8080)
+#   CLUSTER_APP_PORTS   the instances' three ports ("8001 8002 8003")
+#   CLUSTER_STATE_DIR   pid files, logs, generated secret and certificate (instance/cluster)
+#   DATABASE_URL, REDIS_URL, SECRET_KEY, TLS_CERT, TLS_KEY, WEB_CONCURRENCY (2 per instance),
+#   MAX_CONTENT_LENGTH, GUNICORN_GRACEFUL_TIMEOUT, and every other app setting.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+BIN="${BIN:-$ROOT/.venv/bin}"
+STATE="${CLUSTER_STATE_DIR:-$ROOT/instance/cluster}"
+HTTPS_PORT="${CLUSTER_PORT:-8443}"
+HTTP_PORT="${CLUSTER_HTTP_PORT:-8080}"
+read -r -a APP_PORTS <<< "${CLUSTER_APP_PORTS:-8001 8002 8003}"
+GRACEFUL="${GUNICORN_GRACEFUL_TIMEOUT:-30}"
+
+say() { echo "cluster: $*" >&2; }
+fail() { say "$*"; exit 1; }
+
+# The pid in $1 when that process is alive.
+running_pid() {
+    local pid
+    [[ -f "$1" ]] || return 1
+    pid="$(cat "$1")"
+    [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+# Whether anything but zombies is left of the session led by pid $1.
+group_alive() { ps -s "$1" -o stat= 2>/dev/null | grep -qv '^Z'; }
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+require_tools() {
+    command -v nginx >/dev/null \
+        || fail "nginx is not installed; install it first: apt-get install -y nginx"
+    command -v openssl >/dev/null \
+        || fail "openssl is not installed; install it first: apt-get install -y openssl"
+    [[ -x "$BIN/gunicorn" ]] || fail "$BIN/gunicorn not found; run make install first"
+    [[ ${#APP_PORTS[@]} -eq 3 ]] || fail "CLUSTER_APP_PORTS must list three ports"
+}
+
+secret_key() {
+    if [[ -n "${SECRET_KEY:-}" ]]; then
+        return
+    fi
+    if [[ ! -s "$STATE/secret_key" ]]; then
+        (umask 077 && openssl rand -hex 32 > "$STATE/secret_key")
+        say "generated a SECRET_KEY for this local cluster in $STATE/secret_key"
+    fi
+    SECRET_KEY="$(cat "$STATE/secret_key")"
+    export SECRET_KEY
+}
+
+certificate() {
+    if [[ -n "${TLS_CERT:-}" || -n "${TLS_KEY:-}" ]]; then
+        [[ -r "${TLS_CERT:-}" && -r "${TLS_KEY:-}" ]] \
+            || fail "TLS_CERT and TLS_KEY must both name readable files"
+        return
+    fi
+    TLS_CERT="$STATE/tls/cert.pem"
+    TLS_KEY="$STATE/tls/key.pem"
+    if [[ ! -s "$TLS_CERT" || ! -s "$TLS_KEY" ]]; then
+        mkdir -p "$STATE/tls"
+        (umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+            -nodes -days 30 -subj "/CN=localhost" \
+            -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+            -keyout "$TLS_KEY" -out "$TLS_CERT" 2>/dev/null)
+        say "generated a self-signed certificate for localhost: $TLS_CERT"
+    fi
+}
+
+render_nginx_config() {
+    mkdir -p "$STATE/nginx/temp"
+    sed -e "s|@STATE@|$STATE/nginx|g" \
+        -e "s|@HTTPS_PORT@|$HTTPS_PORT|g" \
+        -e "s|@HTTP_PORT@|$HTTP_PORT|g" \
+        -e "s|@APP_PORT_1@|${APP_PORTS[0]}|g" \
+        -e "s|@APP_PORT_2@|${APP_PORTS[1]}|g" \
+        -e "s|@APP_PORT_3@|${APP_PORTS[2]}|g" \
+        -e "s|@TLS_CERT@|$TLS_CERT|g" \
+        -e "s|@TLS_KEY@|$TLS_KEY|g" \
+        -e "s|@MAX_BODY@|${MAX_CONTENT_LENGTH:-1048576}|g" \
+        deploy/nginx.conf.template > "$STATE/nginx/nginx.conf"
+}
+
+nginx_cmd() { nginx -p "$STATE/nginx/" -c "$STATE/nginx/nginx.conf" -e "$STATE/nginx/error.log" "$@"; }
+
+# Poll $1 (a URL) until it answers 200, while pid $2 lives; curl -k because
+# this only asks our own nginx whether it is up, not who it is.
+wait_healthy() {
+    local deadline=$((SECONDS + 30))
+    while ((SECONDS < deadline)); do
+        kill -0 "$2" 2>/dev/null || return 1
+        curl -ksf -o /dev/null --max-time 2 "$1" && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+start_instance() {
+    local n="$1" port="$2" pid
+    if pid="$(running_pid "$STATE/instance-$n.pid")"; then
+        say "instance $n already running (pid $pid, port $port)"
+        return
+    fi
+    port_in_use "$port" && fail "port $port is taken by another program"
+    # setsid: each instance leads its own process group, which stop and the
+    # tests signal as a whole (master and workers).
+    INSTANCE_NAME="items-api-$n" HOST=127.0.0.1 PORT="$port" \
+        setsid --fork "$BIN/gunicorn" --config deploy/gunicorn.prod.py \
+        --pid "$STATE/instance-$n.pid" --control-socket "$STATE/instance-$n.ctl" wsgi:app \
+        >>"$STATE/instance-$n.log" 2>&1 </dev/null
+}
+
+wait_instance() {
+    local n="$1" port="$2" pid=""
+    for _ in $(seq 50); do
+        pid="$(running_pid "$STATE/instance-$n.pid")" && break
+        sleep 0.1
+    done
+    if [[ -z "$pid" ]] || ! wait_healthy "http://127.0.0.1:$port/health" "$pid"; then
+        tail -n 20 "$STATE/instance-$n.log" >&2 || true
+        return 1
+    fi
+    say "instance $n up on 127.0.0.1:$port (pid $pid)"
+}
+
+start_nginx() {
+    local pid
+    render_nginx_config
+    if pid="$(running_pid "$STATE/nginx/nginx.pid")"; then
+        nginx_cmd -s reload
+        say "nginx already running (pid $pid); configuration reloaded"
+        return
+    fi
+    for port in "$HTTPS_PORT" "$HTTP_PORT"; do
+        port_in_use "$port" && fail "port $port is taken by another program"
+    done
+    nginx_cmd -t -q || fail "nginx refused the configuration in $STATE/nginx/nginx.conf"
+    setsid --fork nginx -p "$STATE/nginx/" -c "$STATE/nginx/nginx.conf" \
+        -e "$STATE/nginx/error.log" >>"$STATE/nginx/stdout.log" 2>&1 </dev/null
+    for _ in $(seq 50); do
+        pid="$(running_pid "$STATE/nginx/nginx.pid")" && break
+        sleep 0.1
+    done
+    [[ -n "$pid" ]] && wait_healthy "https://127.0.0.1:$HTTPS_PORT/health" "$pid" || {
+        tail -n 20 "$STATE/nginx/error.log" >&2 || true
+        return 1
+    }
+    say "nginx up: https://127.0.0.1:$HTTPS_PORT (http://127.0.0.1:$HTTP_PORT redirects)"
+}
+
+start() {
+    require_tools
+    mkdir -p "$STATE"
+    STATE="$(cd "$STATE" && pwd)"
+    [[ -n "${DATABASE_URL:-}" ]] \
+        || say "DATABASE_URL is not set: the instances share the SQLite file in instance/"
+    [[ -n "${REDIS_URL:-}" ]] \
+        || say "REDIS_URL is not set: each instance keeps its own rate-limit counters"
+    export APP_ENV=production TRUSTED_PROXIES=1 FLASK_APP=app
+    export WEB_CONCURRENCY="${WEB_CONCURRENCY:-2}"
+    secret_key
+    certificate
+    say "migrating the schema"
+    "$BIN/flask" db upgrade >>"$STATE/migrate.log" 2>&1 \
+        || { tail -n 20 "$STATE/migrate.log" >&2; fail "flask db upgrade failed"; }
+    for n in 1 2 3; do
+        start_instance "$n" "${APP_PORTS[n - 1]}"
+    done
+    for n in 1 2 3; do
+        wait_instance "$n" "${APP_PORTS[n - 1]}" || { stop; fail "instance $n did not start"; }
+    done
+    start_nginx || { stop; fail "nginx did not start"; }
+}
+
+# SIGTERM the group leader in $1 (a pid file), give it $2 seconds, then kill the group.
+stop_group() {
+    local pidfile="$1" patience="$2" name="$3" pid deadline
+    pid="$(running_pid "$pidfile")" || { rm -f "$pidfile"; return 0; }
+    kill -"${4:-TERM}" "$pid" 2>/dev/null || true
+    deadline=$((SECONDS + patience))
+    while group_alive "$pid" && ((SECONDS < deadline)); do
+        sleep 0.2
+    done
+    if group_alive "$pid"; then
+        say "$name did not stop within ${patience}s; killing it"
+        kill -KILL -- "-$pid" 2>/dev/null || true
+    fi
+    rm -f "$pidfile"
+    say "$name stopped"
+}
+
+stop() {
+    [[ -d "$STATE" ]] || { say "nothing to stop"; return 0; }
+    STATE="$(cd "$STATE" && pwd)"
+    # nginx first (QUIT: finish open requests, accept no more), then the
+    # instances in parallel, each given gunicorn's graceful timeout.
+    stop_group "$STATE/nginx/nginx.pid" 15 nginx QUIT
+    local waits=()
+    for n in 1 2 3; do
+        stop_group "$STATE/instance-$n.pid" $((GRACEFUL + 5)) "instance $n" &
+        waits+=($!)
+    done
+    wait "${waits[@]}"
+}
+
+status() {
+    local pid code=0
+    for name in instance-1 instance-2 instance-3 nginx/nginx; do
+        if pid="$(running_pid "$STATE/$name.pid")"; then
+            echo "${name%/nginx}: running (pid $pid)"
+        else
+            echo "${name%/nginx}: stopped"
+            code=3
+        fi
+    done
+    return "$code"
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) stop ;;
+    status) status ;;
+    *) fail "usage: $0 start|stop|status" ;;
+esac

@@ -1,0 +1,21 @@
+"""gunicorn settings for an instance behind nginx: the shared gunicorn.conf.py plus a few
+choices that only matter in production. `deploy/cluster.sh` starts every instance with it."""
+
+import os
+import runpy
+from pathlib import Path
+
+# One source of truth: workers, timeouts and logging come from the shared file
+# (and so from WEB_CONCURRENCY, GUNICORN_TIMEOUT, GUNICORN_GRACEFUL_TIMEOUT...).
+_shared = runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
+globals().update({name: value for name, value in _shared.items() if not name.startswith("_")})
+
+# Each worker imports the app after the fork, so no database connection or
+# Redis socket is ever shared between workers.
+preload_app = False
+# Only the local nginx may tell gunicorn the original scheme; the app itself
+# reads X-Forwarded-For through TRUSTED_PROXIES.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# Worker heartbeats on tmpfs: a slow disk must not make live workers look hung.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+proc_name = os.environ.get("INSTANCE_NAME", "items-api")
