@@ -35,7 +35,7 @@ test: install
 	$(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff check app tests wsgi.py gunicorn.conf.py migrations
+	$(BIN)/ruff check app tests wsgi.py gunicorn.conf.py deploy migrations
 	$(BIN)/mypy app
 
 clean:
