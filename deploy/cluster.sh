@@ -35,7 +35,9 @@ running_pid() {
     [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
 }
 
-# Whether anything but zombies is left of the session led by pid $1.
+# Whether anything but zombies is left of the session led by pid $1
+# (pgrep would count zombies not yet reaped as alive).
+# shellcheck disable=SC2009
 group_alive() { ps -s "$1" -o stat= 2>/dev/null | grep -qv '^Z'; }
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -113,10 +115,11 @@ start_instance() {
         say "instance $n already running (pid $pid, port $port)"
         return
     fi
-    port_in_use "$port" && fail "port $port is taken by another program"
     # setsid: each instance leads its own process group, which stop and the
-    # tests signal as a whole (master and workers).
+    # tests signal as a whole (master and workers). Metrics files are per
+    # instance: /metrics of one instance adds up its own workers only.
     INSTANCE_NAME="items-api-$n" HOST=127.0.0.1 PORT="$port" \
+        PROMETHEUS_MULTIPROC_DIR="$STATE/metrics-$n" \
         setsid --fork "$BIN/gunicorn" --config deploy/gunicorn.prod.py \
         --pid "$STATE/instance-$n.pid" --control-socket "$STATE/instance-$n.ctl" wsgi:app \
         >>"$STATE/instance-$n.log" 2>&1 </dev/null
@@ -143,21 +146,34 @@ start_nginx() {
         say "nginx already running (pid $pid); configuration reloaded"
         return
     fi
-    for port in "$HTTPS_PORT" "$HTTP_PORT"; do
-        port_in_use "$port" && fail "port $port is taken by another program"
-    done
-    nginx_cmd -t -q || fail "nginx refused the configuration in $STATE/nginx/nginx.conf"
+    if ! nginx_cmd -t -q; then
+        say "nginx refused the configuration in $STATE/nginx/nginx.conf"
+        return 1
+    fi
     setsid --fork nginx -p "$STATE/nginx/" -c "$STATE/nginx/nginx.conf" \
         -e "$STATE/nginx/error.log" >>"$STATE/nginx/stdout.log" 2>&1 </dev/null
     for _ in $(seq 50); do
         pid="$(running_pid "$STATE/nginx/nginx.pid")" && break
         sleep 0.1
     done
-    [[ -n "$pid" ]] && wait_healthy "https://127.0.0.1:$HTTPS_PORT/health" "$pid" || {
+    if [[ -z "$pid" ]] || ! wait_healthy "https://127.0.0.1:$HTTPS_PORT/health" "$pid"; then
         tail -n 20 "$STATE/nginx/error.log" >&2 || true
         return 1
-    }
+    fi
     say "nginx up: https://127.0.0.1:$HTTPS_PORT (http://127.0.0.1:$HTTP_PORT redirects)"
+}
+
+# Before starting anything: every port of a part not yet running must be free.
+check_ports() {
+    local ports=()
+    for n in 1 2 3; do
+        running_pid "$STATE/instance-$n.pid" >/dev/null || ports+=("${APP_PORTS[n - 1]}")
+    done
+    running_pid "$STATE/nginx/nginx.pid" >/dev/null || ports+=("$HTTPS_PORT" "$HTTP_PORT")
+    for port in "${ports[@]}"; do
+        port_in_use "$port" && fail "port $port is taken by another program"
+    done
+    return 0
 }
 
 start() {
@@ -170,6 +186,7 @@ start() {
         || say "REDIS_URL is not set: each instance keeps its own rate-limit counters"
     export APP_ENV=production TRUSTED_PROXIES=1 FLASK_APP=app
     export WEB_CONCURRENCY="${WEB_CONCURRENCY:-2}"
+    check_ports
     secret_key
     certificate
     say "migrating the schema"

@@ -306,6 +306,10 @@ def test_plain_http_redirects_and_https_answers_carry_hsts(cluster: Cluster) -> 
         == f"https://127.0.0.1:{cluster.https_port}/api/v1/items?page=2"
     )
 
+    wrong_port = Endpoint(cluster.https_port).request("GET", "/health")
+    assert wrong_port.status == 301
+    assert wrong_port.headers["Location"] == f"https://127.0.0.1:{cluster.https_port}/health"
+
     health = cluster.nginx.request("GET", "/health", headers={"X-Request-ID": "probe-1"})
     assert health.status == 200
     assert health.json() == {"status": "ok", "database": "ok"}
