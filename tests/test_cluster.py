@@ -159,11 +159,17 @@ class Cluster:
 
     def upstreams(self, request_ids: set[str]) -> dict[str, str]:
         """Which instance nginx passed each of these requests to, from its access log."""
-        found = {}
-        for line in (self.state / "nginx" / "access.log").read_text().splitlines():
-            match = re.search(r"request_id=(\S+) upstream=(\S+)", line)
-            if match and match.group(1) in request_ids:
-                found[match.group(1)] = match.group(2)
+        found: dict[str, str] = {}
+
+        def read_log() -> bool:
+            for line in (self.state / "nginx" / "access.log").read_text().splitlines():
+                match = re.search(r"request_id=(\S+) upstream=(\S+)", line)
+                if match and match.group(1) in request_ids:
+                    found[match.group(1)] = match.group(2)
+            return set(found) == request_ids
+
+        # nginx writes the line just after the client has its answer.
+        wait_until(read_log, 5)
         return found
 
 
@@ -316,11 +322,21 @@ def test_plain_http_redirects_and_https_answers_carry_hsts(cluster: Cluster) -> 
     assert health.headers["Strict-Transport-Security"] == "max-age=31536000"
     assert health.headers.get_all("X-Request-ID") == ["probe-1"]
 
-    # A body over MAX_CONTENT_LENGTH stops at nginx, still as a JSON error with HSTS.
+
+def test_nginx_refuses_oversized_bodies_and_metrics_as_json(cluster: Cluster) -> None:
+    # nginx's limit is the app's MAX_CONTENT_LENGTH: a body of exactly that size
+    # reaches the app (which wants a token first), one byte more stops at nginx,
+    # still as a JSON error with HSTS.
+    at_limit = cluster.nginx.request("POST", "/api/v1/items", raw=b"x" * (1024 * 1024))
+    assert at_limit.status == 401
     too_big = cluster.nginx.request("POST", "/api/v1/items", raw=b"x" * (1024 * 1024 + 1))
     assert too_big.status == 413
     assert too_big.json()["code"] == 413
     assert "Strict-Transport-Security" in too_big.headers
+
+    metrics = cluster.nginx.request("GET", "/metrics")
+    assert metrics.status == 404
+    assert metrics.json()["code"] == 404
 
 
 def test_a_token_from_one_instance_works_on_every_instance(cluster: Cluster) -> None:
