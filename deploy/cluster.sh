@@ -118,7 +118,7 @@ start_instance() {
     # setsid: each instance leads its own process group, which stop and the
     # tests signal as a whole (master and workers). Metrics files are per
     # instance: /metrics of one instance adds up its own workers only.
-    INSTANCE_NAME="items-api-$n" HOST=127.0.0.1 PORT="$port" \
+    HOST=127.0.0.1 PORT="$port" \
         PROMETHEUS_MULTIPROC_DIR="$STATE/metrics-$n" \
         setsid --fork "$BIN/gunicorn" --config deploy/gunicorn.prod.py \
         --pid "$STATE/instance-$n.pid" --control-socket "$STATE/instance-$n.ctl" wsgi:app \

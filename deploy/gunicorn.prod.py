@@ -18,4 +18,3 @@ preload_app = False
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 # Worker heartbeats on tmpfs: a slow disk must not make live workers look hung.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
-proc_name = os.environ.get("INSTANCE_NAME", "items-api")

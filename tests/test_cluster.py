@@ -262,6 +262,7 @@ def running_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluste
     finally:
         stopped = cluster.run("stop", timeout=GRACEFUL_TIMEOUT + 30)
         reset_database()
+        reset_redis()
     assert stopped.returncode == 0, stopped.stderr
     leftovers = {leader: live_members(leader) for leader in cluster.leaders}
     assert not any(leftovers.values()), f"processes left after stop: {leftovers}"
@@ -495,7 +496,7 @@ def test_killing_an_instance_loses_no_acknowledged_write(cluster: Cluster) -> No
 def create_slow_user(cluster: Cluster) -> str:
     """An account whose bcrypt hash is costly, so logging in takes a while."""
     username = f"slow{uuid.uuid4().hex[:8]}"
-    env = {**cluster.env, "BCRYPT_ROUNDS": "14", "SECRET_KEY": TEST_SECRET, "FLASK_APP": "app"}
+    env = {**cluster.env, "BCRYPT_ROUNDS": "15", "SECRET_KEY": TEST_SECRET, "FLASK_APP": "app"}
     result = subprocess.run(
         [
             str(BIN / "flask"),
@@ -535,7 +536,7 @@ def test_sigterm_lets_the_request_in_flight_finish(cluster: Cluster) -> None:
 
     login = threading.Thread(target=log_in)
     login.start()
-    time.sleep(0.5)
+    time.sleep(1)
     os.kill(leader, signal.SIGTERM)
     terminated_at = time.monotonic()
     login.join(timeout=GRACEFUL_TIMEOUT + 5)
