@@ -13,8 +13,5 @@ globals().update({name: value for name, value in _shared.items() if not name.sta
 # Each worker imports the app after the fork, so no database connection or
 # Redis socket is ever shared between workers.
 preload_app = False
-# Only the local nginx may tell gunicorn the original scheme; the app itself
-# reads X-Forwarded-For through TRUSTED_PROXIES.
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 # Worker heartbeats on tmpfs: a slow disk must not make live workers look hung.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108

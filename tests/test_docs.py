@@ -11,13 +11,15 @@ from tests.live import REPO_ROOT
 README = (REPO_ROOT / "README.md").read_text()
 ENV_EXAMPLE = (REPO_ROOT / ".env.example").read_text()
 # Where settings are read: env.get("X") / _int(env, "X", ...) in the app,
-# os.environ.get("X") in gunicorn's config, X ?= in the Makefile.
+# os.environ.get("X") in gunicorn's config, X ?= in the Makefile, ${X:-} in
+# the cluster script.
 SETTING_PATTERNS = {
     "app/config.py": r'env(?:\.get\(|, )"([A-Z_]+)"',
     "gunicorn.conf.py": r'os\.environ\.get\("([A-Z_]+)"',
     "Makefile": r"^([A-Z_]+) \?=",
+    "deploy/cluster.sh": r"\$\{([A-Z_]+):-",
 }
-INTERNAL = {"PYTHON", "VENV"}  # Makefile knobs, not app settings
+INTERNAL = {"PYTHON", "VENV", "BIN"}  # Makefile knobs, not app settings
 
 
 def settings() -> list[str]:
