@@ -45,6 +45,7 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
 
 
 def missing_requirement() -> str | None:
+    """Why this module cannot run here, or None."""
     if not DATABASE_URL or make_url(DATABASE_URL).get_backend_name() != "postgresql":
         return "TEST_DATABASE_URL (PostgreSQL) is not set"
     if not REDIS_URL:
@@ -240,7 +241,9 @@ def running_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluste
     reset_database()
     reset_redis()
     https_port, http_port, *app_ports = free_ports(5)
-    env = {key: value for key, value in os.environ.items() if key != "SECRET_KEY"}
+    # Only what is set here, so no setting of the developer's shell leaks in
+    # (and no SECRET_KEY: the script generates one).
+    env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
     env.update(
         BIN=str(BIN),
         DATABASE_URL=DATABASE_URL,
@@ -251,6 +254,7 @@ def running_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluste
         CLUSTER_STATE_DIR=str(tmp_path_factory.mktemp("cluster")),
         WEB_CONCURRENCY="2",
         BCRYPT_ROUNDS="4",
+        RATELIMIT_ENABLED="true",
         LOGIN_RATE_LIMIT=f"{LOGIN_LIMIT}/minute",
         REGISTER_RATE_LIMIT="1000/minute",
         GUNICORN_GRACEFUL_TIMEOUT=str(GRACEFUL_TIMEOUT),
