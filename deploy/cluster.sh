@@ -47,6 +47,8 @@ require_tools() {
         || fail "nginx is not installed; install it first: apt-get install -y nginx"
     command -v openssl >/dev/null \
         || fail "openssl is not installed; install it first: apt-get install -y openssl"
+    command -v curl >/dev/null \
+        || fail "curl is not installed; install it first: apt-get install -y curl"
     [[ -x "$BIN/gunicorn" ]] || fail "$BIN/gunicorn not found; run make install first"
     [[ ${#APP_PORTS[@]} -eq 3 ]] || fail "CLUSTER_APP_PORTS must list three ports"
 }
