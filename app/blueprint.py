@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -21,7 +22,10 @@ class Blueprint(flask_smorest.Blueprint):
     """A resource's routes, parsed with the hardened parser.
 
     `json_or_form` bodies (the OAuth2 login) are documented as form data; the
-    JSON variant is added to that operation's docs where it is used.
+    JSON variant is added to that operation's docs where it is used. Every
+    operation gets an `operationId` of its method and view (`get_item_by_id`),
+    which client generators turn into function names; `doc(operationId=...)`
+    overrides it.
     """
 
     ARGUMENTS_PARSER = RequestParser()
@@ -29,6 +33,15 @@ class Blueprint(flask_smorest.Blueprint):
         **flask_smorest.Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
         "json_or_form": "application/x-www-form-urlencoded",
     }
+
+    def _store_endpoint_docs(
+        self, endpoint: str, obj: Any, parameters: Any, tags: Any, **options: Any
+    ) -> None:
+        super()._store_endpoint_docs(endpoint, obj, parameters, tags, **options)
+        for method, doc in self._docs[endpoint].items():
+            if method != "parameters":
+                manual = doc.setdefault("manual_doc", {})
+                manual.setdefault("operationId", f"{method}_{snake_case(endpoint)}")
 
     def errors(self, *codes: int) -> Callable[[F], F]:
         """Document the error responses a view may give, in the common shape."""
@@ -50,3 +63,8 @@ class Blueprint(flask_smorest.Blueprint):
             return self.errors(401)(func)
 
         return decorator
+
+
+def snake_case(name: str) -> str:
+    """`ItemById` -> `item_by_id`."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
