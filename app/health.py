@@ -18,8 +18,8 @@ blp = Blueprint("service", __name__, description="Service health.")
 
 
 class HealthSchema(Schema):
-    status = fields.String(metadata={"enum": ["ok", "error"]})
-    database = fields.String(metadata={"enum": ["ok", "unavailable"]})
+    status = fields.String(required=True, metadata={"enum": ["ok", "error"]})
+    database = fields.String(required=True, metadata={"enum": ["ok", "unavailable"]})
 
 
 @blp.route("/health")

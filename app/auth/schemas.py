@@ -45,13 +45,13 @@ class Password(Text):
 
 
 class UserSchema(Schema):
-    """An account as clients see it: never a password or a hash."""
+    """An account as clients see it, every field present: never a password or a hash."""
 
-    username = fields.String(dump_only=True)
-    email = fields.String(dump_only=True)
-    full_name = fields.String(dump_only=True, allow_none=True)
-    disabled = fields.Boolean(dump_only=True)
-    created_at = UTCTimestamp(dump_only=True)
+    username = fields.String(dump_only=True, required=True)
+    email = fields.String(dump_only=True, required=True)
+    full_name = fields.String(dump_only=True, required=True, allow_none=True)
+    disabled = fields.Boolean(dump_only=True, required=True)
+    created_at = UTCTimestamp(dump_only=True, required=True)
 
 
 class RegisterSchema(Schema):

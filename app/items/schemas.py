@@ -26,14 +26,16 @@ class ItemPatchSchema(ItemCreateSchema):
 
 
 class ItemSchema(Schema):
-    """An item as clients see it."""
+    """An item as clients see it; `required` tells clients every field is present."""
 
-    id = fields.Integer()
-    title = fields.String()
-    description = fields.String(allow_none=True)
-    owner = fields.String(attribute="owner.username", metadata={"description": "Owner's username."})
-    created_at = UTCTimestamp()
-    updated_at = UTCTimestamp()
+    id = fields.Integer(required=True)
+    title = fields.String(required=True)
+    description = fields.String(required=True, allow_none=True)
+    owner = fields.String(
+        required=True, attribute="owner.username", metadata={"description": "Owner's username."}
+    )
+    created_at = UTCTimestamp(required=True)
+    updated_at = UTCTimestamp(required=True)
 
 
 class ItemQueryArgs(Schema):
