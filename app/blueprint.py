@@ -21,8 +21,8 @@ ERROR_RESPONSE = "DEFAULT_ERROR"
 class Blueprint(flask_smorest.Blueprint):
     """A resource's routes, parsed with the hardened parser.
 
-    `json_or_form` bodies (the OAuth2 login) are documented as form data; the
-    JSON variant is added to that operation's docs where it is used. Every
+    `json_or_form` bodies (the OAuth2 login) are documented as form data only:
+    generated clients mishandle one body offered in two content types. Every
     operation gets an `operationId` of its method and view (`get_item_by_id`),
     which client generators turn into function names; `doc(operationId=...)`
     overrides it.

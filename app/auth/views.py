@@ -62,7 +62,7 @@ class Login(MethodView):
     @limit_login
     @blp.errors(401, 403, 415, 429)
     @blp.arguments(LoginSchema, location="json_or_form")
-    @blp.doc(requestBody={"content": {"application/json": {"schema": LoginSchema}}})
+    @blp.doc(description="The same fields are also accepted as a JSON object.")
     @blp.response(200, TokenSchema)
     def post(self, credentials: dict[str, Any]) -> Tokens:
         """Log in with username (or email) and password; returns a token pair"""
