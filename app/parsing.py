@@ -17,16 +17,21 @@ class RequestParser(FlaskParser):
     """webargs parser hardened against hostile bodies.
 
     The stock parser lets ValueError (a 5,000-digit number) and RecursionError
-    (deeply nested arrays) escape as 500s, and silently ignores a body sent
-    with a non-JSON content type; here the first two are a 400 and the last a
-    415.
+    (deeply nested arrays) escape as 500s, silently ignores a body sent with a
+    non-JSON content type, and reads a missing body as `{}` (a PATCH without
+    one answered 200); here the first two are a 400, the third a 415 and the
+    last a 422.
     """
 
     def _raw_load_json(self, req: flask.Request) -> Any:
         if not core.is_json(req.mimetype):
             if _has_body(req):
                 abort(415, message="Send the body as application/json.")
-            return core.missing
+            abort(
+                422,
+                message="A JSON body is required.",
+                errors={"json": {"_schema": ["Missing request body."]}},
+            )
         try:
             return core.parse_json(req.get_data(cache=True))
         except json.JSONDecodeError:
