@@ -43,6 +43,15 @@ class Blueprint(flask_smorest.Blueprint):
                 manual = doc.setdefault("manual_doc", {})
                 manual.setdefault("operationId", f"{method}_{snake_case(endpoint)}")
 
+    def _document_pagination_metadata(self, spec: Any, resp_doc: dict[str, Any]) -> None:
+        """The pagination header carries PaginationMetadata as JSON text."""
+        resp_doc.setdefault("headers", {})[self.PAGINATION_HEADER_NAME] = {
+            "description": "Pagination metadata, JSON-encoded.",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/PaginationMetadata"}}
+            },
+        }
+
     def errors(self, *codes: int) -> Callable[[F], F]:
         """Document the error responses a view may give, in the common shape."""
 
