@@ -5,7 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validate
+
+# What the NUL check below accepts, for the OpenAPI document; fields with a
+# stricter pattern of their own document that one instead.
+NUL_FREE_PATTERN = r"^[^\u0000]*$"
 
 
 class Text(fields.String):
@@ -14,6 +18,11 @@ class Text(fields.String):
     JSON can carry lone surrogates ("\\ud800") that no UTF-8 encoder takes,
     and PostgreSQL refuses NUL in text; both are the client's error.
     """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not any(isinstance(check, validate.Regexp) for check in self.validators):
+            self.metadata = {"pattern": NUL_FREE_PATTERN, **self.metadata}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)

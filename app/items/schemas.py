@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import Schema, fields, validate
 
 from app.fields import Text, UTCTimestamp
 
 SORT_ORDERS = ("-created_at", "created_at", "title", "-title")
+# Some character that is neither whitespace nor NUL; also the documented pattern.
+NOT_BLANK_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
 
 
 class ItemCreateSchema(Schema):
     """What a client sends to create or replace an item."""
 
-    title = Text(required=True, validate=validate.Length(min=1, max=200))
+    title = Text(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=200),
+            validate.Regexp(NOT_BLANK_PATTERN, error="Must not be blank."),
+        ],
+    )
     description = Text(allow_none=True, validate=validate.Length(max=10_000))
-
-    @validates("title")
-    def _not_blank(self, value: str, **_: object) -> None:
-        if not value.strip():
-            raise ValidationError("Must not be blank.")
 
 
 class ItemPatchSchema(ItemCreateSchema):
