@@ -18,6 +18,9 @@ MIN_PASSWORD_LENGTH = 8
 class Email(Text):
     """An address checked for syntax and stored lowercase."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(metadata={"format": "email", "maxLength": 254}, **kwargs)
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         address = super()._deserialize(value, attr, data, **kwargs)
         if len(address) > 254:
@@ -33,7 +36,8 @@ class Password(Text):
     """At least 8 characters and at most 72 bytes of UTF-8 (bcrypt's limit)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(load_only=True, required=True, **kwargs)
+        limits = {"minLength": MIN_PASSWORD_LENGTH, "maxLength": MAX_PASSWORD_BYTES}
+        super().__init__(load_only=True, required=True, metadata=limits, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         password = super()._deserialize(value, attr, data, **kwargs)
