@@ -17,6 +17,8 @@ from tests.conftest import TEST_SECRET
 ROOT = Path(__file__).resolve().parent.parent
 LISTENING = re.compile(r"Listening at: (http://\S+)")
 START_TIMEOUT = 30.0
+# No control socket: its default path is shared by every gunicorn on the machine.
+GUNICORN_ARGS = ("--no-control-socket", "wsgi:app")
 
 
 def server_environment(tmp_path: Path) -> dict[str, str]:
@@ -49,7 +51,7 @@ def live_server(tmp_path: Path) -> Iterator[str]:
     log_path = tmp_path / "gunicorn.log"
     with log_path.open("w") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"],
+            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", *GUNICORN_ARGS],
             cwd=ROOT,
             env=env,
             stdout=log,

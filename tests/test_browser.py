@@ -1,0 +1,156 @@
+"""Swagger UI at /docs in headless Chromium: log in with Authorize, try the items."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.clients_server import live_server
+from tests.conftest import PASSWORD
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+pytestmark = pytest.mark.live
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+LOCAL_SCHEMES = ("data", "blob", "about")
+TIMEOUT_MS = 30_000
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    with live_server(tmp_path) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"no browser at {CHROMIUM}")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def register(base_url: str, username: str) -> None:
+    body = {"username": username, "email": f"{username}@example.com", "password": PASSWORD}
+    request = urllib.request.Request(
+        base_url + "/api/v1/auth/register",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 201
+
+
+def stay_local(page: Any) -> list[str]:
+    """Abort, and record, every request leaving 127.0.0.1."""
+    outside: list[str] = []
+
+    def route(route: Any) -> None:
+        url = urlsplit(route.request.url)
+        if url.scheme in LOCAL_SCHEMES or url.hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", route)
+    return outside
+
+
+def authorize(page: Any, username: str, credentials_location: str, client_id: str) -> None:
+    """Log in through the Authorize dialog's OAuth2 password flow."""
+    page.get_by_role("button", name="Authorize").first.click()
+    oauth = page.locator(".auth-container").first
+    oauth.locator("#oauth_username").fill(username)
+    oauth.locator("#oauth_password").fill(PASSWORD)
+    oauth.locator("#password_type").select_option(credentials_location)
+    oauth.locator("#client_id").fill(client_id)
+    oauth.get_by_role("button", name="Authorize").click()
+    oauth.get_by_text("Authorized", exact=True).wait_for()
+    oauth.get_by_role("button", name="Logout").wait_for()
+    oauth.get_by_role("button", name="Close").click()
+
+
+def try_it_out(page: Any, operation_id: str, body: dict[str, Any] | None = None) -> Any:
+    """Run an operation with "Try it out"; return its live response row."""
+    operation = page.locator(f"[id$='-{operation_id}']")
+    operation.locator(".opblock-summary").click()
+    operation.get_by_role("button", name="Try it out").click()
+    if body is not None:
+        operation.locator("textarea.body-param__text").fill(json.dumps(body))
+    operation.get_by_role("button", name="Execute").click()
+    response = operation.locator(".live-responses-table tr.response")
+    response.wait_for()
+    return response
+
+
+@pytest.mark.parametrize(
+    ("credentials_location", "client_id"),
+    [("basic", ""), ("request-body", "swagger-ui")],
+    ids=["client-in-header", "client-id-in-body"],
+)
+def test_swagger_ui_logs_in_and_tries_the_items(
+    server: str, browser: Any, tmp_path: Path, credentials_location: str, client_id: str
+) -> None:
+    register(server, "dora")
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.set_default_timeout(TIMEOUT_MS)
+    outside = stay_local(page)
+    logins: list[Any] = []
+    page.on(
+        "request",
+        lambda request: logins.append(request) if request.url.endswith("/auth/login") else None,
+    )
+
+    page.goto(server + "/docs")
+    page.get_by_role("heading", name="Items API").wait_for()
+    authorize(page, "dora", credentials_location, client_id)
+
+    # What Swagger UI sends is what our login must take: the grant type, and
+    # the client either as (empty) basic auth or as client_id in the form.
+    assert len(logins) == 1
+    form = logins[0].post_data or ""
+    assert "grant_type=password" in form
+    if credentials_location == "basic":
+        assert logins[0].headers["authorization"].startswith("Basic ")
+    else:
+        assert f"client_id={client_id}" in form
+
+    created = try_it_out(page, "post_items", {"title": "Buy milk", "description": "in a browser"})
+    assert created.locator("td.response-col_status").inner_text().strip() == "201"
+    item = json.loads(
+        created.locator(".response-col_description pre.microlight").first.inner_text()
+    )
+    assert item["title"] == "Buy milk"
+    assert item["description"] == "in a browser"
+    assert item["owner"] == "dora"
+
+    listed = try_it_out(page, "get_items")
+    assert listed.locator("td.response-col_status").inner_text().strip() == "200"
+    items = json.loads(
+        listed.locator(".response-col_description pre.microlight").first.inner_text()
+    )
+    assert items == [item]
+
+    listed.scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "swagger-ui.png"))
+    assert (tmp_path / "swagger-ui.png").stat().st_size > 10_000
+    assert outside == []
