@@ -51,7 +51,15 @@ def generated(
     # The generator formats its output with ruff, found on PATH.
     env = {**os.environ, "PATH": f"{GENERATOR.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     result = subprocess.run(
-        [str(GENERATOR), "generate", "--path", str(spec_path), "--meta", "none"],
+        [
+            str(GENERATOR),
+            "generate",
+            "--path",
+            str(spec_path),
+            "--meta",
+            "none",
+            "--fail-on-warning",
+        ],
         cwd=out,
         env=env,
         capture_output=True,
