@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,8 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.clients_server import live_server
-from tests.conftest import PASSWORD
+from tests.live import PASSWORD, LiveServer, running_server
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
@@ -33,9 +31,9 @@ TIMEOUT_MS = 30_000
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    with live_server(tmp_path) as base_url:
-        yield base_url
+def server(tmp_path: Path) -> Iterator[LiveServer]:
+    with running_server(tmp_path) as live:
+        yield live
 
 
 @pytest.fixture
@@ -46,17 +44,6 @@ def browser() -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
-
-
-def register(base_url: str, username: str) -> None:
-    body = {"username": username, "email": f"{username}@example.com", "password": PASSWORD}
-    request = urllib.request.Request(
-        base_url + "/api/v1/auth/register",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 201
 
 
 def stay_local(page: Any) -> list[str]:
@@ -108,9 +95,10 @@ def try_it_out(page: Any, operation_id: str, body: dict[str, Any] | None = None)
     ids=["client-in-header", "client-id-in-body"],
 )
 def test_swagger_ui_logs_in_and_tries_the_items(
-    server: str, browser: Any, tmp_path: Path, credentials_location: str, client_id: str
+    server: LiveServer, browser: Any, tmp_path: Path, credentials_location: str, client_id: str
 ) -> None:
-    register(server, "dora")
+    account = {"username": "dora", "email": "dora@example.com", "password": PASSWORD}
+    assert server.call("POST", "/api/v1/auth/register", json=account).status == 201
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     page.set_default_timeout(TIMEOUT_MS)
     outside = stay_local(page)
@@ -120,7 +108,7 @@ def test_swagger_ui_logs_in_and_tries_the_items(
         lambda request: logins.append(request) if request.url.endswith("/auth/login") else None,
     )
 
-    page.goto(server + "/docs")
+    page.goto(server.url + "/docs")
     page.get_by_role("heading", name="Items API").wait_for()
     authorize(page, "dora", credentials_location, client_id)
 

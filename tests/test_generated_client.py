@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.clients_server import live_server
-from tests.conftest import PASSWORD
+from tests.live import PASSWORD, running_server
 
 pytestmark = pytest.mark.live
 
@@ -27,8 +26,8 @@ GENERATOR = Path(sys.executable).parent / "openapi-python-client"
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    with live_server(tmp_path) as base_url:
-        yield base_url
+    with running_server(tmp_path) as live:
+        yield live.url
 
 
 @pytest.fixture

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.clients_server import ROOT, live_server
-from tests.conftest import PASSWORD
+from tests.live import PASSWORD, REPO_ROOT, running_server
 
 pytestmark = pytest.mark.live
 
@@ -23,27 +20,40 @@ SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "50")
 SEED = os.environ.get("SCHEMATHESIS_SEED", "20261126")
 RUN_TIMEOUT = 300
+# Two rules the document cannot state without composition keywords (anyOf)
+# that turn openapi-python-client's typed bodies into `Any`: registration
+# refuses common passwords (a list of thousands; the coverage phase always
+# tries "00000000"), and a new email needs a non-empty current password.
+# Both answer 422, so for these two operations schema-valid data may get a
+# 422 too; every other check and status stays as schemathesis sets it.
+# tests/test_account.py covers both refusals.
+POLICY_422 = (
+    "checks.positive_data_acceptance.expected-statuses = "
+    '["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]'
+)
+CONFIG = f"""
+[[operations]]
+include-path = "/api/v1/auth/register"
+{POLICY_422}
 
-
-def register(base_url: str, username: str) -> None:
-    body = {"username": username, "email": f"{username}@example.com", "password": PASSWORD}
-    request = urllib.request.Request(
-        base_url + "/api/v1/auth/register",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 201
+[[operations]]
+include-path = "/api/v1/auth/me"
+include-method = "PATCH"
+{POLICY_422}
+"""
 
 
 def test_schemathesis_finds_no_failure(tmp_path: Path) -> None:
     if not SCHEMATHESIS.exists():
         pytest.skip("schemathesis is not installed")
-    with live_server(tmp_path) as base_url:
-        register(base_url, "fuzzer")
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(CONFIG)
+    with running_server(tmp_path) as server:
+        server.sign_up("fuzzer")
+        base_url = server.url
         env = {
             **os.environ,
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": str(REPO_ROOT),
             "SCHEMATHESIS_HOOKS": "tests.clients_schemathesis_hooks",
             "FUZZ_BASE_URL": base_url,
             "FUZZ_USERNAME": "fuzzer",
@@ -52,6 +62,8 @@ def test_schemathesis_finds_no_failure(tmp_path: Path) -> None:
         result = subprocess.run(
             [
                 str(SCHEMATHESIS),
+                "--config-file",
+                str(config),
                 "run",
                 base_url + "/openapi.json",
                 "--checks",
@@ -71,7 +83,9 @@ def test_schemathesis_finds_no_failure(tmp_path: Path) -> None:
         )
     report = result.stdout[-30000:] + result.stderr[-5000:]
     assert result.returncode == 0, report
-    assert "No issues found" in result.stdout, report
+    # Warnings may remain: the fuzzing user is no admin (403) and holds no
+    # refresh token (401); those answers are checked all the same.
+    assert "Failures:" not in result.stdout and "Errors:" not in result.stdout, report
     selected = re.search(r"Selected: (\d+)/(\d+)", result.stdout)
     tested = re.search(r"Tested: (\d+)", result.stdout)
     assert selected and tested, report
