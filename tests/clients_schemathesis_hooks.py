@@ -1,7 +1,8 @@
 """schemathesis hooks (SCHEMATHESIS_HOOKS): log in as the fuzzing user.
 
-The token is fetched through the API's own login, cached, and fetched again
-whenever an answer is 401 (a fuzzed logout or password change revokes it).
+The tokens are fetched through the API's own login, cached, and fetched
+again whenever an answer is 401 (a fuzzed logout, or a refresh token used
+twice, revokes them).
 """
 
 from __future__ import annotations
@@ -17,15 +18,21 @@ import schemathesis
 
 @schemathesis.auth()
 class FuzzerLogin:
-    """Bearer access token of the user named by the FUZZ_* variables."""
+    """The token pair of the user named by the FUZZ_* variables.
 
-    def get(self, case: Any, context: Any) -> str:
+    Every operation gets the access token, except the refresh endpoint,
+    which takes the refresh token.
+    """
+
+    def get(self, case: Any, context: Any) -> dict[str, str]:
         form = urllib.parse.urlencode(
             {"username": os.environ["FUZZ_USERNAME"], "password": os.environ["FUZZ_PASSWORD"]}
         ).encode()
         login_url = os.environ["FUZZ_BASE_URL"] + "/api/v1/auth/login"
         with urllib.request.urlopen(login_url, data=form, timeout=10) as response:
-            return str(json.load(response)["access_token"])
+            return dict(json.load(response))
 
-    def set(self, case: Any, data: str, context: Any) -> None:
-        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+    def set(self, case: Any, data: dict[str, str], context: Any) -> None:
+        refresh = context.operation.path.endswith("/auth/refresh")
+        token = data["refresh_token" if refresh else "access_token"]
+        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
