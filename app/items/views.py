@@ -12,7 +12,7 @@ from app.database import begin_write
 from app.extensions import db
 from app.items import blp
 from app.items.schemas import ItemCreateSchema, ItemPatchSchema, ItemQueryArgs, ItemSchema
-from app.items.store import count, get_own_item_or_404, own_items
+from app.items.store import MAX_ID, count, get_own_item_or_404, own_items
 from app.models import Item
 
 Headers = dict[str, str]
@@ -32,9 +32,9 @@ class Items(MethodView):
         """List your items, newest first"""
         statement = own_items(args.get("q"), args["sort"])
         pagination_parameters.item_count = count(statement)
-        page = statement.limit(pagination_parameters.page_size).offset(
-            pagination_parameters.first_item
-        )
+        # A page far past the end must not overflow the driver's integer.
+        offset = min(pagination_parameters.first_item, MAX_ID)
+        page = statement.limit(pagination_parameters.page_size).offset(offset)
         return list(db.session.scalars(page))
 
     @blp.token_required()
