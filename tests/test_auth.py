@@ -361,6 +361,30 @@ def test_bad_credentials_all_look_the_same(client, alice, username, password):
     )
 
 
+def test_unknown_user_costs_a_password_check(client, alice, monkeypatch):
+    """Unknown names spend bcrypt's time too, so timing does not reveal them."""
+    import bcrypt
+
+    checks = []
+    real_checkpw = bcrypt.checkpw
+
+    def counting_checkpw(password: bytes, hashed: bytes) -> bool:
+        checks.append(hashed[:7])
+        return real_checkpw(password, hashed)
+
+    monkeypatch.setattr(bcrypt, "checkpw", counting_checkpw)
+    for username, password in (
+        ("alice", "wrong password"),
+        ("nobody", "wrong password"),
+        ("nobody", "é" * 40),
+    ):
+        checks.clear()
+        response = client.post(LOGIN, data={"username": username, "password": password})
+        assert response.status_code == 401
+        assert len(checks) == 1, username
+        assert checks[0] == b"$2b$04$"  # the configured cost, for real and dummy hashes
+
+
 def test_bad_credentials_by_json_too(client, alice):
     response = client.post(LOGIN, json={"username": "alice", "password": "nope nope"})
     assert error_body(response, 401)["message"] == "Incorrect username or password."
@@ -454,6 +478,13 @@ BAD_TOKENS = {
             [t.split(".")[0], b64(json.dumps({**c, "sub": "bob"}).encode()), t.split(".")[2]]
         )
     )(jwt.encode(c, TEST_SECRET, algorithm="HS256")),
+    "uid of another account": lambda c: jwt.encode({**c, "uid": c["uid"] + 1}, TEST_SECRET),
+    "uid huge": lambda c: jwt.encode({**c, "uid": 2**70}, TEST_SECRET),
+    "uid as text": lambda c: jwt.encode({**c, "uid": str(c["uid"])}, TEST_SECRET),
+    "uid true": lambda c: jwt.encode({**c, "uid": True}, TEST_SECRET),
+    "stale version": lambda c: jwt.encode({**c, "ver": c["ver"] - 1}, TEST_SECRET),
+    "no uid": lambda c: jwt.encode(without(c, "uid"), TEST_SECRET),
+    "not yet valid": lambda c: jwt.encode({**c, "nbf": int(time.time()) + 3600}, TEST_SECRET),
     "garbage": lambda c: "not-a-jwt",
     "three garbage parts": lambda c: "abc.def.ghi",
     "empty segments": lambda c: "..",
