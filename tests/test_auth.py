@@ -323,11 +323,11 @@ def test_access_token_lifetime_follows_the_environment(monkeypatch, config):
     app = create_app(config)
     with app.app_context():
         db.create_all()
-        client = app.test_client()
-        assert register(client).status_code == 201
-        body = client.post(LOGIN, data={"username": "alice", "password": PASSWORD}).get_json()
+    client = app.test_client()
+    assert register(client).status_code == 201
+    body = client.post(LOGIN, data={"username": "alice", "password": PASSWORD}).get_json()
+    with app.app_context():
         db.drop_all()
-        db.session.remove()
         db.engine.dispose()
     assert body["expires_in"] == 300
     claims = decode(body["access_token"])
