@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -71,6 +71,22 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     """A real gunicorn (two workers) on a migrated database of its own."""
     with running_server(tmp_path) as server:
         yield server
+
+
+@pytest.fixture
+def make_app() -> Iterator[Callable[[dict[str, object]], Flask]]:
+    """create_app() for tests needing their own settings; closes their engines after."""
+    apps: list[Flask] = []
+
+    def make(settings: dict[str, object]) -> Flask:
+        apps.append(create_app(settings))
+        return apps[-1]
+
+    yield make
+    for made in apps:
+        with made.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 @pytest.fixture

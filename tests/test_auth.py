@@ -10,7 +10,6 @@ import time
 import jwt
 import pytest
 
-from app import create_app
 from app.auth import views as auth_views
 from app.extensions import db
 from tests.conftest import PASSWORD, TEST_SECRET, error_body
@@ -318,9 +317,9 @@ def test_each_login_gets_distinct_tokens(client, alice):
     assert decode(first["access_token"])["jti"] != decode(second["access_token"])["jti"]
 
 
-def test_access_token_lifetime_follows_the_environment(monkeypatch, config):
+def test_access_token_lifetime_follows_the_environment(make_app, monkeypatch, config):
     monkeypatch.setenv("ACCESS_TOKEN_MINUTES", "5")
-    app = create_app(config)
+    app = make_app(config)
     with app.app_context():
         db.create_all()
     client = app.test_client()
@@ -328,7 +327,6 @@ def test_access_token_lifetime_follows_the_environment(monkeypatch, config):
     body = client.post(LOGIN, data={"username": "alice", "password": PASSWORD}).get_json()
     with app.app_context():
         db.drop_all()
-        db.engine.dispose()
     assert body["expires_in"] == 300
     claims = decode(body["access_token"])
     assert claims["exp"] - claims["iat"] == 300

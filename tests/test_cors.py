@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from app import create_app
-
 ALLOWED = "https://app.example.com"  # the `config` fixture's CORS_ORIGINS
 OTHERS = [
     "https://evil.example",
@@ -99,10 +97,10 @@ def test_other_origins_get_no_cors_headers(client, alice, origin):
         assert "origin" in header_set(response, "Vary")
 
 
-def test_origins_come_from_the_environment(monkeypatch, config):
+def test_origins_come_from_the_environment(make_app, monkeypatch, config):
     monkeypatch.setenv("CORS_ORIGINS", "https://one.example, https://two.example")
     settings = {key: value for key, value in config.items() if key != "CORS_ORIGINS"}
-    client = create_app(settings).test_client()
+    client = make_app(settings).test_client()
     for origin in ("https://one.example", "https://two.example"):
         response = client.get("/health", headers={"Origin": origin})
         assert response.headers["Access-Control-Allow-Origin"] == origin
@@ -112,10 +110,10 @@ def test_origins_come_from_the_environment(monkeypatch, config):
     )
 
 
-def test_no_origins_configured_means_no_cors(monkeypatch, config):
+def test_no_origins_configured_means_no_cors(make_app, monkeypatch, config):
     monkeypatch.delenv("CORS_ORIGINS", raising=False)
     settings = {key: value for key, value in config.items() if key != "CORS_ORIGINS"}
-    client = create_app(settings).test_client()
+    client = make_app(settings).test_client()
     for origin in (ALLOWED, "https://evil.example"):
         response = client.get("/health", headers={"Origin": origin})
         assert not cors_headers(response)

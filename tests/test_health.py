@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from app import create_app
-from app.extensions import db
 from tests.conftest import PASSWORD, error_body
 
 
 @pytest.fixture
-def unreachable_app(config, tmp_path):
+def unreachable_app(make_app, config, tmp_path):
     """The app pointed at a SQLite file in a directory that does not exist."""
     url = f"sqlite:///{tmp_path / 'no-such-dir' / 'app.db'}"
-    app = create_app({**config, "SQLALCHEMY_DATABASE_URI": url})
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    return make_app({**config, "SQLALCHEMY_DATABASE_URI": url})
 
 
 def test_health_ok(client):
@@ -30,13 +25,11 @@ def test_health_needs_no_token_and_ignores_a_bad_one(client):
     assert response.status_code == 200
 
 
-def test_health_ok_even_before_the_schema_exists(config):
+def test_health_ok_even_before_the_schema_exists(make_app, config):
     """The check is a query on the connection, not on the app's tables."""
-    app = create_app(config)
+    app = make_app(config)
     response = app.test_client().get("/health")
     assert response.status_code == 200
-    with app.app_context():
-        db.engine.dispose()
 
 
 def test_health_reports_an_unreachable_database(unreachable_app, caplog):
