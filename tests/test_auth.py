@@ -101,8 +101,18 @@ def test_email_is_stored_lowercase(client):
     assert response.get_json()["email"] == "alice@example.com"
 
 
-def test_concurrent_registrations_differing_by_case_cannot_both_succeed(app, monkeypatch):
-    """Both requests pass the friendly pre-check; the unique index decides."""
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        (("racer", "one@example.com"), ("RACER", "two@example.com")),
+        (("racer1", "racer@example.com"), ("racer2", "RACER@example.com")),
+    ],
+    ids=["username", "email"],
+)
+def test_concurrent_registrations_differing_by_case_cannot_both_succeed(
+    app, monkeypatch, first, second
+):
+    """Both requests pass the friendly pre-check; the unique index decides (409)."""
     barrier = threading.Barrier(2, timeout=10)
     real_hash = auth_views.new_password_hash
 
@@ -113,23 +123,23 @@ def test_concurrent_registrations_differing_by_case_cannot_both_succeed(app, mon
     monkeypatch.setattr(auth_views, "new_password_hash", hash_after_both_checked)
     responses = {}
 
-    def attempt(name: str) -> None:
-        body = {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
-        responses[name] = app.test_client().post(REGISTER, json=body)
+    def attempt(username: str, email: str) -> None:
+        body = {"username": username, "email": email, "password": PASSWORD}
+        responses[username] = app.test_client().post(REGISTER, json=body)
 
-    threads = [threading.Thread(target=attempt, args=(name,)) for name in ("racer", "RACER")]
+    threads = [threading.Thread(target=attempt, args=account) for account in (first, second)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    codes = sorted(response.status_code for response in responses.values())
-    assert codes == [201, 409]
-    loser = next(r for r in responses.values() if r.status_code == 409)
-    assert "message" in error_body(loser, 409)
-    with app.test_client() as client:
-        assert (
-            client.post(LOGIN, data={"username": "racer", "password": PASSWORD}).status_code == 200
-        )
+    assert sorted(response.status_code for response in responses.values()) == [201, 409]
+    winner = next(name for name, r in responses.items() if r.status_code == 201)
+    loser = next(name for name, r in responses.items() if r.status_code == 409)
+    assert "message" in error_body(responses[loser], 409)
+    client = app.test_client()
+    assert client.post(LOGIN, data={"username": winner, "password": PASSWORD}).status_code == 200
+    accounts = app.test_cli_runner().invoke(args=["users", "list"]).output.splitlines()
+    assert [line.split("\t")[0] for line in accounts] == [winner]
 
 
 @pytest.mark.parametrize(
