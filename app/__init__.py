@@ -53,6 +53,7 @@ def register_extensions(app: Flask) -> None:
         expose_headers=CORS_EXPOSED_HEADERS,
         allow_headers=["Authorization", "Content-Type", "If-Match"],
         max_age=600,
+        vary_header=False,  # set on every response below, not only some
     )
 
 
@@ -78,4 +79,7 @@ def register_response_headers(app: Flask) -> None:
         response.headers["X-Content-Type-Options"] = "nosniff"
         if response.status_code == 204:
             response.headers.pop("Content-Type", None)
+        if app.config["CORS_ORIGINS"]:
+            # CORS headers depend on Origin even when it is refused; tell caches.
+            response.vary.add("Origin")
         return response

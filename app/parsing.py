@@ -44,6 +44,16 @@ class RequestParser(FlaskParser):
             return self.load_form(req, schema)
         return self.load_json(req, schema)
 
+    def handle_error(
+        self, error: ma.ValidationError, req: flask.Request, schema: ma.Schema, **kwargs: Any
+    ) -> Any:
+        """Key field errors by the location the client used, not `json_or_form`."""
+        messages = error.messages
+        if isinstance(messages, dict) and "json_or_form" in messages:
+            location = "form" if req.mimetype in FORM_MIMETYPES else "json"
+            error.messages = {location: messages.pop("json_or_form"), **messages}
+        super().handle_error(error, req, schema, **kwargs)
+
     def _handle_invalid_json_error(
         self, error: Any, req: flask.Request, *args: Any, **kwargs: Any
     ) -> Any:

@@ -20,6 +20,7 @@ from app.models import User
 log = logging.getLogger(__name__)
 
 REQUIRED_CLAIMS = ("sub", "iat", "exp", "jti", "type", "uid", "ver")
+TOKEN_TYPES = ("access", "refresh")
 
 
 def refresh_lifetime() -> timedelta:
@@ -99,6 +100,9 @@ def signing_key(_header: dict[str, Any], claims: dict[str, Any]) -> str:
     missing = [claim for claim in REQUIRED_CLAIMS if claim not in claims]
     if missing:
         raise JWTDecodeError(f"Missing claim: {missing[0]}")
+    # flask-jwt-extended only refuses "refresh" where "access" is due.
+    if claims["type"] not in TOKEN_TYPES:
+        raise JWTDecodeError("Unknown token type")
     return str(current_app.config["JWT_SECRET_KEY"])
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,19 @@ from tests.live import LiveServer, running_server  # noqa: E402
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
 PASSWORD = "correct horse battery"
+ERROR_KEYS = {"code", "status", "message", "errors"}
+
+
+def error_body(response, code: int) -> dict:
+    """Assert `response` is a `code` error in the common shape; return its body."""
+    assert response.status_code == code, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert isinstance(body, dict)
+    assert {"code", "status"} <= body.keys() <= ERROR_KEYS
+    assert body["code"] == code
+    assert body["status"] == HTTPStatus(code).phrase
+    return body
 
 
 def database_url(tmp_path: Path) -> str:
@@ -57,6 +71,22 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     """A real gunicorn (two workers) on a migrated database of its own."""
     with running_server(tmp_path) as server:
         yield server
+
+
+@pytest.fixture
+def make_app() -> Iterator[Callable[[dict[str, object]], Flask]]:
+    """create_app() for tests needing their own settings; closes their engines after."""
+    apps: list[Flask] = []
+
+    def make(settings: dict[str, object]) -> Flask:
+        apps.append(create_app(settings))
+        return apps[-1]
+
+    yield make
+    for made in apps:
+        with made.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 @pytest.fixture

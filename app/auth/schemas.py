@@ -48,6 +48,15 @@ class Password(Text):
         return password
 
 
+class WholeMatch(validate.Regexp):
+    """A pattern the whole value must match: `$` alone lets a final newline in."""
+
+    def __call__(self, value: Any) -> Any:
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
 class UserSchema(Schema):
     """An account as clients see it, every field present: never a password or a hash."""
 
@@ -63,7 +72,7 @@ class RegisterSchema(Schema):
 
     username = Text(
         required=True,
-        validate=validate.Regexp(
+        validate=WholeMatch(
             USERNAME_PATTERN,
             error="3-32 characters: letters, digits, '_', '.' or '-'.",
         ),

@@ -13,8 +13,9 @@ from app.errors import abort
 from app.extensions import db
 from app.models import Item
 
-# Ids past a 64-bit integer cannot exist, and would overflow the driver.
-MAX_ID = 2**63 - 1
+# Item ids are INTEGER columns (32-bit on PostgreSQL): larger ids cannot
+# exist, and binding one makes the database raise "integer out of range".
+MAX_ID = 2**31 - 1
 ORDERINGS: dict[str, tuple[ColumnElement[Any], ...]] = {
     "-created_at": (Item.created_at.desc(), Item.id.desc()),
     "created_at": (Item.created_at.asc(), Item.id.asc()),

@@ -1,0 +1,188 @@
+"""Configuration from the environment: the signing secret and the settings' checks."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from app.config import ConfigError
+from app.extensions import db
+from tests.conftest import PASSWORD
+
+ENV_NAMES = ("SECRET_KEY", "APP_ENV", "DATABASE_URL", "CORS_ORIGINS", "ACCESS_TOKEN_MINUTES")
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch):
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def instance_dir(tmp_path, monkeypatch) -> Path:
+    """Point Flask's instance folder (where the dev secret lives) at a temp dir."""
+    path = tmp_path / "instance"
+    monkeypatch.setattr(Flask, "auto_find_instance_path", lambda self: str(path))
+    return path
+
+
+def without_secret(config: dict) -> dict:
+    return {key: value for key, value in config.items() if key != "SECRET_KEY"}
+
+
+# --- production -----------------------------------------------------------------
+
+
+def test_production_refuses_a_missing_secret(make_app, monkeypatch, config, instance_dir):
+    monkeypatch.setenv("APP_ENV", "production")
+    with pytest.raises(ConfigError, match="SECRET_KEY must be set"):
+        make_app(without_secret(config))
+    assert not instance_dir.exists()
+
+
+@pytest.mark.parametrize(
+    "weak",
+    [
+        "",
+        "changeme",
+        "secret",
+        "short-but-random-Xy9",
+        "a" * 64,
+        "abababababababababababababababab",
+        "0123456789" * 3,
+        "   CHANGEME   ",
+    ],
+)
+def test_production_refuses_a_weak_secret(make_app, monkeypatch, config, instance_dir, weak):
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", weak)
+    with pytest.raises(ConfigError):
+        make_app(without_secret(config))
+    assert not instance_dir.exists()
+
+
+def test_production_refuses_a_weak_secret_given_in_config(make_app, monkeypatch, config):
+    monkeypatch.setenv("APP_ENV", "production")
+    with pytest.raises(ConfigError, match="too weak"):
+        make_app({**config, "SECRET_KEY": "changeme"})
+
+
+def test_production_accepts_a_strong_secret(make_app, monkeypatch, config, instance_dir):
+    strong = secrets.token_urlsafe(48)
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", strong)
+    app = make_app(without_secret(config))
+    assert app.config["SECRET_KEY"] == strong
+    assert app.config["JWT_SECRET_KEY"] == strong
+    assert not instance_dir.exists()
+    assert app.test_client().get("/health").status_code == 200
+
+
+def test_app_env_is_case_insensitive(make_app, monkeypatch, config, instance_dir):
+    monkeypatch.setenv("APP_ENV", "Production")
+    with pytest.raises(ConfigError):
+        make_app(without_secret(config))
+
+
+# --- development ----------------------------------------------------------------
+
+
+def test_development_creates_a_private_secret_once(make_app, config, instance_dir):
+    first = make_app(without_secret(config))
+    secret_file = instance_dir / "secret_key"
+    assert secret_file.is_file()
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    secret = secret_file.read_text().strip()
+    assert len(secret) >= 32
+    assert first.config["SECRET_KEY"] == secret
+    modified = secret_file.stat().st_mtime_ns
+
+    second = make_app(without_secret(config))
+    assert second.config["SECRET_KEY"] == secret
+    assert secret_file.stat().st_mtime_ns == modified
+    assert sorted(os.listdir(instance_dir)) == ["secret_key"]
+
+
+def test_development_tokens_survive_a_restart(make_app, config, instance_dir):
+    first = make_app(without_secret(config))
+    with first.app_context():
+        db.create_all()
+    client = first.test_client()
+    body = {"username": "alice", "email": "alice@example.com", "password": PASSWORD}
+    assert client.post("/api/v1/auth/register", json=body).status_code == 201
+    login = client.post("/api/v1/auth/login", data={"username": "alice", "password": PASSWORD})
+    token = login.get_json()["access_token"]
+    with first.app_context():
+        db.engine.dispose()  # nothing carries over but the secret
+
+    restarted = make_app(without_secret(config))
+    response = restarted.test_client().get(
+        "/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200
+    with restarted.app_context():
+        db.drop_all()
+
+
+def test_an_explicit_secret_wins_over_the_dev_file(make_app, monkeypatch, config, instance_dir):
+    make_app(without_secret(config))
+    explicit = secrets.token_urlsafe(48)
+    monkeypatch.setenv("SECRET_KEY", explicit)
+    assert make_app(without_secret(config)).config["SECRET_KEY"] == explicit
+
+
+def test_different_instance_dirs_get_different_secrets(make_app, config, tmp_path, monkeypatch):
+    secrets_seen = set()
+    for name in ("one", "two"):
+        path = tmp_path / name
+        monkeypatch.setattr(Flask, "auto_find_instance_path", lambda self, p=path: str(p))
+        secrets_seen.add(make_app(without_secret(config)).config["SECRET_KEY"])
+    assert len(secrets_seen) == 2
+
+
+# --- other settings -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("ACCESS_TOKEN_MINUTES", "abc"),
+        ("ACCESS_TOKEN_MINUTES", "0"),
+        ("ACCESS_TOKEN_MINUTES", "-5"),
+        ("REFRESH_TOKEN_DAYS", "1.5"),
+        ("BCRYPT_ROUNDS", "3"),
+        ("RATELIMIT_ENABLED", "maybe"),
+        ("MAX_CONTENT_LENGTH", "10"),
+    ],
+)
+def test_invalid_settings_refuse_to_start(make_app, monkeypatch, config, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=name):
+        make_app(config)
+
+
+def test_database_url_from_the_environment(make_app, monkeypatch, config, tmp_path):
+    url = f"sqlite:///{tmp_path / 'from-env.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    settings = {key: value for key, value in config.items() if key != "SQLALCHEMY_DATABASE_URI"}
+    app = make_app(settings)
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == url
+    with app.app_context():
+        db.create_all()
+    assert (tmp_path / "from-env.db").exists()
+
+
+def test_body_limit_from_the_environment(make_app, monkeypatch, config, tmp_path):
+    monkeypatch.setenv("MAX_CONTENT_LENGTH", "2048")
+    app = make_app(config)
+    client = app.test_client()
+    response = client.post(
+        "/api/v1/auth/register", data=b"{" + b" " * 3000 + b"}", content_type="application/json"
+    )
+    assert response.status_code == 413
+    assert response.get_json()["code"] == 413

@@ -1,0 +1,326 @@
+"""Hostile and malformed requests: always a JSON error in the common shape, never a 500."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import PASSWORD, error_body
+
+ONE_MIB = 1024 * 1024
+
+# Each JSON endpoint gets a body valid for it; the hostile bodies replace it.
+JSON_ENDPOINTS = [
+    ("post", "/api/v1/auth/register"),
+    ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/items"),
+    ("put", "/api/v1/items/{id}"),
+    ("patch", "/api/v1/items/{id}"),
+    ("post", "/items"),
+]
+
+
+@pytest.fixture
+def item_id(client, alice) -> int:
+    response = client.post("/api/v1/items", json={"title": "Keep me"}, headers=alice.headers)
+    return response.get_json()["id"]
+
+
+@pytest.fixture(params=JSON_ENDPOINTS, ids=lambda e: f"{e[0]} {e[1]}")
+def endpoint(request, client, alice, item_id):
+    """(send, url): `send(body, **kw)` posts raw bytes there as alice."""
+    method, url = request.param
+    url = url.format(id=item_id)
+
+    def send(data, content_type="application/json", **kwargs):
+        return getattr(client, method)(
+            url, data=data, content_type=content_type, headers=alice.headers, **kwargs
+        )
+
+    return send
+
+
+def assert_nothing_changed(client, alice, item_id):
+    items = client.get("/api/v1/items", headers=alice.headers).get_json()
+    assert [(item["id"], item["title"]) for item in items] == [(item_id, "Keep me")]
+    assert (
+        client.post(
+            "/api/v1/auth/login", data={"username": "alice", "password": PASSWORD}
+        ).status_code
+        == 200
+    )
+
+
+MALFORMED_JSON = {
+    "5,000-digit number": b'{"title": ' + b"9" * 5000 + b"}",
+    "5,000-digit negative number": b'{"title": -' + b"1" * 5000 + b"}",
+    "50,000 nested arrays": b"[" * 50_000 + b"]" * 50_000,
+    "50,000 nested objects": b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+    "invalid UTF-8": b'{"title": "\xff\xfe\xc3"}',
+    "UTF-8 BOM": b'\xef\xbb\xbf{"title": "x"}',
+    "truncated": b'{"title": "x"',
+    "trailing garbage": b'{"title": "x"} extra',
+    "single quotes": b"{'title': 'x'}",
+    "bare word": b"title",
+}
+
+
+@pytest.mark.parametrize("body", MALFORMED_JSON.values(), ids=MALFORMED_JSON.keys())
+def test_malformed_json_is_400(client, alice, item_id, endpoint, body):
+    error = error_body(endpoint(body), 400)
+    assert error["message"] == "The body is not valid JSON."
+    assert_nothing_changed(client, alice, item_id)
+
+
+WRONG_SHAPES = {
+    "null": b"null",
+    "an array": b'[{"title": "x"}]',
+    "an empty array": b"[]",
+    "a string": b'"title"',
+    "a number": b"42",
+    "true": b"true",
+}
+
+
+@pytest.mark.parametrize("body", WRONG_SHAPES.values(), ids=WRONG_SHAPES.keys())
+def test_body_that_is_not_an_object_is_422(client, alice, item_id, endpoint, body):
+    error = error_body(endpoint(body), 422)
+    assert error["errors"]["json"] == {"_schema": ["Invalid input type."]}
+    assert_nothing_changed(client, alice, item_id)
+
+
+BAD_TEXT = {
+    "lone surrogate": b'"\\ud800"',
+    "lone low surrogate": b'"a\\udfffb"',
+    "NUL": b'"a\\u0000b"',
+    "a number": b"12",
+    "a float": b"1e999",
+    "NaN": b"NaN",
+    "an object": b'{"a": 1}',
+    "a list": b'["x"]',
+    "true": b"true",
+    "false": b"false",
+}
+
+
+@pytest.mark.parametrize(
+    "method, url, fields, field",
+    [
+        ("post", "/api/v1/items", {}, "title"),
+        ("post", "/api/v1/items", {"title": "ok"}, "description"),
+        ("put", "/api/v1/items/{id}", {}, "title"),
+        ("patch", "/api/v1/items/{id}", {}, "title"),
+        (
+            "post",
+            "/api/v1/auth/register",
+            {"email": "c@example.com", "password": PASSWORD},
+            "username",
+        ),
+        ("post", "/api/v1/auth/register", {"username": "carol", "password": PASSWORD}, "email"),
+        (
+            "post",
+            "/api/v1/auth/register",
+            {"username": "carol", "email": "c@example.com"},
+            "password",
+        ),
+        (
+            "post",
+            "/api/v1/auth/register",
+            {"username": "carol", "email": "c@example.com", "password": PASSWORD},
+            "full_name",
+        ),
+        ("post", "/api/v1/auth/login", {"password": PASSWORD}, "username"),
+        ("post", "/api/v1/auth/login", {"username": "alice"}, "password"),
+    ],
+)
+def test_bad_field_values_are_422(client, alice, item_id, method, url, fields, field):
+    for name, value in BAD_TEXT.items():
+        body = json.dumps(fields)[:-1].encode()
+        body += (b", " if fields else b"") + f'"{field}": '.encode() + value + b"}"
+        response = getattr(client, method)(
+            url.format(id=item_id),
+            data=body,
+            content_type="application/json",
+            headers=alice.headers,
+        )
+        assert field in error_body(response, 422)["errors"]["json"], name
+    assert_nothing_changed(client, alice, item_id)
+
+
+NON_JSON_BODIES = {
+    "text/plain": b'{"title": "x"}',
+    "application/xml": b"<title>x</title>",
+    "application/x-www-form-urlencoded": b"title=x",
+    "multipart/form-data; boundary=b": (
+        b'--b\r\nContent-Disposition: form-data; name="title"\r\n\r\nx\r\n--b--\r\n'
+    ),
+    "application/octet-stream": b"\x00\x01",
+}
+
+
+@pytest.mark.parametrize("content_type", NON_JSON_BODIES)
+def test_non_json_bodies_are_415(client, alice, item_id, content_type):
+    for method, url in (
+        ("post", "/api/v1/items"),
+        ("put", f"/api/v1/items/{item_id}"),
+        ("patch", f"/items/{item_id}"),
+        ("post", "/api/v1/auth/register"),
+    ):
+        response = getattr(client, method)(
+            url,
+            data=NON_JSON_BODIES[content_type],
+            content_type=content_type,
+            headers=alice.headers,
+        )
+        assert error_body(response, 415)["message"] == "Send the body as application/json.", url
+    assert_nothing_changed(client, alice, item_id)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/xml"])
+def test_login_refuses_other_media_types(client, alice, content_type):
+    response = client.post(
+        "/api/v1/auth/login",
+        data=f"username=alice&password={PASSWORD}",
+        content_type=content_type,
+    )
+    error_body(response, 415)
+
+
+@pytest.mark.parametrize(
+    "method, url, field",
+    [
+        ("post", "/api/v1/items", "title"),
+        ("post", "/api/v1/auth/register", "username"),
+        ("put", "/api/v1/items/{id}", "title"),
+    ],
+)
+@pytest.mark.parametrize("content_type", [None, "application/json"])
+def test_empty_body_is_a_validation_error(client, alice, item_id, method, url, field, content_type):
+    kwargs = {"content_type": content_type} if content_type else {}
+    response = getattr(client, method)(url.format(id=item_id), headers=alice.headers, **kwargs)
+    assert field in error_body(response, 422)["errors"]["json"]
+
+
+@pytest.mark.parametrize(
+    "url, content_type",
+    [
+        ("/api/v1/items", "application/json"),
+        ("/items", "application/json"),
+        ("/api/v1/auth/register", "application/json"),
+        ("/api/v1/auth/login", "application/json"),
+        ("/api/v1/auth/login", "application/x-www-form-urlencoded"),
+        ("/api/v1/auth/login", "multipart/form-data; boundary=b"),
+    ],
+)
+def test_body_over_the_limit_is_413(client, alice, url, content_type):
+    data = b'{"title": "' + b"x" * ONE_MIB + b'"}'
+    response = client.post(url, data=data, content_type=content_type, headers=alice.headers)
+    assert "message" in error_body(response, 413)
+
+
+def test_body_just_under_the_limit_is_read(client, alice):
+    data = b'{"title": "x", "description": "' + b"y" * (ONE_MIB - 100) + b'"}'
+    response = client.post(
+        "/api/v1/items", data=data, content_type="application/json", headers=alice.headers
+    )
+    assert "description" in error_body(response, 422)["errors"]["json"]
+
+
+@pytest.mark.parametrize(
+    "item_path",
+    [
+        "0",
+        "-1",
+        "abc",
+        "1.0",
+        "1e3",
+        "0x1",
+        "%20",
+        "2147483647",
+        "2147483648",
+        "9223372036854775807",
+        "9223372036854775808",
+        "99999999999999999999",
+        "1" * 400,
+    ],
+)
+def test_impossible_item_ids_are_404(client, alice, item_id, item_path):
+    for prefix in ("/api/v1/items", "/items"):
+        for method in ("get", "put", "patch", "delete"):
+            response = getattr(client, method)(
+                f"{prefix}/{item_path}", json={"title": "x"}, headers=alice.headers
+            )
+            error_body(response, 404)
+    assert_nothing_changed(client, alice, item_id)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/nope",
+        "/api/v1/nope",
+        "/api/v2/items",
+        "/api/v1/items/1/extra",
+        "/api/v1/",
+        "/api",
+        "/auth/nope",
+        "/docs/assets/does-not-exist.js",
+        "/docs/assets/../../app/__init__.py",
+    ],
+)
+def test_unknown_routes_are_404_json(client, url):
+    error_body(client.get(url), 404)
+
+
+@pytest.mark.parametrize(
+    "method, url, allowed",
+    [
+        ("delete", "/api/v1/items", {"GET", "POST"}),
+        ("put", "/items", {"GET", "POST"}),
+        ("get", "/api/v1/auth/login", {"POST"}),
+        ("delete", "/api/v1/auth/register", {"POST"}),
+        ("post", "/api/v1/items/1", {"GET", "PUT", "PATCH", "DELETE"}),
+        ("post", "/health", {"GET"}),
+        ("delete", "/openapi.json", {"GET"}),
+    ],
+)
+def test_wrong_method_is_405_with_allow(client, method, url, allowed):
+    response = getattr(client, method)(url)
+    error_body(response, 405)
+    methods = {part.strip() for part in response.headers["Allow"].split(",")}
+    assert allowed <= methods
+    assert method.upper() not in methods
+
+
+def test_unexpected_exception_is_500_without_internals(app, client, caplog):
+    @app.get("/test-only/boom")
+    def boom():
+        raise RuntimeError("secret detail: /srv/app/db.sqlite password=hunter2")
+
+    response = client.get("/test-only/boom")
+    body = error_body(response, 500)
+    assert body == {
+        "code": 500,
+        "status": "Internal Server Error",
+        "message": "An unexpected error occurred.",
+    }
+    text = response.get_data(as_text=True)
+    for leak in ("secret", "hunter2", "RuntimeError", "Traceback", "/srv/app"):
+        assert leak not in text
+    assert "RuntimeError" in caplog.text  # the operator still sees it in the log
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Authorization": "Bearer \u00e9\u00e8"},
+        {"Authorization": "Bearer " + "a" * 8000},
+        {"Authorization": "Bearer a.b"},
+        {"Authorization": "Bearer a.b.c.d"},
+    ],
+)
+def test_hostile_authorization_headers(client, headers):
+    response = client.get("/api/v1/items", headers=headers)
+    error_body(response, 401)
+    assert response.headers["WWW-Authenticate"] == "Bearer"

@@ -1,0 +1,222 @@
+"""The OpenAPI document and the self-hosted Swagger UI."""
+
+from __future__ import annotations
+
+import base64
+import re
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
+
+import pytest
+from openapi_spec_validator import validate
+
+from tests.conftest import PASSWORD
+
+HTTP_METHODS = {"get", "put", "post", "patch", "delete"}
+
+
+@pytest.fixture
+def spec(client) -> dict:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    return response.get_json()
+
+
+def resolve(spec: dict, node: dict) -> dict:
+    """Follow local `$ref`s ("#/components/...") to what they name."""
+    while "$ref" in node:
+        target: dict = spec
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def operations(spec: dict):
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                yield path, method, operation
+
+
+def test_spec_is_valid_openapi_3(spec):
+    assert spec["openapi"].startswith("3.")
+    validate(spec)
+
+
+def test_every_api_route_is_documented(app, spec):
+    routes = {}
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/v1/") or rule.rule == "/health":
+            path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+            routes.setdefault(path, set()).update(
+                method.lower() for method in rule.methods - {"HEAD", "OPTIONS"}
+            )
+    assert routes, "no /api/v1 routes found"
+    for path, methods in routes.items():
+        assert path in spec["paths"], path
+        assert methods == set(spec["paths"][path]) & HTTP_METHODS, path
+
+
+def test_every_operation_has_a_summary(spec):
+    for path, method, operation in operations(spec):
+        assert operation.get("summary"), (method, path)
+
+
+@pytest.mark.parametrize(
+    "path, method, schema, fields",
+    [
+        (
+            "/api/v1/auth/register",
+            "post",
+            "Register",
+            {"username", "email", "password", "full_name"},
+        ),
+        ("/api/v1/auth/login", "post", "Login", {"username", "password", "grant_type", "scope"}),
+        ("/api/v1/items", "post", "ItemCreate", {"title", "description"}),
+        ("/api/v1/items/{item_id}", "put", "ItemCreate", {"title", "description"}),
+        ("/api/v1/items/{item_id}", "patch", "ItemPatch", {"title", "description"}),
+    ],
+)
+def test_request_bodies_are_documented(spec, path, method, schema, fields):
+    body = spec["paths"][path][method]["requestBody"]
+    documented = resolve(spec, body["content"]["application/json"]["schema"])
+    assert documented == spec["components"]["schemas"][schema]
+    assert fields <= documented["properties"].keys()
+    assert documented.get("additionalProperties") is False
+
+
+def test_login_documents_the_oauth2_form(spec):
+    content = spec["paths"]["/api/v1/auth/login"]["post"]["requestBody"]["content"]
+    assert "application/x-www-form-urlencoded" in content
+    form = resolve(spec, content["application/x-www-form-urlencoded"]["schema"])
+    assert {"username", "password"} <= set(form["required"])
+
+
+def test_item_body_limits_are_documented(spec):
+    properties = spec["components"]["schemas"]["ItemCreate"]["properties"]
+    assert properties["title"]["minLength"] == 1
+    assert properties["title"]["maxLength"] == 200
+    assert properties["description"]["maxLength"] == 10_000
+    assert properties["description"]["nullable"] is True
+
+
+def test_responses_never_document_a_password_or_hash(spec):
+    for name in ("User", "Item", "Token"):
+        assert "password" not in spec["components"]["schemas"][name]["properties"]
+    user = spec["components"]["schemas"]["User"]["properties"]
+    assert set(user) == {"username", "email", "full_name", "disabled", "created_at"}
+
+
+@pytest.mark.parametrize(
+    "path, method, codes",
+    [
+        ("/api/v1/auth/register", "post", {"201", "409", "415", "422"}),
+        ("/api/v1/auth/login", "post", {"200", "401", "403", "422"}),
+        ("/api/v1/auth/me", "get", {"200", "401"}),
+        ("/api/v1/items", "get", {"200", "401", "422"}),
+        ("/api/v1/items", "post", {"201", "401", "415", "422"}),
+        ("/api/v1/items/{item_id}", "get", {"200", "401", "404"}),
+        ("/api/v1/items/{item_id}", "put", {"200", "401", "404", "412", "415", "422"}),
+        ("/api/v1/items/{item_id}", "patch", {"200", "401", "404", "412", "415", "422"}),
+        ("/api/v1/items/{item_id}", "delete", {"204", "401", "404", "412"}),
+        ("/health", "get", {"200", "503"}),
+    ],
+)
+def test_responses_are_documented(spec, path, method, codes):
+    responses = spec["paths"][path][method]["responses"]
+    assert codes <= responses.keys()
+    error_schema = spec["components"]["schemas"]["Error"]
+    for code in codes - {"200", "201", "204", "503"}:
+        content = resolve(spec, responses[code])["content"]["application/json"]
+        assert resolve(spec, content["schema"]) == error_schema, code
+
+
+def test_error_schema_is_the_common_shape(spec):
+    error = spec["components"]["schemas"]["Error"]
+    assert set(error["properties"]) == {"code", "status", "message", "errors"}
+
+
+def test_list_documents_its_query_and_pagination_header(spec):
+    operation = spec["paths"]["/api/v1/items"]["get"]
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    assert set(parameters) == {"q", "sort", "page", "page_size"}
+    assert set(parameters["sort"]["schema"]["enum"]) == {
+        "created_at",
+        "-created_at",
+        "title",
+        "-title",
+    }
+    assert parameters["page_size"]["schema"]["maximum"] == 100
+    assert parameters["page_size"]["schema"]["default"] == 50
+    assert "X-Pagination" in operation["responses"]["200"]["headers"]
+
+
+def test_created_item_documents_location(spec):
+    assert "Location" in spec["paths"]["/api/v1/items"]["post"]["responses"]["201"]["headers"]
+
+
+def test_oauth2_password_security_scheme(spec):
+    scheme = spec["components"]["securitySchemes"]["OAuth2"]
+    assert scheme["type"] == "oauth2"
+    assert scheme["flows"]["password"]["tokenUrl"] == "/api/v1/auth/login"
+    public = {("/health", "get"), ("/api/v1/auth/register", "post"), ("/api/v1/auth/login", "post")}
+    for path, method, operation in operations(spec):
+        if (path, method) in public:
+            assert "security" not in operation, (method, path)
+        elif path == "/api/v1/auth/refresh":
+            assert operation["security"] == [{"RefreshToken": []}]
+        else:
+            assert operation["security"] == [{"OAuth2": []}], (method, path)
+            assert "401" in operation["responses"], (method, path)
+
+
+def test_swagger_ui_password_flow_request_logs_in(client, alice):
+    """The request Swagger UI's Authorize sends by default, then a call with its token."""
+    response = client.post(
+        "/api/v1/auth/login",
+        data={"grant_type": "password", "scope": "", "username": "alice", "password": PASSWORD},
+        headers={"Authorization": "Basic " + base64.b64encode(b":").decode()},
+    )
+    assert response.status_code == 200
+    token = response.get_json()["access_token"]
+    assert (
+        client.get("/api/v1/items", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    )
+
+
+class AssetLinks(HTMLParser):
+    """Collect every URL the page loads: script src, link href, img src."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if value and (tag, name) in {("script", "src"), ("link", "href"), ("img", "src")}:
+                self.urls.append(value)
+
+
+def test_docs_page_loads_only_local_assets(client):
+    response = client.get("/docs")
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    assert "SwaggerUIBundle" in html
+    assert "/openapi.json" in html
+    assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", html, re.IGNORECASE)
+    parser = AssetLinks()
+    parser.feed(html)
+    assert len(parser.urls) >= 3
+    for url in parser.urls:
+        parts = urlsplit(url)
+        assert not parts.scheme and not parts.netloc, url
+        with client.get(url) as asset:
+            assert asset.status_code == 200, url
+            assert len(asset.get_data()) > 1000, url
+            expected = "text/css" if url.endswith(".css") else "javascript"
+            assert expected in asset.mimetype, (url, asset.mimetype)
+            if url.endswith(".css"):
+                assert not re.search(rb"url\(\s*['\"]?(https?:)?//", asset.get_data())
