@@ -24,16 +24,17 @@ class RequestParser(FlaskParser):
     """
 
     def _raw_load_json(self, req: flask.Request) -> Any:
-        if not core.is_json(req.mimetype):
-            if _has_body(req):
-                abort(415, message="Send the body as application/json.")
+        if not core.is_json(req.mimetype) and _has_body(req):
+            abort(415, message="Send the body as application/json.")
+        body = req.get_data(cache=True)
+        if not body:
             abort(
                 422,
                 message="A JSON body is required.",
                 errors={"json": {"_schema": ["Missing request body."]}},
             )
         try:
-            return core.parse_json(req.get_data(cache=True))
+            return core.parse_json(body)
         except json.JSONDecodeError:
             raise
         except (ValueError, RecursionError) as exc:
