@@ -9,6 +9,7 @@ from flask import Flask
 from flask.cli import AppGroup
 from marshmallow import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app import transfer
 from app.auth.accounts import find_user, new_password_hash
@@ -53,8 +54,6 @@ def create_user(
         messages = exc.normalized_messages()
         details = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in messages.items())
         raise click.ClickException(details) from exc
-    if find_user(data["username"]) or find_user(data["email"]):
-        raise click.ClickException("That username or email is already taken.")
     user = User(
         username=data["username"],
         email=data["email"],
@@ -63,7 +62,11 @@ def create_user(
         is_admin=admin,
     )
     db.session.add(user)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise click.ClickException("That username or email is already taken.") from exc
     click.echo(f"Created user {user.username}.")
 
 

@@ -21,6 +21,10 @@ from sqlalchemy.types import TypeDecorator
 
 from app.extensions import db
 
+# Ids are INTEGER columns (32-bit on PostgreSQL): larger ids cannot exist,
+# and binding one makes the database raise "integer out of range".
+MAX_ID = 2**31 - 1
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -15,7 +15,7 @@ from app.blocklist import LOGOUT, ROTATED, Blocklist, create_blocklist
 from app.database import begin_write
 from app.errors import abort, unauthorized
 from app.extensions import db, jwt
-from app.models import User
+from app.models import MAX_ID, User
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def load_token_user(_header: dict[str, Any], claims: dict[str, Any]) -> User | N
     account of the same name; `ver` moves on to revoke every older token.
     """
     uid = claims["uid"]
-    if not isinstance(uid, int) or isinstance(uid, bool) or not 0 < uid < 2**63:
+    if not isinstance(uid, int) or isinstance(uid, bool) or not 0 < uid <= MAX_ID:
         return None
     user = db.session.get(User, uid)
     if (

@@ -6,7 +6,6 @@ import os
 
 import pytest
 
-from app import create_app
 from app.extensions import limiter
 from tests.conftest import PASSWORD
 
@@ -93,8 +92,8 @@ def test_spoofed_forwarded_for_is_ignored_without_trusted_proxies(client):
     assert_limited(login(client, username="user9", headers={"X-Forwarded-For": "203.0.113.99"}))
 
 
-def test_forwarded_for_is_honoured_behind_trusted_proxies(app):
-    proxied = create_app({**app.config, "TRUSTED_PROXIES": 1}).test_client()
+def test_forwarded_for_is_honoured_behind_trusted_proxies(app, make_app):
+    proxied = make_app({**app.config, "TRUSTED_PROXIES": 1}).test_client()
     for n in range(3):
         login(proxied, username=f"user{n}", headers={"X-Forwarded-For": "203.0.113.1"})
 

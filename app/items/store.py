@@ -11,11 +11,8 @@ from sqlalchemy import ColumnElement, Select, func, or_, select
 from app.database import begin_write, like_pattern
 from app.errors import abort
 from app.extensions import db
-from app.models import Item
+from app.models import MAX_ID, Item
 
-# Item ids are INTEGER columns (32-bit on PostgreSQL): larger ids cannot
-# exist, and binding one makes the database raise "integer out of range".
-MAX_ID = 2**31 - 1
 ORDERINGS: dict[str, tuple[ColumnElement[Any], ...]] = {
     "-created_at": (Item.created_at.desc(), Item.id.desc()),
     "created_at": (Item.created_at.asc(), Item.id.asc()),

@@ -12,10 +12,25 @@ from app.database import begin_write
 from app.extensions import db
 from app.items import blp
 from app.items.schemas import ItemCreateSchema, ItemPatchSchema, ItemQueryArgs, ItemSchema
-from app.items.store import MAX_ID, count, get_own_item_or_404, own_items
-from app.models import Item
+from app.items.store import count, get_own_item_or_404, own_items
+from app.models import MAX_ID, Item
 
 Headers = dict[str, str]
+
+
+ETAG_DOC = {"ETag": {"description": "This version of the item.", "schema": {"type": "string"}}}
+LOCATION_DOC = {"Location": {"description": "URL of the new item.", "schema": {"type": "string"}}}
+IF_MATCH_DOC = {
+    "parameters": [
+        {
+            "in": "header",
+            "name": "If-Match",
+            "required": False,
+            "description": "An ETag from an earlier read: change only if still current (else 412).",
+            "schema": {"type": "string"},
+        }
+    ]
+}
 
 
 def etag_header(item: Item) -> Headers:
@@ -40,7 +55,7 @@ class Items(MethodView):
     @blp.token_required()
     @blp.errors(415)
     @blp.arguments(ItemCreateSchema)
-    @blp.response(201, ItemSchema, headers={"Location": {"schema": {"type": "string"}}})
+    @blp.response(201, ItemSchema, headers={**LOCATION_DOC, **ETAG_DOC})
     def post(self, data: dict[str, Any]) -> tuple[Item, Headers]:
         """Create an item"""
         begin_write()
@@ -55,7 +70,7 @@ class Items(MethodView):
 class ItemById(MethodView):
     @blp.token_required()
     @blp.errors(404)
-    @blp.response(200, ItemSchema)
+    @blp.response(200, ItemSchema, headers=ETAG_DOC)
     def get(self, item_id: int) -> tuple[Item, Headers]:
         """Get one of your items"""
         item = get_own_item_or_404(item_id)
@@ -64,7 +79,8 @@ class ItemById(MethodView):
     @blp.token_required()
     @blp.errors(404, 412, 415)
     @blp.arguments(ItemCreateSchema)
-    @blp.response(200, ItemSchema)
+    @blp.doc(**IF_MATCH_DOC)
+    @blp.response(200, ItemSchema, headers=ETAG_DOC)
     def put(self, data: dict[str, Any], item_id: int) -> tuple[Item, Headers]:
         """Replace one of your items"""
         item = get_own_item_or_404(item_id, for_update=True)
@@ -76,7 +92,8 @@ class ItemById(MethodView):
     @blp.token_required()
     @blp.errors(404, 412, 415)
     @blp.arguments(ItemPatchSchema(partial=True))
-    @blp.response(200, ItemSchema)
+    @blp.doc(**IF_MATCH_DOC)
+    @blp.response(200, ItemSchema, headers=ETAG_DOC)
     def patch(self, data: dict[str, Any], item_id: int) -> tuple[Item, Headers]:
         """Change some fields of one of your items"""
         item = get_own_item_or_404(item_id, for_update=True)
@@ -87,6 +104,7 @@ class ItemById(MethodView):
 
     @blp.token_required()
     @blp.errors(404, 412)
+    @blp.doc(**IF_MATCH_DOC)
     @blp.response(204)
     def delete(self, item_id: int) -> None:
         """Delete one of your items"""
