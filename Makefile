@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export FLASK_APP := app
 
-.PHONY: install db run dev test lint clean cluster cluster-stop
+.PHONY: install db run dev test lint clean cluster cluster-stop bench
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ test: install
 lint: install
 	$(BIN)/ruff check app tests wsgi.py gunicorn.conf.py deploy migrations
 	$(BIN)/mypy app
+
+bench: install  ## Load test against a bare-Flask baseline (needs wrk); see bench/README.md
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

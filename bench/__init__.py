@@ -1,0 +1,1 @@
+"""`make bench`: load tests of the API against a bare-Flask baseline."""

@@ -1,0 +1,142 @@
+"""Turning per-round samples into medians, ratios, target checks and tables."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+from pathlib import Path
+from typing import Any
+
+# (target, what is compared, goal, at least or at most)
+RATIO_GOALS = [
+    ("get", "`GET /items/{id}` / baseline req/s", 0.40),
+    ("health", "`GET /health` / baseline req/s", 0.80),
+    ("create", "`POST /items` / baseline req/s", 0.25),
+    ("list", "`GET /items?page_size=50` / baseline req/s", 0.20),
+]
+
+
+def _median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    cores = len(os.sched_getaffinity(0))
+    return f"{model}, {cores} cores, Linux {platform.release()}, Python {platform.python_version()}"
+
+
+def summarize(
+    samples: dict[str, list[dict[str, float]]],
+    labels: dict[str, str],
+    context: dict[str, Any],
+) -> dict[str, Any]:
+    """Medians per target, and per-round ratios to the baseline's same round."""
+    baseline = samples["baseline"]
+    scenarios = {}
+    for name, runs in samples.items():
+        rates = [run["requests_per_s"] for run in runs]
+        ratios = [
+            run["requests_per_s"] / base["requests_per_s"]
+            for run, base in zip(runs, baseline, strict=True)
+        ]
+        scenarios[name] = {
+            "label": labels[name],
+            "requests_per_s": round(_median(rates), 1),
+            "ratio_to_baseline": round(_median(ratios), 3),
+            "p50_ms": round(_median([run["p50_ms"] for run in runs]), 2),
+            "p99_ms": round(_median([run["p99_ms"] for run in runs]), 2),
+            "non2xx": int(sum(run["non2xx"] for run in runs)),
+            "socket_errors": int(sum(run["socket_errors"] for run in runs)),
+            "pss_mib": round(_median([run["pss_kib"] for run in runs]) / 1024, 1),
+            "spread_pct": round(100 * (max(rates) - min(rates)) / (_median(rates) or 1), 1),
+            "rounds": runs,
+        }
+    if "login" in samples:
+        cpus = context["server_cpu_count"]
+        ceilings = [cpus / seconds for seconds in context["bcrypt_check_s"]]
+        login = scenarios["login"]
+        login["bcrypt_ceiling_per_s"] = round(_median(ceilings), 2)
+        login["ratio_to_ceiling"] = round(
+            _median(
+                [
+                    run["requests_per_s"] / ceiling
+                    for run, ceiling in zip(samples["login"], ceilings, strict=True)
+                ]
+            ),
+            3,
+        )
+    return {**context, "scenarios": scenarios, "targets": check_targets(scenarios)}
+
+
+def check_targets(scenarios: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    checks = []
+
+    def check(goal: str, value: float | None, limit: float, at_most: bool = False) -> None:
+        if value is None:
+            return
+        met = value <= limit if at_most else value >= limit
+        bound = "≤" if at_most else "≥"
+        checks.append({"goal": f"{goal} {bound} {limit:g}", "value": round(value, 3), "met": met})
+
+    for name, goal, limit in RATIO_GOALS:
+        if name in scenarios:
+            check(goal, scenarios[name]["ratio_to_baseline"], limit)
+    if "login" in scenarios:
+        check("login / bcrypt ceiling", scenarios["login"]["ratio_to_ceiling"], 0.90)
+    if "get_single" in scenarios:
+        check("1-connection `GET /items/{id}` p50 ms", scenarios["get_single"]["p50_ms"], 2, True)
+        check("1-connection `GET /items/{id}` p99 ms", scenarios["get_single"]["p99_ms"], 5, True)
+    app_pss = max((s["pss_mib"] for n, s in scenarios.items() if n != "baseline"), default=None)
+    if app_pss is not None:
+        check("app PSS / baseline PSS", app_pss / scenarios["baseline"]["pss_mib"], 2, True)
+    for kind in ("get", "list"):
+        small, large = scenarios.get(f"{kind}_100"), scenarios.get(f"{kind}_100k")
+        if small and large:
+            flat = large["requests_per_s"] / small["requests_per_s"]
+            check(f"`{kind}` req/s at 100,000 items / at 100 items", flat, 0.90)
+    return checks
+
+
+def had_errors(results: dict[str, Any]) -> bool:
+    return any(s["non2xx"] or s["socket_errors"] for s in results["scenarios"].values())
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [
+        f"Run {results['date']} on {results['machine']}: `{results['command']}`.",
+        "",
+        f"gunicorn.conf.py with {results['workers']} workers per server on CPU "
+        f"{results['server_cpus']}, wrk (1 thread, {results['connections']} connections) on CPU "
+        f"{results['load_cpus']}; {results['rounds']} rounds of {results['seconds_per_run']:g} s "
+        f"per target, medians shown; spread is (max - min) / median req/s across rounds. "
+        f"bcrypt rounds {results['bcrypt_rounds']}, one check "
+        f"{1000 * _median(results['bcrypt_check_s']):.0f} ms. Took {results['duration_s']} s.",
+        "",
+        "| scenario | req/s | × baseline | p50 ms | p99 ms | non-2xx | PSS MiB | spread |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in results["scenarios"].values():
+        lines.append(
+            f"| {s['label']} | {s['requests_per_s']:,.1f} | {s['ratio_to_baseline']:.3f} | "
+            f"{s['p50_ms']:.2f} | {s['p99_ms']:.2f} | {s['non2xx'] + s['socket_errors']} | "
+            f"{s['pss_mib']:.1f} | {s['spread_pct']:.0f}% |"
+        )
+    login = results["scenarios"].get("login")
+    if login:
+        lines += [
+            "",
+            f"Login ceiling: {results['server_cpu_count']} server core(s) / one bcrypt check = "
+            f"{login['bcrypt_ceiling_per_s']:.2f} logins/s; measured {login['requests_per_s']:.2f} "
+            f"({login['ratio_to_ceiling']:.3f} of the ceiling).",
+        ]
+    lines += ["", "| target | measured | met |", "|---|---:|:---:|"]
+    for target in results["targets"]:
+        met = "yes" if target["met"] else "**no**"
+        lines.append(f"| {target['goal']} | {target['value']:.3f} | {met} |")
+    return "\n".join(lines) + "\n"
