@@ -58,6 +58,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("scenario", choices=["table", "health", "get", "list", "create"])
     parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument(
+        "--account", default="bench1k", choices=["bench100", "bench1k", "bench100k"]
+    )
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument(
@@ -94,10 +97,10 @@ def main() -> None:
         client = app.test_client()
         login = client.post(
             "/api/v1/auth/login",
-            data={"username": "bench1k", "password": seeded["password"]},
+            data={"username": args.account, "password": seeded["password"]},
         ).get_json()
         auth = {"Authorization": f"Bearer {login['access_token']}"}
-        item_id = seeded["accounts"]["bench1k"]["item_id"]
+        item_id = seeded["accounts"][args.account]["item_id"]
         scenarios = {
             "health": ("GET", "/health", {}),
             "get": ("GET", f"/api/v1/items/{item_id}", {"headers": auth}),

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bench import report
 from bench.load import INSTALL_HINT, Request, Result, run_wrk, wrk_path
-from bench.servers import ROOT, Server, cpu_count, pinned, request_json
+from bench.servers import ROOT, TICKS_PER_SECOND, Server, cpu_count, pinned, request_json
 
 VENV_BIN = ROOT / ".venv" / "bin"
 ITEM_BODY = json.dumps({"title": "Bench item", "description": "Created under load."})
@@ -97,18 +97,23 @@ def access_token(server: Server, username: str, password: str) -> str:
     return str(answer["access_token"])
 
 
-def bcrypt_seconds(rounds: int, cpus: str | None, checks: int = 3) -> float:
-    """Median time of one bcrypt check at `rounds`, on the servers' cores."""
+def bcrypt_seconds(rounds: int, cpus: str | None, checks: int = 3) -> tuple[float, float]:
+    """Median wall and CPU time of one bcrypt check at `rounds`, on the servers' cores."""
     code = (
         "import bcrypt, time\n"
         f"stored = bcrypt.hashpw(b'bench-password-1', bcrypt.gensalt({rounds}))\n"
         f"for _ in range({checks}):\n"
-        "    start = time.perf_counter(); bcrypt.checkpw(b'bench-password-1', stored)\n"
-        "    print(time.perf_counter() - start)\n"
+        "    wall, cpu = time.perf_counter(), time.process_time()\n"
+        "    bcrypt.checkpw(b'bench-password-1', stored)\n"
+        "    print(time.perf_counter() - wall, time.process_time() - cpu)\n"
     )
     command = pinned([str(VENV_BIN / "python"), "-c", code], cpus)
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    return statistics.median(float(line) for line in output.split())
+    pairs = [line.split() for line in output.splitlines()]
+    return (
+        statistics.median(float(wall) for wall, _ in pairs),
+        statistics.median(float(cpu) for _, cpu in pairs),
+    )
 
 
 def build_targets(
@@ -154,7 +159,9 @@ def build_targets(
                 body=login_form("login", password),
                 content_type="application/x-www-form-urlencoded",
             ),
-            c,
+            # One per worker: more would only queue, and leave requests in
+            # flight at the end of a run that are served but not counted.
+            len(app.worker_pids()),
             args.login_seconds,
         ),
         Target("get_single", "`GET /items/{id}`, 1 connection", app, item("bench1k"), 1, s),
@@ -178,8 +185,8 @@ def run_rounds(
     targets: list[Target],
     rounds: int,
     load_cpus: str | None,
-    bcrypt_check: Callable[[], float],
-) -> tuple[dict[str, list[dict[str, float]]], list[float]]:
+    bcrypt_check: Callable[[], tuple[float, float]],
+) -> tuple[dict[str, list[dict[str, float]]], list[tuple[float, float]]]:
     """Every target once per round, in alternating order; PSS after each run."""
     samples: dict[str, list[dict[str, float]]] = {t.name: [] for t in targets}
     bcrypt_times = []
@@ -187,6 +194,7 @@ def run_rounds(
         order = targets if number % 2 == 0 else targets[::-1]
         bcrypt_times.append(bcrypt_check())
         for target in order:
+            ticks = target.server.cpu_ticks()
             result: Result = run_wrk(
                 target.server.url,
                 target.request,
@@ -194,7 +202,12 @@ def run_rounds(
                 connections=target.connections,
                 cpus=load_cpus,
             )
-            sample = {**result.__dict__, "pss_kib": target.server.pss_kib()}
+            cpu_seconds = (target.server.cpu_ticks() - ticks) / TICKS_PER_SECOND
+            sample = {
+                **result.__dict__,
+                "cpu_us_per_request": 1e6 * cpu_seconds / max(result.requests, 1),
+                "pss_kib": target.server.pss_kib(),
+            }
             target.server.wait_idle()
             samples[target.name].append(sample)
             print(
