@@ -11,6 +11,7 @@ from app import cli, database, docs, errors, rate_limits, tokens
 from app.config import FIXED_SETTINGS, from_environment
 from app.extensions import api, cors, migrate
 from app.secret_key import resolve_secret_key
+from app.sessions import NoSessions
 
 API_PREFIX = "/api/v1"
 CORS_EXPOSED_HEADERS = ["X-Pagination", "ETag", "Location", "Retry-After"]
@@ -37,6 +38,7 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     )
     app.config["JWT_SECRET_KEY"] = app.config["SECRET_KEY"]
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.session_interface = NoSessions()
     logging.basicConfig(level=app.config["LOG_LEVEL"])
 
 
