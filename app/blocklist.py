@@ -11,13 +11,15 @@ from typing import Protocol
 
 import redis
 from flask import Flask
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from app.database import begin_write
 from app.extensions import db
 from app.models import RevokedToken
 
+# Built once: checked on every authenticated request (see app.tokens.TOKEN_USER).
+REVOKED_REASON = select(RevokedToken.reason).where(RevokedToken.jti == bindparam("jti"))
 ROTATED = "rotated"
 LOGOUT = "logout"
 
@@ -46,7 +48,7 @@ class DatabaseBlocklist:
         return True
 
     def reason(self, jti: str) -> str | None:
-        return db.session.scalar(select(RevokedToken.reason).where(RevokedToken.jti == jti))
+        return db.session.execute(REVOKED_REASON, {"jti": jti}).scalar_one_or_none()
 
 
 class RedisBlocklist:

@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask, Response, current_app
 from flask_jwt_extended import create_access_token, create_refresh_token
 from flask_jwt_extended.exceptions import JWTDecodeError
+from sqlalchemy import bindparam, select
 
 from app.blocklist import LOGOUT, ROTATED, Blocklist, create_blocklist
 from app.database import begin_write
@@ -21,6 +22,9 @@ log = logging.getLogger(__name__)
 
 REQUIRED_CLAIMS = ("sub", "iat", "exp", "jti", "type", "uid", "ver")
 TOKEN_TYPES = ("access", "refresh")
+# Built once: on every authenticated request SQLAlchemy then only binds the
+# id, where session.get() would build and hash a new statement each time.
+TOKEN_USER = select(User).where(User.id == bindparam("uid"))
 
 
 def refresh_lifetime() -> timedelta:
@@ -116,7 +120,7 @@ def load_token_user(_header: dict[str, Any], claims: dict[str, Any]) -> User | N
     uid = claims["uid"]
     if not isinstance(uid, int) or isinstance(uid, bool) or not 0 < uid <= MAX_ID:
         return None
-    user = db.session.get(User, uid)
+    user = db.session.execute(TOKEN_USER, {"uid": uid}).scalar_one_or_none()
     if (
         user is None
         or user.disabled
