@@ -6,13 +6,18 @@ from typing import Any
 
 from flask import request
 from flask_jwt_extended import current_user
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select
 
 from app.database import begin_write, like_pattern
 from app.errors import abort
 from app.extensions import db
 from app.models import MAX_ID, Item
 
+# Built once, so each lookup only binds its values (see app.tokens.TOKEN_USER).
+OWN_ITEM = select(Item).where(
+    Item.id == bindparam("item_id"), Item.owner_id == bindparam("owner_id")
+)
+OWN_ITEM_FOR_UPDATE = OWN_ITEM.with_for_update()
 ORDERINGS: dict[str, tuple[ColumnElement[Any], ...]] = {
     "-created_at": (Item.created_at.desc(), Item.id.desc()),
     "created_at": (Item.created_at.asc(), Item.id.asc()),
@@ -29,11 +34,12 @@ def get_own_item_or_404(item_id: int, *, for_update: bool = False) -> Item:
     """
     if not 0 < item_id <= MAX_ID:
         abort(404, "Item not found.")
-    statement = select(Item).where(Item.id == item_id, Item.owner_id == current_user.id)
     if for_update:
         begin_write()
-        statement = statement.with_for_update()
-    item: Item | None = db.session.scalar(statement)
+    statement = OWN_ITEM_FOR_UPDATE if for_update else OWN_ITEM
+    item: Item | None = db.session.execute(
+        statement, {"item_id": item_id, "owner_id": current_user.id}
+    ).scalar_one_or_none()
     if item is None:
         abort(404, "Item not found.")
     if for_update:
