@@ -49,7 +49,7 @@ def get_own_item_or_404(item_id: int, *, for_update: bool = False) -> Item:
 
 def _check_if_match(item: Item) -> None:
     """Optional optimistic concurrency: a present, stale If-Match is refused."""
-    if "If-Match" in request.headers and not request.if_match.contains(item.etag):
+    if request.headers.get("If-Match", "").strip() and not request.if_match.contains(item.etag):
         abort(412, "The item has changed since you read it; fetch it again.")
 
 

@@ -20,17 +20,6 @@ Headers = dict[str, str]
 
 ETAG_DOC = {"ETag": {"description": "This version of the item.", "schema": {"type": "string"}}}
 LOCATION_DOC = {"Location": {"description": "URL of the new item.", "schema": {"type": "string"}}}
-IF_MATCH_DOC = {
-    "parameters": [
-        {
-            "in": "header",
-            "name": "If-Match",
-            "required": False,
-            "description": "An ETag from an earlier read: change only if still current (else 412).",
-            "schema": {"type": "string"},
-        }
-    ]
-}
 
 
 def etag_header(item: Item) -> Headers:
@@ -79,10 +68,13 @@ class ItemById(MethodView):
     @blp.token_required()
     @blp.errors(404, 412, 415)
     @blp.arguments(ItemCreateSchema)
-    @blp.doc(**IF_MATCH_DOC)
     @blp.response(200, ItemSchema, headers=ETAG_DOC)
     def put(self, data: dict[str, Any], item_id: int) -> tuple[Item, Headers]:
-        """Replace one of your items"""
+        """Replace one of your items
+
+        With `If-Match: <ETag>` the change applies only if the item is
+        unchanged since that read; otherwise the answer is 412.
+        """
         item = get_own_item_or_404(item_id, for_update=True)
         item.title = data["title"]
         item.description = data.get("description")
@@ -92,10 +84,13 @@ class ItemById(MethodView):
     @blp.token_required()
     @blp.errors(404, 412, 415)
     @blp.arguments(ItemPatchSchema(partial=True))
-    @blp.doc(**IF_MATCH_DOC)
     @blp.response(200, ItemSchema, headers=ETAG_DOC)
     def patch(self, data: dict[str, Any], item_id: int) -> tuple[Item, Headers]:
-        """Change some fields of one of your items"""
+        """Change some fields of one of your items
+
+        With `If-Match: <ETag>` the change applies only if the item is
+        unchanged since that read; otherwise the answer is 412.
+        """
         item = get_own_item_or_404(item_id, for_update=True)
         for field, value in data.items():
             setattr(item, field, value)
@@ -104,10 +99,13 @@ class ItemById(MethodView):
 
     @blp.token_required()
     @blp.errors(404, 412)
-    @blp.doc(**IF_MATCH_DOC)
     @blp.response(204)
     def delete(self, item_id: int) -> None:
-        """Delete one of your items"""
+        """Delete one of your items
+
+        With `If-Match: <ETag>` it is deleted only if unchanged since that
+        read; otherwise the answer is 412.
+        """
         item = get_own_item_or_404(item_id, for_update=True)
         db.session.delete(item)
         db.session.commit()
