@@ -67,6 +67,11 @@ def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         ),
         "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
         "SQLITE_BUSY_TIMEOUT_MS": _int(env, "SQLITE_BUSY_TIMEOUT_MS", 5000),
+        "DB_POOL_SIZE": _int(env, "DB_POOL_SIZE", 2, minimum=1),
+        "DB_MAX_OVERFLOW": _int(env, "DB_MAX_OVERFLOW", 3),
+        "DB_POOL_TIMEOUT": _int(env, "DB_POOL_TIMEOUT", 5, minimum=1),
+        "DB_CONNECT_TIMEOUT": _int(env, "DB_CONNECT_TIMEOUT", 3, minimum=1),
+        "DB_STATEMENT_TIMEOUT_MS": _int(env, "DB_STATEMENT_TIMEOUT_MS", 10000, minimum=1),
     }
 
 

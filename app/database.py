@@ -2,43 +2,65 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy import event, exc
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from app.extensions import db
 
 DEFAULT_SQLITE_URI = "sqlite:///app.db"
 
 
-def engine_options(uri: str, busy_timeout_ms: int) -> dict[str, Any]:
-    """Options for create_engine that suit the database behind `uri`."""
+def engine_options(uri: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """Options for create_engine that suit the database behind `uri`.
+
+    Errors never echo statement parameters (password hashes among them) into
+    logs. A server database gets a small pool per process (a sync gunicorn
+    worker uses one connection at a time), a ping before each checkout so a
+    restarted server costs no failed request, and timeouts that turn an
+    unreachable server into a quick 503 instead of a worker killed by
+    gunicorn's timeout.
+    """
     url = make_url(uri)
     if url.get_backend_name() == "sqlite":
-        return {"connect_args": {"timeout": busy_timeout_ms / 1000}}
+        return {
+            "hide_parameters": True,
+            "connect_args": {"timeout": config["SQLITE_BUSY_TIMEOUT_MS"] / 1000},
+        }
     return {
+        "hide_parameters": True,
         "pool_pre_ping": True,
-        "pool_size": 5,
-        "max_overflow": 5,
+        "pool_size": config["DB_POOL_SIZE"],
+        "max_overflow": config["DB_MAX_OVERFLOW"],
+        "pool_timeout": config["DB_POOL_TIMEOUT"],
         "pool_recycle": 1800,
-        "connect_args": {"connect_timeout": 3},
+        "connect_args": {
+            "connect_timeout": config["DB_CONNECT_TIMEOUT"],
+            # Unacknowledged data (a vanished server) fails the connection.
+            "tcp_user_timeout": config["DB_CONNECT_TIMEOUT"] * 1000,
+            "options": f"-c statement_timeout={config['DB_STATEMENT_TIMEOUT_MS']}",
+        },
     }
 
 
 def init_app(app: Flask) -> None:
-    """Bind the database and tune SQLite connections as they open."""
+    """Bind the database and tune its connections as they open."""
     app.config["SQLALCHEMY_DATABASE_URI"] = (
         app.config.get("SQLALCHEMY_DATABASE_URI") or DEFAULT_SQLITE_URI
     )
     app.config.setdefault(
         "SQLALCHEMY_ENGINE_OPTIONS",
-        engine_options(app.config["SQLALCHEMY_DATABASE_URI"], app.config["SQLITE_BUSY_TIMEOUT_MS"]),
+        engine_options(app.config["SQLALCHEMY_DATABASE_URI"], app.config),
     )
     db.init_app(app)
     with app.app_context():
+        _keep_connections_in_their_process(db.engine)
         if db.engine.dialect.name == "sqlite":
             busy_timeout_ms = app.config["SQLITE_BUSY_TIMEOUT_MS"]
             event.listen(
@@ -46,6 +68,29 @@ def init_app(app: Flask) -> None:
                 "connect",
                 lambda conn, _record: _tune_sqlite(conn, busy_timeout_ms),
             )
+
+
+def _keep_connections_in_their_process(engine: Engine) -> None:
+    """Never hand a connection opened before a fork to the child process.
+
+    Engines are created per gunicorn worker, but with `preload_app` (or any
+    fork after a query) the child inherits the parent's pooled sockets; two
+    processes talking over one socket corrupt both sessions. A connection
+    checked out in another process than the one that opened it is dropped,
+    without closing it, and the pool opens a fresh one.
+    """
+
+    @event.listens_for(engine, "connect")
+    def remember_pid(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info["pid"] = os.getpid()
+
+    @event.listens_for(engine, "checkout")
+    def refuse_foreign(
+        _dbapi_connection: Any, record: ConnectionPoolEntry, proxy: PoolProxiedConnection
+    ) -> None:
+        if record.info.get("pid") != os.getpid():
+            record.dbapi_connection = proxy.dbapi_connection = None  # type: ignore[misc]
+            raise exc.DisconnectionError("connection opened in another process")
 
 
 def _tune_sqlite(connection: sqlite3.Connection, busy_timeout_ms: int) -> None:
