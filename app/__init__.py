@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask, Response
@@ -10,6 +9,7 @@ from flask import Flask, Response
 from app import cli, database, docs, errors, rate_limits, tokens
 from app.config import FIXED_SETTINGS, from_environment
 from app.extensions import api, cors, migrate
+from app.observability import metrics, request_log
 from app.secret_key import resolve_secret_key
 from app.sessions import NoSessions
 
@@ -22,6 +22,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
     configure(app, test_config)
     register_extensions(app)
+    register_observability(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_response_headers(app)
@@ -39,7 +40,6 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config["JWT_SECRET_KEY"] = app.config["SECRET_KEY"]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.session_interface = NoSessions()
-    logging.basicConfig(level=app.config["LOG_LEVEL"])
 
 
 def register_extensions(app: Flask) -> None:
@@ -57,6 +57,11 @@ def register_extensions(app: Flask) -> None:
         max_age=600,
         vary_header=False,  # set on every response below, not only some
     )
+
+
+def register_observability(app: Flask) -> None:
+    request_log.init_app(app)
+    metrics.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -1,4 +1,10 @@
-"""Service endpoints: the health check load balancers and operators poll."""
+"""Service endpoints: the checks load balancers and operators poll.
+
+/health is readiness (can this instance serve requests: is its database
+reachable?); /health/live is liveness (is the process answering at all?),
+for supervisors that should restart a hung process but not one whose
+database is down.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,10 @@ log = logging.getLogger(__name__)
 blp = Blueprint("service", __name__, description="Service health.")
 
 
+class LivenessSchema(Schema):
+    status = fields.String(metadata={"enum": ["ok"]})
+
+
 class HealthSchema(Schema):
     status = fields.String(required=True, metadata={"enum": ["ok", "error"]})
     database = fields.String(required=True, metadata={"enum": ["ok", "unavailable"]})
@@ -25,13 +35,21 @@ class HealthSchema(Schema):
 class Health(MethodView):
     @blp.response(200, HealthSchema)
     @blp.alt_response(503, schema=HealthSchema, description="The database is unreachable.")
-    def get(self) -> tuple[dict[str, str], int]:
-        """Whether the service can reach its database"""
+    def get(self) -> tuple[dict[str, str], int, dict[str, str]]:
+        """Whether the service can reach its database (readiness)"""
         # A pooled connection, not the ORM session: this is all a probe needs.
         try:
             with db.engine.connect() as connection:
                 connection.exec_driver_sql("SELECT 1")
         except SQLAlchemyError as exc:
             log.error("health check: database unavailable (%s)", exc.__class__.__name__)
-            return {"status": "error", "database": "unavailable"}, 503
-        return {"status": "ok", "database": "ok"}, 200
+            return {"status": "error", "database": "unavailable"}, 503, {"Retry-After": "1"}
+        return {"status": "ok", "database": "ok"}, 200, {}
+
+
+@blp.route("/health/live")
+class Liveness(MethodView):
+    @blp.response(200, LivenessSchema)
+    def get(self) -> dict[str, str]:
+        """Whether the process answers, without touching the database (liveness)"""
+        return {"status": "ok"}

@@ -1,0 +1,115 @@
+"""Prometheus metrics: request counts and latencies, merged across workers.
+
+Series are labelled by the matched URL rule (not the raw path, so ids and
+probes add no series), the method and the status. Under gunicorn,
+PROMETHEUS_MULTIPROC_DIR (set up by gunicorn.conf.py) holds every worker's
+values and /metrics adds them up.
+
+Who may read /metrics: with METRICS_TOKEN set, whoever presents it as a
+bearer token; without it, nobody (404), so metrics are never open by accident.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import time
+
+from flask import Flask, Response, current_app, g, request
+from flask.views import MethodView
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from app.blueprint import Blueprint
+from app.errors import abort
+from app.extensions import api
+
+LABELS = ("endpoint", "method", "status")
+UNMATCHED = "<unmatched>"
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+blp = Blueprint("metrics", __name__, description="Service metrics.")
+
+
+class RequestMetrics:
+    """The request counter and latency histogram of one app."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "http_requests", "HTTP requests served.", LABELS, registry=self.registry
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds",
+            "Time taken to serve an HTTP request.",
+            LABELS,
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
+    def observe(self, endpoint: str, method: str, status: int, seconds: float) -> None:
+        labels = (endpoint, method if method in KNOWN_METHODS else "OTHER", str(status))
+        self.requests.labels(*labels).inc()
+        self.latency.labels(*labels).observe(seconds)
+
+    def exposition(self) -> bytes:
+        """Every worker's values in text format when running multiprocess."""
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+
+
+@blp.route("/metrics")
+class Metrics(MethodView):
+    @blp.errors(401, 404)
+    @blp.response(200, content_type=CONTENT_TYPE_LATEST, description="Prometheus text format.")
+    @blp.doc(security=[{"MetricsToken": []}])
+    def get(self) -> Response:
+        """Request counts and latencies in Prometheus text format"""
+        _authorize()
+        metrics: RequestMetrics = current_app.extensions["request_metrics"]
+        return Response(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
+
+
+def _authorize() -> None:
+    token = current_app.config.get("METRICS_TOKEN")
+    if not token:
+        abort(404, "Metrics are disabled; set METRICS_TOKEN to enable them.")
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        presented.strip().encode(), token.encode()
+    ):
+        abort(401, "A valid metrics token is required.", headers={"WWW-Authenticate": "Bearer"})
+
+
+def init_app(app: Flask) -> None:
+    """Serve /metrics and time every request."""
+    app.extensions["request_metrics"] = RequestMetrics()
+    api.spec.components.security_scheme(
+        "MetricsToken",
+        {"type": "http", "scheme": "bearer", "description": "The METRICS_TOKEN setting."},
+    )
+    api.register_blueprint(blp)
+    app.before_request_funcs.setdefault(None, []).insert(0, _start_timer)
+    app.after_request(_record)
+
+
+def _start_timer() -> None:
+    g.metrics_started = time.perf_counter()
+
+
+def _record(response: Response) -> Response:
+    rule = request.url_rule
+    seconds = time.perf_counter() - g.get("metrics_started", time.perf_counter())
+    metrics: RequestMetrics = current_app.extensions["request_metrics"]
+    metrics.observe(rule.rule if rule else UNMATCHED, request.method, response.status_code, seconds)
+    return response
