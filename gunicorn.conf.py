@@ -1,6 +1,9 @@
 """gunicorn settings for `make run`; every value can be overridden from the environment."""
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 from gunicorn.arbiter import Arbiter
 from gunicorn.workers.base import Worker
@@ -41,3 +44,38 @@ def post_fork(server: Arbiter, worker: Worker) -> None:
     with app.app_context():
         for engine in db.engines.values():
             engine.dispose(close=False)
+
+
+# Prometheus multiprocess mode: each worker writes its metrics to files in
+# this directory and /metrics adds them up. It must be set before any worker
+# imports prometheus_client, and belongs to this one server (one per
+# instance): it is emptied when the server starts and when it stops.
+_TEMPORARY_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _TEMPORARY_METRICS_DIR:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="items-api-metrics-")
+
+
+def _clear_metrics() -> Path:
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    return directory
+
+
+def on_starting(server: Arbiter) -> None:
+    _clear_metrics()
+
+
+def child_exit(server: Arbiter, worker: Worker) -> None:
+    # Imported here: the master must not load prometheus_client before the
+    # directory is set, or forked workers would keep per-process values.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Arbiter) -> None:
+    directory = _clear_metrics()
+    if _TEMPORARY_METRICS_DIR:
+        shutil.rmtree(directory, ignore_errors=True)

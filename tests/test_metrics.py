@@ -1,0 +1,195 @@
+"""/metrics: who may read it, what it counts, and its sums across gunicorn workers."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.live_server import gunicorn
+
+METRICS_TOKEN = "metrics-token-for-tests-0123456789"
+AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
+@pytest.fixture
+def config(config):
+    return {**config, "METRICS_TOKEN": METRICS_TOKEN}
+
+
+def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    """Sample values of `name`, keyed by their sorted labels."""
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                found[tuple(sorted(sample.labels.items()))] = sample.value
+    return found
+
+
+def value(text: str, name: str, **labels: str) -> float:
+    return samples(text, name).get(tuple(sorted(labels.items())), 0.0)
+
+
+def scrape(client) -> str:
+    response = client.get("/metrics", headers=AUTH)
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def test_disabled_without_a_token(app):
+    app.config["METRICS_TOKEN"] = None
+    response = app.test_client().get("/metrics", headers=AUTH)
+    assert response.status_code == 404
+    assert response.get_json()["code"] == 404
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "",
+        "Bearer",
+        "Bearer ",
+        "Bearer wrong-token",
+        f"Bearer {METRICS_TOKEN[:-1]}",
+        f"Bearer {METRICS_TOKEN}x",
+        f"Basic {METRICS_TOKEN}",
+        METRICS_TOKEN,
+        "Bearer t\u00f6ken",
+    ],
+)
+def test_a_token_is_required(client, authorization):
+    headers = {} if authorization is None else {"Authorization": authorization}
+    response = client.get("/metrics", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert response.get_json()["code"] == 401
+    assert "http_requests_total" not in response.get_data(as_text=True)
+
+
+def test_text_format_with_the_token(client):
+    response = client.get("/metrics", headers={"Authorization": f"bearer {METRICS_TOKEN}"})
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
+    assert "# TYPE http_requests_total counter" in response.get_data(as_text=True)
+
+
+def test_counts_by_url_rule_method_and_status(client, alice):
+    for _ in range(3):
+        assert client.get("/health").status_code == 200
+    for item_id in (1, 2):
+        client.get(f"/api/v1/items/{item_id}", headers=alice.headers)
+    client.get("/no/such/path/12345")
+    client.open("/health", method="BREW")
+
+    text = scrape(client)
+    assert value(text, "http_requests_total", endpoint="/health", method="GET", status="200") == 3
+    assert (
+        value(
+            text,
+            "http_requests_total",
+            endpoint="/api/v1/items/<int:item_id>",
+            method="GET",
+            status="404",
+        )
+        == 2
+    )
+    assert value(
+        text, "http_requests_total", endpoint="<unmatched>", method="GET", status="404"
+    ) == 1
+    assert value(
+        text, "http_requests_total", endpoint="<unmatched>", method="OTHER", status="405"
+    ) == 1
+    assert value(
+        text, "http_requests_total", endpoint="/api/v1/auth/login", method="POST", status="200"
+    ) == 1
+    assert not any("12345" in line or "/items/1" in line for line in text.splitlines())
+
+
+def test_latency_histogram_matches_the_counts(client):
+    for _ in range(4):
+        client.get("/health")
+    text = scrape(client)
+    labels = {"endpoint": "/health", "method": "GET", "status": "200"}
+    assert value(text, "http_request_duration_seconds_count", **labels) == 4
+    buckets = {
+        dict(key)["le"]: count
+        for key, count in samples(text, "http_request_duration_seconds_bucket").items()
+        if dict(key)["endpoint"] == "/health"
+    }
+    assert buckets["+Inf"] == 4
+    assert list(buckets.values()) == sorted(buckets.values())
+    assert 0 < value(text, "http_request_duration_seconds_sum", **labels) < 4 * 10
+
+
+def http(method: str, url: str, headers: dict[str, str] | None = None, data: bytes | None = None):
+    request = urllib.request.Request(url, method=method, headers=headers or {}, data=data)
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def worker_pids(metrics_dir: Path) -> set[int]:
+    return {
+        int(match.group(1))
+        for path in metrics_dir.iterdir()
+        if (match := re.fullmatch(r"counter_(\d+)\.db", path.name))
+    }
+
+
+@pytest.mark.live
+def test_counts_add_up_across_gunicorn_workers(app, tmp_path):
+    metrics_dir = tmp_path / "prometheus"
+    env = {
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "SECRET_KEY": app.config["SECRET_KEY"],
+        "METRICS_TOKEN": METRICS_TOKEN,
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "RATELIMIT_ENABLED": "false",
+        "BCRYPT_ROUNDS": "6",
+        "LOG_LEVEL": "WARNING",
+    }
+    login = "/api/v1/auth/login"
+    labels = {"endpoint": login, "method": "POST", "status": "401"}
+    body = b"username=nobody&password=wrong-password"
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+
+    def fail_logins(server, count: int) -> None:
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            statuses = list(
+                pool.map(lambda _: http("POST", server.url + login, form, body)[0], range(count))
+            )
+        assert statuses == [401] * count
+
+    with gunicorn(env, tmp_path / "gunicorn.log", workers=3) as server:
+        fail_logins(server, 30)
+        pids = worker_pids(metrics_dir)
+        assert len(pids) >= 2, "the load should have reached several workers"
+        for _ in range(3):  # whichever worker answers, the sum is the same
+            status, text = http("GET", server.url + "/metrics", AUTH)
+            assert status == 200
+            assert value(text, "http_requests_total", **labels) == 30
+            assert value(text, "http_request_duration_seconds_count", **labels) == 30
+
+        sent = 30
+        os.kill(min(pids), signal.SIGKILL)
+        deadline = time.monotonic() + 15
+        while not worker_pids(metrics_dir) - pids and time.monotonic() < deadline:
+            fail_logins(server, 6)
+            sent += 6
+        assert worker_pids(metrics_dir) - pids, "gunicorn should have replaced the worker"
+        # The killed worker's counts stay in the sum, and nothing counts twice.
+        status, text = http("GET", server.url + "/metrics", AUTH)
+        assert value(text, "http_requests_total", **labels) == sent
+    assert list(metrics_dir.glob("*.db")) == [], "the server empties its metrics on exit"
