@@ -39,6 +39,10 @@ def value(text: str, name: str, **labels: str) -> float:
     return samples(text, name).get(tuple(sorted(labels.items())), 0.0)
 
 
+def requests_total(text: str, endpoint: str, method: str, status: str) -> float:
+    return value(text, "http_requests_total", endpoint=endpoint, method=method, status=status)
+
+
 def scrape(client) -> str:
     response = client.get("/metrics", headers=AUTH)
     assert response.status_code == 200
@@ -92,26 +96,11 @@ def test_counts_by_url_rule_method_and_status(client, alice):
     client.open("/health", method="BREW")
 
     text = scrape(client)
-    assert value(text, "http_requests_total", endpoint="/health", method="GET", status="200") == 3
-    assert (
-        value(
-            text,
-            "http_requests_total",
-            endpoint="/api/v1/items/<int:item_id>",
-            method="GET",
-            status="404",
-        )
-        == 2
-    )
-    assert value(
-        text, "http_requests_total", endpoint="<unmatched>", method="GET", status="404"
-    ) == 1
-    assert value(
-        text, "http_requests_total", endpoint="<unmatched>", method="OTHER", status="405"
-    ) == 1
-    assert value(
-        text, "http_requests_total", endpoint="/api/v1/auth/login", method="POST", status="200"
-    ) == 1
+    assert requests_total(text, "/health", "GET", "200") == 3
+    assert requests_total(text, "/api/v1/items/<int:item_id>", "GET", "404") == 2
+    assert requests_total(text, "<unmatched>", "GET", "404") == 1
+    assert requests_total(text, "<unmatched>", "OTHER", "405") == 1
+    assert requests_total(text, "/api/v1/auth/login", "POST", "200") == 1
     assert not any("12345" in line or "/items/1" in line for line in text.splitlines())
 
 
