@@ -1,0 +1,130 @@
+"""A database that is down or unreachable: a quick 503, then recovery without a restart."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from app.extensions import db
+from app.models import User
+from app.tokens import issue_token_pair
+from tests.conftest import AuthActions
+from tests.tcp_proxy import TcpProxy
+
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
+needs_postgres = pytest.mark.skipif(
+    not POSTGRES_URL.startswith("postgresql"), reason="needs TEST_DATABASE_URL on PostgreSQL"
+)
+REFUSED = "postgresql+psycopg://postgres@127.0.0.1:1/test"
+
+
+def requests_that_need_the_database(app):
+    """(method, path, keyword arguments) of requests across the API."""
+    with app.test_request_context():
+        tokens = issue_token_pair(User(id=1, username="alice", token_version=0))
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    credentials = {"username": "alice", "password": "correct horse battery"}
+    return [
+        ("GET", "/health", {}),
+        ("GET", "/api/v1/items", {"headers": bearer}),
+        ("POST", "/api/v1/items", {"headers": bearer, "json": {"title": "t"}}),
+        ("GET", "/api/v1/auth/me", {"headers": bearer}),
+        ("POST", "/api/v1/auth/login", {"data": credentials}),
+        ("POST", "/api/v1/auth/register", {"json": {**credentials, "email": "a@example.com"}}),
+    ]
+
+
+def assert_quick_503(client, method, path, limit, **kwargs):
+    started = time.monotonic()
+    response = client.open(path, method=method, **kwargs)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 503, (method, path, response.get_json())
+    assert response.headers["Retry-After"] == "1"
+    assert response.get_json()["code" if path != "/health" else "database"] in (503, "unavailable")
+    assert elapsed < limit, f"{method} {path} took {elapsed:.1f}s"
+    return elapsed
+
+
+def test_refused_connection_gives_503_at_once(config):
+    app = create_app({**config, "SQLALCHEMY_DATABASE_URI": REFUSED})
+    client = app.test_client()
+    for method, path, kwargs in requests_that_need_the_database(app):
+        assert_quick_503(client, method, path, limit=2, **kwargs)
+
+
+def test_silent_server_gives_503_within_the_connect_timeout(config):
+    silent = TcpProxy(("127.0.0.1", 9), blackhole=True)
+    silent.start()
+    try:
+        app = create_app(
+            {
+                **config,
+                "SQLALCHEMY_DATABASE_URI": f"postgresql+psycopg://postgres@127.0.0.1:{silent.port}/x",
+                "DB_CONNECT_TIMEOUT": 2,
+            }
+        )
+        client = app.test_client()
+        for method, path, kwargs in requests_that_need_the_database(app)[:2]:
+            elapsed = assert_quick_503(client, method, path, limit=5, **kwargs)
+            assert elapsed >= 1.5, "the connect timeout, not a refusal, should end the wait"
+    finally:
+        silent.stop()
+
+
+@pytest.fixture
+def proxied_app(config):
+    """An app whose PostgreSQL connections pass through a proxy the test can cut."""
+    url = make_url(POSTGRES_URL)
+    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
+    proxy.start()
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    app = create_app({**config, "SQLALCHEMY_DATABASE_URI": proxied})
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield app, proxy
+    proxy.stop()
+    proxy.start()
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+    proxy.stop()
+
+
+@needs_postgres
+def test_service_resumes_when_the_database_returns(proxied_app):
+    app, proxy = proxied_app
+    client = app.test_client()
+    alice = AuthActions(client).account("alice")
+    assert client.get("/api/v1/items", headers=alice.headers).status_code == 200
+
+    proxy.stop()
+    assert_quick_503(client, "GET", "/health", limit=5)
+    assert_quick_503(client, "GET", "/api/v1/items", limit=5, headers=alice.headers)
+
+    proxy.start()
+    assert client.get("/health").status_code == 200
+    created = client.post("/api/v1/items", json={"title": "back"}, headers=alice.headers)
+    assert created.status_code == 201
+    listed = client.get("/api/v1/items", headers=alice.headers).get_json()
+    assert [item["title"] for item in listed] == ["back"]
+
+
+@needs_postgres
+def test_terminated_connections_are_replaced_unnoticed(client, alice):
+    assert client.get("/api/v1/items", headers=alice.headers).status_code == 200
+    admin_url = make_url(POSTGRES_URL).set(drivername="postgresql")
+    with psycopg.connect(admin_url.render_as_string(hide_password=False)) as admin:
+        terminated = admin.execute(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()
+    assert terminated is not None and terminated[0] >= 1
+    assert client.get("/api/v1/items", headers=alice.headers).status_code == 200
+    assert client.get("/health").status_code == 200
