@@ -1,0 +1,109 @@
+"""Engine settings, connections across fork, and inputs only some databases refuse."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from sqlalchemy import text
+
+from app.database import engine_options
+from app.extensions import db
+from tests.test_database_down import needs_postgres
+
+POSTGRES = "postgresql+psycopg://u@db.example/app"
+
+
+def test_server_engine_has_bounded_pool_and_timeouts(app):
+    options = engine_options(POSTGRES, app.config)
+    assert options["pool_pre_ping"] is True
+    assert options["hide_parameters"] is True
+    assert options["pool_size"] == app.config["DB_POOL_SIZE"] == 2
+    assert options["pool_timeout"] < 30, "a full pool must fail before gunicorn's timeout"
+    assert options["connect_args"]["connect_timeout"] == 3
+    assert "statement_timeout=10000" in options["connect_args"]["options"]
+
+
+def test_sqlite_engine_hides_parameters(app):
+    assert engine_options("sqlite:///x.db", app.config)["hide_parameters"] is True
+
+
+@needs_postgres
+def test_forked_child_opens_its_own_connection(app):
+    """A pooled connection inherited over fork is left to the parent."""
+    with app.app_context():
+        parent_backend = db.session.scalar(text("SELECT pg_backend_pid()"))
+        db.session.remove()  # back to the pool, open, where a child could take it
+        read_end, write_end = os.pipe()
+        child = os.fork()
+        if child == 0:  # pragma: no cover - runs in the child
+            try:
+                backend = db.session.scalar(text("SELECT pg_backend_pid()"))
+                os.write(write_end, str(backend).encode())
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        child_backend = int(os.read(read_end, 64) or 0)
+        os.close(read_end)
+        os.waitpid(child, 0)
+        assert child_backend not in (0, parent_backend)
+        assert db.session.scalar(text("SELECT pg_backend_pid()")) == parent_backend
+
+
+ITEM_ID_BEYOND_COLUMNS = ["2147483648", "9223372036854775807", "9223372036854775808", "9" * 30]
+
+
+@pytest.mark.parametrize("item_id", ITEM_ID_BEYOND_COLUMNS)
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+def test_ids_past_the_column_range_are_not_found(client, alice, method, item_id):
+    response = client.open(
+        f"/api/v1/items/{item_id}", method=method, json={"title": "t"}, headers=alice.headers
+    )
+    assert response.status_code == 404
+    assert response.get_json()["code"] == 404
+
+
+@pytest.mark.parametrize("page", [2**63, 10**20, 2**62])
+def test_pages_past_any_offset_are_refused(client, alice, page):
+    response = client.get(f"/api/v1/items?page={page}&page_size=100", headers=alice.headers)
+    assert response.status_code == 422
+    assert "page" in response.get_json()["errors"]["query"]
+
+
+def test_the_last_representable_page_is_empty(client, alice):
+    response = client.get(f"/api/v1/items?page={2**63 - 1}&page_size=1", headers=alice.headers)
+    assert response.status_code == 200
+    assert response.get_json() == []
+
+
+NUL = "nul\x00byte"
+
+
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/api/v1/items", {"title": NUL}),
+        ("/api/v1/items", {"title": "ok", "description": NUL}),
+    ],
+)
+def test_nul_in_item_text_is_refused(client, alice, path, body):
+    response = client.post(path, json=body, headers=alice.headers)
+    assert response.status_code == 422
+
+
+def test_nul_in_search_is_refused(client, alice):
+    response = client.get("/api/v1/items", query_string={"q": NUL}, headers=alice.headers)
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("field", ["username", "email", "password", "full_name"])
+def test_nul_in_registration_is_refused(client, field):
+    body = {"username": "carol", "email": "carol@example.com", "password": "long enough pw"}
+    response = client.post("/api/v1/auth/register", json={**body, field: NUL + "xxxxxxxx"})
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("field", ["username", "password"])
+def test_nul_in_login_is_refused(client, alice, field):
+    body = {"username": "alice", "password": "whatever1", field: NUL}
+    assert client.post("/api/v1/auth/login", json=body).status_code == 422
