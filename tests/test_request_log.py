@@ -97,6 +97,8 @@ def test_log_level_is_respected(config, capsys):
     capsys.readouterr()
     app.test_client().get("/health")
     assert request_lines(capsys) == []
+    with app.app_context():
+        db.engine.dispose()
 
 
 def test_unknown_log_level_is_refused(config):
