@@ -6,15 +6,13 @@ import os
 import re
 import signal
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.live_server import gunicorn
+from tests.live import running_server
 
 METRICS_TOKEN = "metrics-token-for-tests-0123456789"
 AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
@@ -120,15 +118,6 @@ def test_latency_histogram_matches_the_counts(client):
     assert 0 < value(text, "http_request_duration_seconds_sum", **labels) < 4 * 10
 
 
-def http(method: str, url: str, headers: dict[str, str] | None = None, data: bytes | None = None):
-    request = urllib.request.Request(url, method=method, headers=headers or {}, data=data)
-    try:
-        with urllib.request.urlopen(request, timeout=20) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
 def worker_pids(metrics_dir: Path) -> set[int]:
     return {
         int(match.group(1))
@@ -138,38 +127,39 @@ def worker_pids(metrics_dir: Path) -> set[int]:
 
 
 @pytest.mark.live
-def test_counts_add_up_across_gunicorn_workers(app, tmp_path):
+def test_counts_add_up_across_gunicorn_workers(tmp_path):
     metrics_dir = tmp_path / "prometheus"
     env = {
-        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "SECRET_KEY": app.config["SECRET_KEY"],
         "METRICS_TOKEN": METRICS_TOKEN,
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-        "RATELIMIT_ENABLED": "false",
-        "BCRYPT_ROUNDS": "6",
-        "LOG_LEVEL": "WARNING",
+        "BCRYPT_ROUNDS": "6",  # slow enough that concurrent logins overlap
     }
     login = "/api/v1/auth/login"
     labels = {"endpoint": login, "method": "POST", "status": "401"}
-    body = b"username=nobody&password=wrong-password"
-    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    credentials = {"username": "nobody", "password": "wrong-password"}
 
     def fail_logins(server, count: int) -> None:
         with ThreadPoolExecutor(max_workers=6) as pool:
-            statuses = list(
-                pool.map(lambda _: http("POST", server.url + login, form, body)[0], range(count))
+            responses = list(
+                pool.map(lambda _: server.call("POST", login, form=credentials), range(count))
             )
-        assert statuses == [401] * count
+        assert [response.status for response in responses] == [401] * count
 
-    with gunicorn(env, tmp_path / "gunicorn.log", workers=3) as server:
+    def total(server) -> float:
+        scraped = server.call("GET", "/metrics", headers=AUTH)
+        assert scraped.status == 200
+        text = scraped.body.decode()
+        assert value(text, "http_request_duration_seconds_count", **labels) == value(
+            text, "http_requests_total", **labels
+        )
+        return value(text, "http_requests_total", **labels)
+
+    with running_server(tmp_path, workers=3, env=env) as server:
         fail_logins(server, 30)
         pids = worker_pids(metrics_dir)
         assert len(pids) >= 2, "the load should have reached several workers"
         for _ in range(3):  # whichever worker answers, the sum is the same
-            status, text = http("GET", server.url + "/metrics", AUTH)
-            assert status == 200
-            assert value(text, "http_requests_total", **labels) == 30
-            assert value(text, "http_request_duration_seconds_count", **labels) == 30
+            assert total(server) == 30
 
         sent = 30
         os.kill(min(pids), signal.SIGKILL)
@@ -179,6 +169,5 @@ def test_counts_add_up_across_gunicorn_workers(app, tmp_path):
             sent += 6
         assert worker_pids(metrics_dir) - pids, "gunicorn should have replaced the worker"
         # The killed worker's counts stay in the sum, and nothing counts twice.
-        status, text = http("GET", server.url + "/metrics", AUTH)
-        assert value(text, "http_requests_total", **labels) == sent
+        assert total(server) == sent
     assert list(metrics_dir.glob("*.db")) == [], "the server empties its metrics on exit"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +12,7 @@ from app.config import ConfigError
 from app.extensions import db
 from app.models import User
 from tests.conftest import PASSWORD
-from tests.live_server import gunicorn
+from tests.live import running_server
 
 
 def json_lines(text: str) -> list[dict]:
@@ -139,19 +138,16 @@ def request_lines_of(text: str) -> list[dict]:
 
 
 @pytest.mark.live
-def test_gunicorn_writes_json_request_lines(app, tmp_path):
-    env = {
-        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "SECRET_KEY": app.config["SECRET_KEY"],
-        "LOG_LEVEL": "INFO",
-    }
-    with gunicorn(env, tmp_path / "gunicorn.log", workers=2) as server:
-        request = urllib.request.Request(
-            server.url + "/health", headers={"X-Request-ID": "live-check-1"}
-        )
-        with urllib.request.urlopen(request, timeout=20) as response:
-            assert response.headers["X-Request-ID"] == "live-check-1"
-    app_lines = [line for line in server.log_lines() if line.startswith("{")]
-    entries = [json.loads(line) for line in app_lines]
+def test_gunicorn_writes_json_request_lines(tmp_path):
+    with running_server(tmp_path, env={"LOG_LEVEL": "INFO"}) as server:
+        response = server.call("GET", "/health", headers={"X-Request-ID": "live-check-1"})
+        assert response.headers["X-Request-ID"] == "live-check-1"
+        token = server.sign_up("dora")
+        server.call("GET", "/api/v1/items", token=token)
+    entries = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
     (line,) = [entry for entry in entries if entry.get("request_id") == "live-check-1"]
     assert (line["method"], line["path"], line["status"]) == ("GET", "/health", 200)
+    (listing,) = [entry for entry in entries if entry.get("path") == "/api/v1/items"]
+    assert (listing["user"], listing["status"]) == ("dora", 200)
+    assert token not in server.log()
+    assert PASSWORD not in server.log()
