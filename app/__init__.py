@@ -14,7 +14,7 @@ from app.secret_key import resolve_secret_key
 from app.sessions import NoSessions
 
 API_PREFIX = "/api/v1"
-CORS_EXPOSED_HEADERS = ["X-Pagination", "ETag", "Location", "Retry-After"]
+CORS_EXPOSED_HEADERS = ["X-Pagination", "ETag", "Location", "Retry-After", "X-Request-ID"]
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

@@ -151,3 +151,9 @@ def test_gunicorn_writes_json_request_lines(tmp_path):
     assert (listing["user"], listing["status"]) == ("dora", 200)
     assert token not in server.log()
     assert PASSWORD not in server.log()
+
+
+def test_browsers_may_read_the_request_id(client):
+    response = client.get("/health", headers={"Origin": "https://app.example.com"})
+    exposed = response.headers["Access-Control-Expose-Headers"].lower()
+    assert "x-request-id" in exposed.replace(" ", "").split(",")
