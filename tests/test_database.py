@@ -77,19 +77,6 @@ def test_ids_past_the_column_range_are_not_found(client, alice, method, item_id)
     assert response.get_json()["code"] == 404
 
 
-@pytest.mark.parametrize("page", [2**63, 10**20, 2**62])
-def test_pages_past_any_offset_are_refused(client, alice, page):
-    response = client.get(f"/api/v1/items?page={page}&page_size=100", headers=alice.headers)
-    assert response.status_code == 422
-    assert "page" in response.get_json()["errors"]["query"]
-
-
-def test_the_last_representable_page_is_empty(client, alice):
-    response = client.get(f"/api/v1/items?page={2**63 - 1}&page_size=1", headers=alice.headers)
-    assert response.status_code == 200
-    assert response.get_json() == []
-
-
 NUL = "nul\x00byte"
 
 
