@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from app import create_app
 from app.database import engine_options
 from app.extensions import db
 from tests.test_database_down import needs_postgres
@@ -53,15 +52,13 @@ def test_forked_child_opens_its_own_connection(app):
 
 
 @needs_postgres
-def test_long_statements_are_cancelled(config):
-    app = create_app({**config, "DB_STATEMENT_TIMEOUT_MS": 100})
+def test_long_statements_are_cancelled(config, make_app):
+    app = make_app({**config, "DB_STATEMENT_TIMEOUT_MS": 100})
     with app.app_context():
         with pytest.raises(OperationalError, match="statement timeout"):
             db.session.execute(text("SELECT pg_sleep(2)"))
         db.session.rollback()
         assert db.session.scalar(text("SELECT 1")) == 1
-        db.session.remove()
-        db.engine.dispose()
 
 
 ITEM_ID_BEYOND_COLUMNS = ["2147483648", "9223372036854775807", "9223372036854775808", "9" * 30]

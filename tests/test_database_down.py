@@ -50,18 +50,18 @@ def assert_quick_503(client, method, path, limit, **kwargs):
     return elapsed
 
 
-def test_refused_connection_gives_503_at_once(config):
-    app = create_app({**config, "SQLALCHEMY_DATABASE_URI": REFUSED})
+def test_refused_connection_gives_503_at_once(config, make_app):
+    app = make_app({**config, "SQLALCHEMY_DATABASE_URI": REFUSED})
     client = app.test_client()
     for method, path, kwargs in requests_that_need_the_database(app):
         assert_quick_503(client, method, path, limit=2, **kwargs)
 
 
-def test_silent_server_gives_503_within_the_connect_timeout(config):
+def test_silent_server_gives_503_within_the_connect_timeout(config, make_app):
     silent = TcpProxy(("127.0.0.1", 9), blackhole=True)
     silent.start()
     try:
-        app = create_app(
+        app = make_app(
             {
                 **config,
                 "SQLALCHEMY_DATABASE_URI": f"postgresql+psycopg://postgres@127.0.0.1:{silent.port}/x",

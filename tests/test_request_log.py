@@ -81,8 +81,8 @@ def test_request_ids_differ(client):
     assert len(ids) == 5
 
 
-def test_errors_logged_during_a_request_carry_its_id(config, capsys):
-    app = create_app({**config, "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://x@127.0.0.1:1/x"})
+def test_errors_logged_during_a_request_carry_its_id(config, make_app, capsys):
+    app = make_app({**config, "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://x@127.0.0.1:1/x"})
     capsys.readouterr()
     response = app.test_client().get("/health", headers={"X-Request-ID": "trace-1"})
     assert response.status_code == 503
@@ -91,13 +91,11 @@ def test_errors_logged_during_a_request_carry_its_id(config, capsys):
     assert [entry["level"] for entry in entries] == ["ERROR", "INFO"]
 
 
-def test_log_level_is_respected(config, capsys):
-    app = create_app({**config, "LOG_LEVEL": "WARNING"})
+def test_log_level_is_respected(config, make_app, capsys):
+    app = make_app({**config, "LOG_LEVEL": "WARNING"})
     capsys.readouterr()
     app.test_client().get("/health")
     assert request_lines(capsys) == []
-    with app.app_context():
-        db.engine.dispose()
 
 
 def test_unknown_log_level_is_refused(config):
