@@ -58,6 +58,7 @@ def main() -> None:
             db.session.add(user)
             db.session.flush()
             seed_items(user.id, item_count)
+            user.item_count = item_count
             middle = db.session.scalar(
                 select(Item.id)
                 .where(Item.owner_id == user.id)

@@ -457,3 +457,22 @@ def test_sort_orders(client, alice, sort, order):
         create(client, alice, title=title)
     response = client.get(f"/api/v1/items?sort={sort}", headers=alice.headers)
     assert [item["title"] for item in response.get_json()] == order
+
+
+def test_list_total_follows_creates_deletes_and_searches(client, alice, bob):
+    created = [
+        client.post("/api/v1/items", json={"title": f"note {n}"}, headers=alice.headers)
+        for n in range(3)
+    ]
+    client.post("/api/v1/items", json={"title": "bob's note"}, headers=bob.headers)
+    client.delete(created[0].headers["Location"], headers=alice.headers)
+    client.delete(created[0].headers["Location"], headers=alice.headers)  # already gone: 404
+
+    everything = client.get("/api/v1/items?page_size=1", headers=alice.headers)
+    searched = client.get("/api/v1/items?q=note 2", headers=alice.headers)
+
+    assert json.loads(everything.headers["X-Pagination"])["total"] == 2
+    assert json.loads(searched.headers["X-Pagination"])["total"] == 1
+    assert json.loads(
+        client.get("/api/v1/items", headers=bob.headers).headers["X-Pagination"]
+    )["total"] == 1

@@ -104,3 +104,34 @@ def test_downgrade_to_base_and_back(empty_app):
         db.session.remove()
     flask_db(empty_app, "upgrade")
     assert schema_differences(empty_app) == []
+
+
+def test_item_counts_are_filled_in_for_existing_items(empty_app):
+    flask_db(empty_app, "upgrade", "0002")
+    with empty_app.app_context():
+        with db.engine.begin() as connection:
+            for uid, name in ((1, "ann"), (2, "ben")):
+                connection.execute(
+                    text(
+                        "INSERT INTO users (id, username, email, password_hash, disabled,"
+                        " is_admin, token_version, created_at) VALUES (:id, :name, :email,"
+                        " 'x', false, false, 0, CURRENT_TIMESTAMP)"
+                    ),
+                    {"id": uid, "name": name, "email": f"{name}@example.com"},
+                )
+            for title in ("one", "two", "three"):
+                connection.execute(
+                    text(
+                        "INSERT INTO items (owner_id, title, created_at, updated_at, version)"
+                        " VALUES (1, :title, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)"
+                    ),
+                    {"title": title},
+                )
+        db.session.remove()
+
+    flask_db(empty_app, "upgrade")
+
+    with empty_app.app_context():
+        counts = db.session.execute(text("SELECT username, item_count FROM users ORDER BY id"))
+        assert counts.all() == [("ann", 3), ("ben", 0)]
+        db.session.remove()

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from flask import request
 from flask_jwt_extended import current_user
-from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, update
 
 from app.database import begin_write, like_pattern
 from app.errors import abort
 from app.extensions import db
-from app.models import MAX_ID, Item
+from app.models import MAX_ID, Item, User
 
 # Built once, so each lookup only binds its values (see app.tokens.TOKEN_USER).
 OWN_ITEM = select(Item).where(
@@ -67,7 +68,29 @@ def own_items(search: str | None, sort: str) -> Select[tuple[Item]]:
     return statement.order_by(*ORDERINGS[sort])
 
 
-def count(statement: Select[tuple[Item]]) -> int:
+def change_item_count(user: User, delta: int) -> None:
+    """Adjust the stored count in the same transaction as the item write."""
+    user.item_count = User.item_count + delta
+
+
+def recount_items(user_ids: Collection[int]) -> None:
+    """Set the stored counts of these users from their items (after bulk writes)."""
+    if user_ids:
+        counted = select(func.count(Item.id)).where(Item.owner_id == User.id).scalar_subquery()
+        db.session.execute(
+            update(User).where(User.id.in_(list(user_ids))).values(item_count=counted)
+        )
+
+
+def total(statement: Select[tuple[Item]], search: str | None) -> int:
+    """How many items the list has: the stored count unless a search filters it."""
+    if not search:
+        count: int = current_user.item_count
+        return count
+    return count_rows(statement)
+
+
+def count_rows(statement: Select[tuple[Item]]) -> int:
     return (
         db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
         or 0

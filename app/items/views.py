@@ -12,7 +12,7 @@ from app.database import begin_write
 from app.extensions import db
 from app.items import blp
 from app.items.schemas import ItemCreateSchema, ItemPatchSchema, ItemQueryArgs, ItemSchema
-from app.items.store import count, get_own_item_or_404, own_items
+from app.items.store import change_item_count, get_own_item_or_404, own_items, total
 from app.models import MAX_ID, Item
 
 Headers = dict[str, str]
@@ -35,7 +35,7 @@ class Items(MethodView):
     def get(self, args: dict[str, Any], pagination_parameters: Any) -> list[Item]:
         """List your items, newest first"""
         statement = own_items(args.get("q"), args["sort"])
-        pagination_parameters.item_count = count(statement)
+        pagination_parameters.item_count = total(statement, args.get("q"))
         # A page past the last possible row is empty, not a driver overflow.
         offset = min(pagination_parameters.first_item, MAX_ID)
         page = statement.limit(pagination_parameters.page_size).offset(offset)
@@ -50,6 +50,7 @@ class Items(MethodView):
         begin_write()
         item = Item(owner_id=current_user.id, **data)
         db.session.add(item)
+        change_item_count(current_user, +1)
         db.session.commit()
         location = url_for(f"{request.blueprint}.ItemById", item_id=item.id)
         return item, {"Location": location, **etag_header(item)}
@@ -108,4 +109,5 @@ class ItemById(MethodView):
         """
         item = get_own_item_or_404(item_id, for_update=True)
         db.session.delete(item)
+        change_item_count(current_user, -1)
         db.session.commit()

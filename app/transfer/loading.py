@@ -11,6 +11,7 @@ from sqlalchemy import func, insert, or_, select
 
 from app.database import begin_write
 from app.extensions import db
+from app.items.store import recount_items
 from app.models import Item, User
 from app.transfer.reading import ImportPlan, UserRecord, record_path
 
@@ -70,6 +71,7 @@ def write_plan(plan: ImportPlan) -> ImportOutcome:
             if len(rows) == BATCH_SIZE:
                 outcome.items_added += _insert_items(rows)
     outcome.items_added += _insert_items(rows)
+    recount_items(owner_ids.values())
     return outcome
 
 
