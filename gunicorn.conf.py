@@ -1,10 +1,13 @@
 """gunicorn settings for `make run`; every value can be overridden from the environment."""
 
+import json
 import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
+from gunicorn import util
 from gunicorn.arbiter import Arbiter
 from gunicorn.workers.base import Worker
 
@@ -29,6 +32,25 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # several servers on one machine (tests, a cluster) would take it from each
 # other, and nothing here uses it.
 control_socket_disable = True
+
+
+def write_json_error(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's own errors (a request it cannot parse, headers too large) as JSON.
+
+    They are answered before the app sees the request, by gunicorn's
+    HTML writer; this takes its place so that every error of the API, from
+    any layer, has the same JSON shape.
+    """
+    body = json.dumps({"code": status_int, "status": reason, "message": mesg}).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        "X-Content-Type-Options: nosniff\r\n\r\n"
+    )
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+util.write_error = write_json_error
 
 
 def post_fork(server: Arbiter, worker: Worker) -> None:
