@@ -41,6 +41,14 @@ def database_url(tmp_path: Path) -> str:
     return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.db'}"
 
 
+def redis_url_or_skip() -> str:
+    """The Redis for tests (TEST_REDIS_URL); the test is skipped without one."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        pytest.skip("TEST_REDIS_URL is not set")
+    return url
+
+
 @pytest.fixture
 def config(tmp_path: Path) -> dict[str, object]:
     return {

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from app.extensions import limiter
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, redis_url_or_skip
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -19,10 +17,7 @@ def config(config, request):
         REGISTER_RATE_LIMIT="2/minute",
     )
     if request.param == "redis":
-        url = os.environ.get("TEST_REDIS_URL")
-        if not url:
-            pytest.skip("TEST_REDIS_URL is not set")
-        config["RATELIMIT_STORAGE_URI"] = url
+        config["RATELIMIT_STORAGE_URI"] = redis_url_or_skip()
     return config
 
 

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, redis_url_or_skip
 
 
 @pytest.fixture(params=["database", "redis"])
 def config(config, request):
     """Run every test against both places revocations can be stored."""
     if request.param == "redis":
-        url = os.environ.get("TEST_REDIS_URL")
-        if not url:
-            pytest.skip("TEST_REDIS_URL is not set")
-        config["REDIS_URL"] = url
+        config["REDIS_URL"] = redis_url_or_skip()
     return config
 
 
