@@ -56,21 +56,19 @@ def _rejected_credentials(response: Response) -> bool:
     return response.status_code == 401
 
 
+def _failed_attempts(scope: str, key_func: Callable[[], str]) -> Callable[[F], F]:
+    """LOGIN_RATE_LIMIT on the 401s of one bucket, shared by every route using `scope`."""
+    limit = limiter.shared_limit(
+        _login_limit, scope, key_func=key_func, deduct_when=_rejected_credentials
+    )
+    return cast(Callable[[F], F], limit)
+
+
 def limit_login(view: F) -> F:
     """Failed logins per address and per username, shared by every login path."""
-    per_address = limiter.shared_limit(
-        _login_limit,
-        "login-address",
-        key_func=client_address,
-        deduct_when=_rejected_credentials,
-    )
-    per_username = limiter.shared_limit(
-        _login_limit,
-        "login-username",
-        key_func=login_username,
-        deduct_when=_rejected_credentials,
-    )
-    return cast(F, per_address(per_username(view)))
+    per_address = _failed_attempts("login-address", client_address)
+    per_username = _failed_attempts("login-username", login_username)
+    return per_address(per_username(view))
 
 
 def limit_registration(view: F) -> F:
@@ -79,13 +77,7 @@ def limit_registration(view: F) -> F:
 
 def limit_password_checks(view: F) -> F:
     """Wrong current passwords per account, for endpoints that re-check it."""
-    limit = limiter.shared_limit(
-        _login_limit,
-        "password-check",
-        key_func=token_account,
-        deduct_when=_rejected_credentials,
-    )
-    return cast(F, limit(view))
+    return _failed_attempts("password-check", token_account)(view)
 
 
 def init_app(app: Flask) -> None:
