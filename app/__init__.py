@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response
 
-from app import cli, database, docs, errors, rate_limits, tokens
+from app import (
+    blocklist,
+    cli,
+    database,
+    docs,
+    errors,
+    observability,
+    rate_limits,
+    token_check,
+    tokens,
+)
 from app.config import FIXED_SETTINGS, from_environment
-from app.extensions import api, cors, migrate
-from app.observability import metrics, request_log
+from app.extensions import api, cors, db
+from app.observability import metrics
 from app.secret_key import resolve_secret_key
 from app.sessions import NoSessions
 
@@ -17,16 +28,33 @@ API_PREFIX = "/api/v1"
 CORS_EXPOSED_HEADERS = ["X-Pagination", "ETag", "Location", "Retry-After", "X-Request-ID"]
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app from the environment, overridden by `test_config`."""
-    app = Flask(__name__, instance_relative_config=True, static_folder=None)
+class SyncFlask(Flask):
+    """Flask for views that are all plain functions, as WSGI serves them.
+
+    Flask asks of every view and decorator, on every call, whether it is a
+    coroutine function; none here is, and asking costs more per request than
+    a bare view's own work.
+    """
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        return func
+
+
+def create_app(test_config: dict[str, Any] | None = None, *, commands: bool = True) -> Flask:
+    """Build the app from the environment, overridden by `test_config`.
+
+    The served app (wsgi.py) leaves out the `flask` commands: a worker then
+    never loads Flask-Migrate, Alembic or the import code.
+    """
+    app = SyncFlask(__name__, instance_relative_config=True, static_folder=None)
     configure(app, test_config)
     register_extensions(app)
     register_observability(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_response_headers(app)
-    cli.init_app(app)
+    if commands:
+        register_commands(app)
     return app
 
 
@@ -44,11 +72,18 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
 
 def register_extensions(app: Flask) -> None:
     database.init_app(app)
-    migrate.init_app(app, database.db)
     docs.init_app(app)
     api.init_app(app)
     tokens.init_app(app)
+    token_check.init_app(app)
+    blocklist.init_app(app)
     rate_limits.init_app(app)
+    if app.config["CORS_ORIGINS"]:
+        register_cors(app)
+
+
+def register_cors(app: Flask) -> None:
+    """Only the configured origins; with none, no CORS work on any request."""
     cors.init_app(
         app,
         origins=app.config["CORS_ORIGINS"],
@@ -60,8 +95,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_observability(app: Flask) -> None:
-    request_log.init_app(app)
-    metrics.init_app(app)
+    observability.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -69,6 +103,7 @@ def register_blueprints(app: Flask) -> None:
     from app import admin, auth, health, items
 
     api.register_blueprint(health.blp)
+    api.register_blueprint(metrics.blp)
     api.register_blueprint(admin.blp, url_prefix=API_PREFIX + "/admin")
     for blueprint, path in ((auth.blp, "/auth"), (items.blp, "/items")):
         api.register_blueprint(blueprint, url_prefix=API_PREFIX + path)
@@ -90,3 +125,18 @@ def register_response_headers(app: Flask) -> None:
             # CORS headers depend on Origin even when it is refused; tell caches.
             response.vary.add("Origin")
         return response
+
+
+def register_commands(app: Flask) -> None:
+    """`flask users`, `flask db` (migrations), `flask import-json`/`export-json`, `flask shell`."""
+    from flask_migrate import Migrate
+
+    from app import transfer
+    from app.models import Item, User
+
+    # Batch mode lets migrations alter tables on SQLite too.
+    Migrate(app, db, render_as_batch=True, compare_type=True)
+    app.cli.add_command(cli.users)
+    app.cli.add_command(transfer.import_json)
+    app.cli.add_command(transfer.export_json)
+    app.shell_context_processor(lambda: {"db": db, "User": User, "Item": Item})

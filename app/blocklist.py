@@ -1,30 +1,37 @@
 """Where revoked token ids live: the database by default, Redis when configured.
 
 Every worker and every instance must see a revocation at once, so the list
-is never kept in process memory.
+is never kept in process memory. Adding to the database list writes in the
+caller's transaction (see app.database.write_transaction); Redis writes at once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-import redis
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import bindparam, delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
-from app.database import begin_write
 from app.extensions import db
 from app.models import RevokedToken
 
-# Built once: checked on every authenticated request (see app.tokens.TOKEN_USER).
-REVOKED_REASON = select(RevokedToken.reason).where(RevokedToken.jti == bindparam("jti"))
 ROTATED = "rotated"
 LOGOUT = "logout"
+REVOKED_REASON = select(RevokedToken.reason).where(RevokedToken.jti == bindparam("jti"))
+# Both dialects' INSERT ... ON CONFLICT DO NOTHING: adding tells whether it was new.
+INSERT_BY_DIALECT: dict[str, Callable[[type[RevokedToken]], Any]] = {
+    "sqlite": sqlite.insert,
+    "postgresql": postgresql.insert,
+}
 
 
 class Blocklist(Protocol):
+    in_database: bool
+    """True when the token check reads revocations in its database statement."""
+
     def add(self, jti: str, expires_at: datetime, reason: str) -> bool:
         """Record `jti` as revoked; False if it already was (atomically)."""
 
@@ -35,17 +42,18 @@ class Blocklist(Protocol):
 class DatabaseBlocklist:
     """Revoked ids in the `revoked_tokens` table; expired rows are pruned on write."""
 
+    in_database = True
+
     def add(self, jti: str, expires_at: datetime, reason: str) -> bool:
-        begin_write()
-        now = datetime.now(UTC)
-        db.session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now))
-        db.session.add(RevokedToken(jti=jti, expires_at=expires_at, reason=reason))
-        try:
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            return False
-        return True
+        session = db.session
+        session.execute(delete(RevokedToken).where(RevokedToken.expires_at < datetime.now(UTC)))
+        insert = INSERT_BY_DIALECT[session.get_bind().dialect.name](RevokedToken)
+        added = session.execute(
+            insert.values(jti=jti, expires_at=expires_at, reason=reason).on_conflict_do_nothing(
+                index_elements=["jti"]
+            )
+        )
+        return bool(added.rowcount)  # type: ignore[attr-defined]
 
     def reason(self, jti: str) -> str | None:
         return db.session.execute(REVOKED_REASON, {"jti": jti}).scalar_one_or_none()
@@ -54,9 +62,12 @@ class DatabaseBlocklist:
 class RedisBlocklist:
     """Revoked ids as Redis keys that expire with the token."""
 
+    in_database = False
     PREFIX = "revoked:"
 
     def __init__(self, url: str) -> None:
+        import redis  # only where Redis is configured: it costs every worker ~6 MB
+
         self._redis = redis.Redis.from_url(
             url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True
         )
@@ -70,6 +81,12 @@ class RedisBlocklist:
         return str(value) if value is not None else None
 
 
-def create_blocklist(app: Flask) -> Blocklist:
+def blocklist() -> Blocklist:
+    """The current app's blocklist."""
+    store: Blocklist = current_app.extensions["blocklist"]
+    return store
+
+
+def init_app(app: Flask) -> None:
     redis_url = app.config.get("REDIS_URL")
-    return RedisBlocklist(redis_url) if redis_url else DatabaseBlocklist()
+    app.extensions["blocklist"] = RedisBlocklist(redis_url) if redis_url else DatabaseBlocklist()

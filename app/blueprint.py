@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import flask_smorest
-from flask_jwt_extended import jwt_required
 
 from app.parsing import RequestParser
+from app.token_check import JoinedRow, token_required
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,12 +62,18 @@ class Blueprint(flask_smorest.Blueprint):
 
         return decorator
 
-    def token_required(self, *, refresh: bool = False) -> Callable[[F], F]:
-        """Require an access token (or a refresh token) and document it."""
+    def token_required(
+        self, *, refresh: bool = False, joined: JoinedRow | None = None
+    ) -> Callable[[F], F]:
+        """Require an access token (or a refresh token) and document it.
+
+        `joined` is a row the token check reads for the view (see
+        app.token_check.account_statement).
+        """
         scheme = REFRESH_SCHEME if refresh else ACCESS_SCHEME
 
         def decorator(func: F) -> F:
-            func = jwt_required(refresh=refresh)(func)
+            func = token_required(refresh, joined)(func)
             func = self.doc(security=[{scheme: []}])(func)
             return self.errors(401)(func)
 

@@ -5,16 +5,14 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import Flask
 from flask.cli import AppGroup
 from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app import transfer
 from app.auth.accounts import find_user, new_password_hash
 from app.auth.schemas import RegisterSchema
-from app.database import begin_write
+from app.database import write_transaction
 from app.extensions import db
 from app.models import Item, User
 from app.tokens import revoke_all_tokens
@@ -61,11 +59,10 @@ def create_user(
         password_hash=new_password_hash(data["password"]),
         is_admin=admin,
     )
-    db.session.add(user)
     try:
-        db.session.commit()
+        with write_transaction():
+            db.session.add(user)
     except IntegrityError as exc:
-        db.session.rollback()
         raise click.ClickException("That username or email is already taken.") from exc
     click.echo(f"Created user {user.username}.")
 
@@ -87,20 +84,18 @@ def list_users() -> None:
 
 
 def _set_disabled(name: str, disabled: bool) -> None:
-    begin_write()
-    user = _user_or_fail(name)
-    user.disabled = disabled
-    if disabled:
-        revoke_all_tokens(user)
-    db.session.commit()
+    with write_transaction():
+        user = _user_or_fail(name)
+        user.disabled = disabled
+        if disabled:
+            revoke_all_tokens(user.id)
     click.echo(f"{'Disabled' if disabled else 'Enabled'} user {user.username}.")
 
 
 def _set_admin(name: str, is_admin: bool) -> None:
-    begin_write()
-    user = _user_or_fail(name)
-    user.is_admin = is_admin
-    db.session.commit()
+    with write_transaction():
+        user = _user_or_fail(name)
+        user.is_admin = is_admin
     click.echo(f"{user.username} is {'now' if is_admin else 'no longer'} an admin.")
 
 
@@ -130,9 +125,3 @@ def demote_user(username: str) -> None:
 def enable_user(username: str) -> None:
     """Enable a disabled account again."""
     _set_disabled(username, False)
-
-
-def init_app(app: Flask) -> None:
-    app.cli.add_command(users)
-    transfer.init_app(app)
-    app.shell_context_processor(lambda: {"db": db, "User": User, "Item": Item})

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
-from flask import Flask
+from flask import Flask, g
 from sqlalchemy import event, exc
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from app.extensions import db
@@ -59,6 +60,7 @@ def init_app(app: Flask) -> None:
         engine_options(app.config["SQLALCHEMY_DATABASE_URI"], app.config),
     )
     db.init_app(app)
+    app.teardown_appcontext(_close_read_connection)
     with app.app_context():
         _keep_connections_in_their_process(db.engine)
         if db.engine.dialect.name == "sqlite":
@@ -103,20 +105,52 @@ def _tune_sqlite(connection: sqlite3.Connection, busy_timeout_ms: int) -> None:
     cursor.close()
 
 
-def begin_write() -> None:
-    """Start a write transaction holding the write lock from its first read.
+def read_connection() -> Connection:
+    """A pooled connection for this request's reads, without an ORM session.
+
+    The token check and the item reads run prebuilt Core statements; the
+    session's bookkeeping (begin, identity map, close) would cost more than
+    such a statement. Writes go through `write_transaction` and the session.
+    """
+    connection: Connection | None = g.get("read_connection")
+    if connection is None:
+        connection = g.read_connection = db.engine.connect()
+    return connection
+
+
+def _close_read_connection(_error: BaseException | None) -> None:
+    connection = g.pop("read_connection", None)
+    if connection is not None:
+        connection.close()
+
+
+@contextmanager
+def write_transaction(*, commit: bool = True) -> Iterator[None]:
+    """The one way to write: take the write lock, then commit, or roll back on error.
+
+    Nothing else commits, so a write of several steps is saved whole or not
+    at all; `commit=False` rolls back at the end, for dry runs.
 
     SQLite otherwise starts a deferred transaction that fails at once with
     "database is locked" when it later upgrades to a writer after another
     connection committed; with the lock taken first, the busy timeout
-    applies. Other engines lock the rows they read with FOR UPDATE instead.
+    applies. Other engines lock the rows they read with FOR UPDATE
+    instead.
     """
     connection = db.session.connection()
-    if connection.dialect.name != "sqlite":
-        return
-    driver_connection = connection.connection.driver_connection
-    if driver_connection is not None and not driver_connection.in_transaction:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    if connection.dialect.name == "sqlite":
+        driver_connection = connection.connection.driver_connection
+        if driver_connection is not None and not driver_connection.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.session.rollback()
+        raise
+    if commit:
+        db.session.commit()
+    else:
+        db.session.rollback()
 
 
 def like_pattern(text: str) -> str:

@@ -7,7 +7,6 @@ from http import HTTPStatus
 from typing import Any, NoReturn
 
 from flask import Flask, Response, jsonify
-from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
@@ -94,7 +93,7 @@ def handle_database_unavailable(error: Exception) -> Response:
     return error_response(503, message, headers={"Retry-After": "1"})
 
 
-def handle_redis_unavailable(error: RedisError) -> Response:
+def handle_redis_unavailable(error: Exception) -> Response:
     """Fail closed: without Redis no revocation or rate limit can be checked."""
     db.session.rollback()
     log.error("redis unavailable: %s", error.__class__.__name__)
@@ -109,11 +108,19 @@ def handle_unexpected_error(error: Exception) -> Response:
     return error_response(500, "An unexpected error occurred.")
 
 
+def uses_redis(app: Flask) -> bool:
+    storage = str(app.config.get("RATELIMIT_STORAGE_URI") or "")
+    return bool(app.config.get("REDIS_URL")) or storage.startswith(("redis", "rediss"))
+
+
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(StaleDataError, handle_stale_data)
     for unavailable in (OperationalError, InterfaceError, PoolTimeoutError):
         app.register_error_handler(unavailable, handle_database_unavailable)
-    app.register_error_handler(RedisError, handle_redis_unavailable)
+    if uses_redis(app):
+        from redis.exceptions import RedisError  # loaded only where Redis is used
+
+        app.register_error_handler(RedisError, handle_redis_unavailable)
     app.register_error_handler(Exception, handle_unexpected_error)

@@ -4,7 +4,6 @@ from flask_cors import CORS
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
@@ -17,8 +16,6 @@ class Base(DeclarativeBase):
 # Objects stay usable after commit so views can serialize what they saved
 # without reloading it.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
-# Batch mode lets migrations alter tables on SQLite too.
-migrate = Migrate(render_as_batch=True, compare_type=True)
 api = Api()
 jwt = JWTManager()
 cors = CORS()

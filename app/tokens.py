@@ -1,4 +1,7 @@
-"""Issuing JWTs and deciding which presented tokens are still good."""
+"""Issuing token pairs and revoking tokens: one session, or all of an account's.
+
+Presented tokens are checked in app.token_check.
+"""
 
 from __future__ import annotations
 
@@ -7,80 +10,80 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Flask, Response, current_app
+from flask import Flask, current_app
 from flask_jwt_extended import create_access_token, create_refresh_token
-from flask_jwt_extended.exceptions import JWTDecodeError
-from sqlalchemy import bindparam, select
+from sqlalchemy import update
 
-from app.blocklist import LOGOUT, ROTATED, Blocklist, create_blocklist
-from app.database import begin_write
-from app.errors import abort, unauthorized
+from app.blocklist import LOGOUT, ROTATED, blocklist
+from app.database import write_transaction
+from app.errors import abort
 from app.extensions import db, jwt
-from app.models import MAX_ID, User
-
-log = logging.getLogger(__name__)
-
-REQUIRED_CLAIMS = ("sub", "iat", "exp", "jti", "type", "uid", "ver")
-TOKEN_TYPES = ("access", "refresh")
-# Built once: on every authenticated request SQLAlchemy then only binds the
-# id, where session.get() would build and hash a new statement each time.
-TOKEN_USER = select(User).where(User.id == bindparam("uid"))
+from app.models import User
 
 
 def refresh_lifetime() -> timedelta:
     return timedelta(days=current_app.config["REFRESH_TOKEN_DAYS"])
 
 
-def issue_token_pair(user: User) -> dict[str, Any]:
-    """A fresh access and refresh token for `user`, shaped as the Token body.
+def issue_token_pair(account: Any, session_id: str | None = None) -> dict[str, Any]:
+    """A fresh access and refresh token for `account`, shaped as the Token body.
 
-    The access token names its refresh token (`rjti`) so that logging out
-    with the access token revokes both.
+    Both carry the account id (`uid`), its token version (`ver`) and the
+    session (`sid`: one login and its refresh rotations). The access token
+    names its refresh token (`rjti`) so that logging out with the access
+    token revokes both.
     """
-    claims = {"uid": user.id, "ver": user.token_version}
+    session = session_id or uuid.uuid4().hex
+    claims = {"uid": account.id, "ver": account.token_version, "sid": session}
     refresh_jti = str(uuid.uuid4())
     access_lifetime: timedelta = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
     return {
         "access_token": create_access_token(
-            user.username, additional_claims={**claims, "rjti": refresh_jti}
+            account.username, additional_claims={**claims, "rjti": refresh_jti}
         ),
         "token_type": "bearer",
         "expires_in": int(access_lifetime.total_seconds()),
         "refresh_token": create_refresh_token(
-            user.username,
+            account.username,
             additional_claims={**claims, "jti": refresh_jti},
             expires_delta=refresh_lifetime(),
         ),
     }
 
 
-def blocklist() -> Blocklist:
-    store: Blocklist = current_app.extensions["blocklist"]
-    return store
-
-
 def revoke_session(claims: dict[str, Any]) -> None:
-    """Log out: revoke this access token and the refresh token issued with it."""
-    blocklist().add(claims["jti"], _expiry(claims), LOGOUT)
-    if isinstance(claims.get("rjti"), str):
-        now = datetime.now(UTC)
-        blocklist().add(claims["rjti"], now + refresh_lifetime(), LOGOUT)
+    """Log out: revoke the refresh token issued with this access token, then the token.
+
+    In this order a logout that fails half way (a busy database, a Redis
+    blip) can be retried with the same access token until both are revoked;
+    revoking either twice is not an error.
+    """
+    with write_transaction():
+        if isinstance(claims.get("rjti"), str):
+            expires = datetime.now(UTC) + refresh_lifetime()
+            blocklist().add(claims["rjti"], expires, LOGOUT)
+        blocklist().add(claims["jti"], _expiry(claims), LOGOUT)
 
 
-def revoke_all_tokens(user: User) -> None:
-    """Make every token issued to `user` so far stop working, in one write."""
-    begin_write()
-    user.token_version = User.token_version + 1
-    db.session.commit()
+def revoke_all_tokens(account_id: int) -> None:
+    """Make every token issued to the account so far stop working (in the caller's write)."""
+    db.session.execute(
+        update(User).where(User.id == account_id).values(token_version=User.token_version + 1)
+    )
 
 
-def spend_refresh_token(claims: dict[str, Any], user: User) -> None:
+def spend_refresh_token(claims: dict[str, Any]) -> None:
     """Mark a refresh token used; a second use is theft and revokes everything."""
-    if blocklist().add(claims["jti"], _expiry(claims), ROTATED):
-        return
-    if blocklist().reason(claims["jti"]) == ROTATED:
-        log.warning("refresh token reused for user id %s: revoking all tokens", user.id)
-        revoke_all_tokens(user)
+    with write_transaction():
+        if blocklist().add(claims["jti"], _expiry(claims), ROTATED):
+            return
+        reused = blocklist().reason(claims["jti"]) == ROTATED
+        if reused:
+            revoke_all_tokens(claims["uid"])
+    if reused:
+        logging.getLogger(__name__).warning(
+            "refresh token reused for user id %s: revoked all tokens", claims["uid"]
+        )
     abort(401, "Token has been revoked.", headers={"WWW-Authenticate": "Bearer"})
 
 
@@ -88,90 +91,6 @@ def _expiry(claims: dict[str, Any]) -> datetime:
     return datetime.fromtimestamp(int(claims["exp"]), tz=UTC)
 
 
-@jwt.token_in_blocklist_loader
-def is_revoked(_header: dict[str, Any], claims: dict[str, Any]) -> bool:
-    """Access tokens are checked here; refresh tokens when they are spent."""
-    return claims["type"] == "access" and blocklist().reason(claims["jti"]) is not None
-
-
-@jwt.decode_key_loader
-def signing_key(_header: dict[str, Any], claims: dict[str, Any]) -> str:
-    """Refuse tokens lacking a claim we rely on before checking the signature.
-
-    flask-jwt-extended fills in a missing `type` or `jti` with defaults and
-    PyJWT accepts a token without `exp`; ours always carry all of them.
-    """
-    missing = [claim for claim in REQUIRED_CLAIMS if claim not in claims]
-    if missing:
-        raise JWTDecodeError(f"Missing claim: {missing[0]}")
-    # flask-jwt-extended only refuses "refresh" where "access" is due.
-    if claims["type"] not in TOKEN_TYPES:
-        raise JWTDecodeError("Unknown token type")
-    return str(current_app.config["JWT_SECRET_KEY"])
-
-
-@jwt.user_lookup_loader
-def load_token_user(_header: dict[str, Any], claims: dict[str, Any]) -> User | None:
-    """The account a token speaks for, or None when the token no longer holds.
-
-    The id claim keeps a deleted account's token from matching a later
-    account of the same name; `ver` moves on to revoke every older token.
-    """
-    uid = claims["uid"]
-    if not isinstance(uid, int) or isinstance(uid, bool) or not 0 < uid <= MAX_ID:
-        return None
-    user = db.session.execute(TOKEN_USER, {"uid": uid}).scalar_one_or_none()
-    if (
-        user is None
-        or user.disabled
-        or user.username != claims["sub"]
-        or user.token_version != claims["ver"]
-    ):
-        return None
-    return user
-
-
-@jwt.user_identity_loader
-def token_identity(identity: str) -> str:
-    return identity
-
-
-@jwt.unauthorized_loader
-def missing_token(reason: str) -> Response:
-    return unauthorized("Missing bearer token.")
-
-
-@jwt.invalid_token_loader
-def invalid_token(reason: str) -> Response:
-    return unauthorized("Invalid token.")
-
-
-@jwt.expired_token_loader
-def expired_token(_header: dict[str, Any], _claims: dict[str, Any]) -> Response:
-    return unauthorized("Token has expired.")
-
-
-@jwt.revoked_token_loader
-def revoked_token(_header: dict[str, Any], _claims: dict[str, Any]) -> Response:
-    return unauthorized("Token has been revoked.")
-
-
-@jwt.user_lookup_error_loader
-def stale_token(_header: dict[str, Any], _claims: dict[str, Any]) -> Response:
-    return unauthorized("Token is no longer valid.")
-
-
-@jwt.token_verification_failed_loader
-def failed_verification(_header: dict[str, Any], _claims: dict[str, Any]) -> Response:
-    return unauthorized("Invalid token.")
-
-
-@jwt.needs_fresh_token_loader
-def needs_fresh(_header: dict[str, Any], _claims: dict[str, Any]) -> Response:
-    return unauthorized("A fresh token is required.")
-
-
 def init_app(app: Flask) -> None:
-    """Bind JWT handling; the callbacks above are registered at import."""
+    """flask-jwt-extended signs the tokens; app.token_check verifies them."""
     jwt.init_app(app)
-    app.extensions["blocklist"] = create_blocklist(app)

@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, select
 from app.admin import blp
 from app.auth.accounts import find_by_username
 from app.auth.schemas import UserSchema
-from app.database import begin_write, like_pattern
+from app.database import like_pattern, write_transaction
 from app.errors import abort
 from app.extensions import db
 from app.fields import Text
@@ -51,9 +51,7 @@ def admin_required(view: F) -> F:
     return blp.errors(403)(blp.token_required()(check_admin))  # type: ignore[return-value]
 
 
-def get_user_or_404(username: str, *, for_update: bool = False) -> User:
-    if for_update:
-        begin_write()
+def get_user_or_404(username: str) -> User:
     user = find_by_username(username)
     if user is None:
         abort(404, "User not found.")
@@ -103,10 +101,10 @@ class UserByName(MethodView):
     @blp.response(204)
     def delete(self, username: str) -> None:
         """Delete an account and all its items"""
-        user = get_user_or_404(username, for_update=True)
-        _not_yourself(user)
-        db.session.delete(user)
-        db.session.commit()
+        with write_transaction():
+            user = get_user_or_404(username)
+            _not_yourself(user)
+            db.session.delete(user)
 
 
 @blp.route("/users/<string:username>/disable")
@@ -116,10 +114,11 @@ class DisableUser(MethodView):
     @blp.response(200, AdminUserSchema)
     def post(self, username: str) -> User:
         """Disable an account: it cannot log in and its tokens stop working"""
-        user = get_user_or_404(username, for_update=True)
-        _not_yourself(user)
-        user.disabled = True
-        revoke_all_tokens(user)
+        with write_transaction():
+            user = get_user_or_404(username)
+            _not_yourself(user)
+            user.disabled = True
+            revoke_all_tokens(user.id)
         return user
 
 
@@ -130,7 +129,7 @@ class EnableUser(MethodView):
     @blp.response(200, AdminUserSchema)
     def post(self, username: str) -> User:
         """Enable a disabled account"""
-        user = get_user_or_404(username, for_update=True)
-        user.disabled = False
-        db.session.commit()
+        with write_transaction():
+            user = get_user_or_404(username)
+            user.disabled = False
         return user

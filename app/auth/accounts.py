@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app
+from flask_jwt_extended import current_user
 from sqlalchemy import func, or_, select
 
 from app.errors import abort
@@ -23,6 +24,18 @@ def find_user(login: str) -> User | None:
 
 def find_by_username(username: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+
+
+def current_account() -> User:
+    """The token's account as a model, for views that change it.
+
+    The token check reads the account as a plain row (app.token_check);
+    this loads the same account once more, for writing.
+    """
+    user = db.session.get(User, current_user.id)
+    if user is None:
+        abort(401, "Token is no longer valid.", headers={"WWW-Authenticate": "Bearer"})
+    return user
 
 
 def ensure_available(username: str | None, email: str | None) -> None:

@@ -10,6 +10,7 @@ from flask_jwt_extended import current_user, get_jwt
 from app.auth import blp
 from app.auth.accounts import (
     authenticate,
+    current_account,
     ensure_available,
     new_password_hash,
     require_current_password,
@@ -24,7 +25,7 @@ from app.auth.schemas import (
     TokenSchema,
     UserSchema,
 )
-from app.database import begin_write
+from app.database import write_transaction
 from app.errors import abort
 from app.extensions import db
 from app.models import User
@@ -45,15 +46,14 @@ class Register(MethodView):
         """Create an account"""
         ensure_available(data["username"], data["email"])
         password_hash = new_password_hash(data["password"])
-        begin_write()
         user = User(
             username=data["username"],
             email=data["email"],
             full_name=data.get("full_name"),
             password_hash=password_hash,
         )
-        db.session.add(user)
-        db.session.commit()
+        with write_transaction():
+            db.session.add(user)
         return user
 
 
@@ -76,8 +76,9 @@ class Refresh(MethodView):
     @blp.response(200, TokenSchema)
     def post(self) -> Tokens:
         """Trade a refresh token for a new pair; the one presented stops working"""
-        spend_refresh_token(get_jwt(), current_user)
-        return issue_token_pair(current_user), NO_STORE
+        claims = get_jwt()
+        spend_refresh_token(claims)
+        return issue_token_pair(current_user, claims.get("sid")), NO_STORE
 
 
 @blp.route("/logout")
@@ -95,7 +96,7 @@ class Me(MethodView):
     @blp.response(200, UserSchema)
     def get(self) -> User:
         """The account the access token belongs to"""
-        return current_user
+        return current_account()
 
     @blp.token_required()
     @limit_password_checks
@@ -104,14 +105,13 @@ class Me(MethodView):
     @blp.response(200, UserSchema)
     def patch(self, changes: dict[str, Any]) -> User:
         """Change your full name, or your email (with your current password)"""
-        user: User = current_user
+        user = current_account()
         if "email" in changes and changes["email"] != user.email:
             require_current_password(user, changes["current_password"])
             ensure_available(None, changes["email"])
-        begin_write()
-        user.email = changes.get("email", user.email)
-        user.full_name = changes.get("full_name", user.full_name)
-        db.session.commit()
+        with write_transaction():
+            user.email = changes.get("email", user.email)
+            user.full_name = changes.get("full_name", user.full_name)
         return user
 
     @blp.token_required()
@@ -121,10 +121,10 @@ class Me(MethodView):
     @blp.response(204)
     def delete(self, confirmation: dict[str, Any]) -> None:
         """Delete your account and all its items"""
-        require_current_password(current_user, confirmation["current_password"])
-        begin_write()
-        db.session.delete(current_user)
-        db.session.commit()
+        user = current_account()
+        require_current_password(user, confirmation["current_password"])
+        with write_transaction():
+            db.session.delete(user)
 
 
 @blp.route("/me/password")
@@ -136,10 +136,12 @@ class Password(MethodView):
     @blp.response(204)
     def post(self, change: dict[str, Any]) -> None:
         """Change your password; every token issued before stops working"""
-        user: User = current_user
+        user = current_account()
         require_current_password(user, change["current_password"])
         problem = password_problem(change["new_password"], user.username, user.email)
         if problem:
             abort(422, problem, errors={"json": {"new_password": [problem]}})
-        user.password_hash = new_password_hash(change["new_password"])
-        revoke_all_tokens(user)
+        password_hash = new_password_hash(change["new_password"])
+        with write_transaction():
+            user.password_hash = password_hash
+            revoke_all_tokens(user.id)

@@ -1,62 +1,113 @@
-"""Loading the caller's items: one owner-aware lookup for every view."""
+"""Reading and writing the caller's items as plain rows, one owner-aware lookup for all.
+
+Items are read and written with prebuilt Core statements: every request
+only binds its values, and rows go to the serializer without ORM objects.
+Each row has the fields of the Item body plus `version`, which feeds the ETag.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 from flask import request
 from flask_jwt_extended import current_user
-from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 
-from app.database import begin_write, like_pattern
+from app.database import like_pattern, read_connection, write_transaction
 from app.errors import abort
 from app.extensions import db
 from app.models import MAX_ID, Item, User
+from app.token_check import account_statement
 
-# Built once, so each lookup only binds its values (see app.tokens.TOKEN_USER).
-OWN_ITEM = select(Item).where(
-    Item.id == bindparam("item_id"), Item.owner_id == bindparam("owner_id")
+ITEM_COLUMNS = (
+    Item.id,
+    Item.title,
+    Item.description,
+    User.username.label("owner"),
+    Item.created_at,
+    Item.updated_at,
+    Item.version,
 )
-OWN_ITEM_FOR_UPDATE = OWN_ITEM.with_for_update()
+OWN_ITEMS = select(*ITEM_COLUMNS).join(User, User.id == Item.owner_id)
+OWN_ITEM_FOR_UPDATE = OWN_ITEMS.where(
+    Item.id == bindparam("item_id"), Item.owner_id == bindparam("owner_id")
+).with_for_update(of=Item)
 ORDERINGS: dict[str, tuple[ColumnElement[Any], ...]] = {
     "-created_at": (Item.created_at.desc(), Item.id.desc()),
     "created_at": (Item.created_at.asc(), Item.id.asc()),
     "title": (Item.title.asc(), Item.id.asc()),
     "-title": (Item.title.desc(), Item.id.desc()),
 }
+# The owner's count moves with every insert and delete, in the same write;
+# no row updated means the account is gone (deleted since its token was checked).
+COUNT_ITEMS = (
+    update(User)
+    .where(User.id == bindparam("owner_id"))
+    .values(item_count=User.item_count + bindparam("delta"))
+)
+ItemSelect = Select[*tuple[Any, ...]]
 
 
-def get_own_item_or_404(item_id: int, *, for_update: bool = False) -> Item:
-    """The caller's item `item_id`; 404 if missing or someone else's.
+class ItemRow(NamedTuple):
+    """An item as the views use it; the Core rows read here have the same fields."""
 
-    With `for_update`, the item is locked for the rest of the transaction
-    and a stale `If-Match` answers 412.
+    id: int
+    title: str
+    description: str | None
+    owner: str
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+# Rows of the list statement: fields by the same names, without building an ItemRow each.
+ListedItem = Row[*tuple[Any, ...]]
+
+
+class OwnItem:
+    """The caller's item named by the URL, read by the token check's statement.
+
+    Missing and someone else's items are both 404, after the token is admitted.
     """
-    if not 0 < item_id <= MAX_ID:
-        abort(404, "Item not found.")
-    if for_update:
-        begin_write()
-    statement = OWN_ITEM_FOR_UPDATE if for_update else OWN_ITEM
-    item: Item | None = db.session.execute(
-        statement, {"item_id": item_id, "owner_id": current_user.id}
-    ).scalar_one_or_none()
-    if item is None:
-        abort(404, "Item not found.")
-    if for_update:
-        _check_if_match(item)
-    return item
+
+    name = "item"
+    statement = account_statement(
+        *ITEM_COLUMNS,
+        onclause=and_(Item.id == bindparam("item_id"), Item.owner_id == User.id),
+    )
+
+    def params(self, view_args: dict[str, Any]) -> dict[str, Any] | None:
+        item_id = view_args["item_id"]
+        return {"item_id": item_id} if 0 < item_id <= MAX_ID else None
+
+    def make(self, values: tuple[Any, ...] | None) -> ItemRow:
+        if values is None or values[0] is None:
+            abort(404, "Item not found.")
+        return ItemRow._make(values)
 
 
-def _check_if_match(item: Item) -> None:
-    """Optional optimistic concurrency: a present, stale If-Match is refused."""
-    if request.headers.get("If-Match", "").strip() and not request.if_match.contains(item.etag):
-        abort(412, "The item has changed since you read it; fetch it again.")
+def etag(item: ItemRow) -> str:
+    return f"{item.id}.{item.version}"
 
 
-def own_items(search: str | None, sort: str) -> Select[tuple[Item]]:
+def own_items(search: str | None, sort: str) -> ItemSelect:
     """The caller's items matching `search`, in the order `sort` names."""
-    statement = select(Item).where(Item.owner_id == current_user.id)
+    statement = OWN_ITEMS.where(Item.owner_id == current_user.id)
     if search:
         pattern = like_pattern(search)
         statement = statement.where(
@@ -68,9 +119,62 @@ def own_items(search: str | None, sort: str) -> Select[tuple[Item]]:
     return statement.order_by(*ORDERINGS[sort])
 
 
-def change_item_count(user: User, delta: int) -> None:
-    """Adjust the stored count in the same transaction as the item write."""
-    user.item_count = User.item_count + delta
+def count_own_items(statement: ItemSelect, search: str | None) -> int:
+    """How many items the list has: the stored count unless a search filters it."""
+    if not search:
+        stored: int = current_user.item_count
+        return stored
+    counted = select(func.count()).select_from(statement.order_by(None).subquery())
+    return db.session.execute(counted).scalar_one()
+
+
+def read_page(statement: ItemSelect, offset: int, limit: int) -> list[ListedItem]:
+    return list(read_connection().execute(statement.limit(limit).offset(offset)))
+
+
+def create_item(title: str, description: str | None) -> ItemRow:
+    now = datetime.now(UTC)
+    with write_transaction():
+        _count_change(+1)
+        item = db.session.connection().execute(
+            insert(Item)
+            .values(
+                owner_id=current_user.id,
+                title=title,
+                description=description,
+                created_at=now,
+                updated_at=now,
+                version=1,
+            )
+            .returning(*_returned_columns())
+        )
+        return ItemRow._make(item.one())
+
+
+def update_item(item_id: int, changes: dict[str, Any]) -> ItemRow:
+    """Apply `changes` to the caller's item under the write lock; 404/412 as due.
+
+    Values equal to the stored ones change nothing, not even the version.
+    """
+    with write_transaction():
+        item = _locked_own_item(item_id)
+        changes = {name: value for name, value in changes.items() if getattr(item, name) != value}
+        if not changes:
+            return item
+        updated = db.session.connection().execute(
+            update(Item)
+            .where(Item.id == item.id)
+            .values(**changes, updated_at=datetime.now(UTC), version=Item.version + 1)
+            .returning(*_returned_columns())
+        )
+        return ItemRow._make(updated.one())
+
+
+def delete_item(item_id: int) -> None:
+    with write_transaction():
+        item = _locked_own_item(item_id)
+        db.session.connection().execute(delete(Item).where(Item.id == item.id))
+        _count_change(-1)
 
 
 def recount_items(user_ids: Collection[int]) -> None:
@@ -82,16 +186,29 @@ def recount_items(user_ids: Collection[int]) -> None:
         )
 
 
-def total(statement: Select[tuple[Item]], search: str | None) -> int:
-    """How many items the list has: the stored count unless a search filters it."""
-    if not search:
-        count: int = current_user.item_count
-        return count
-    return count_rows(statement)
+def _locked_own_item(item_id: int) -> ItemRow:
+    """The caller's item, locked until commit; a present, stale If-Match answers 412."""
+    found = None
+    if 0 < item_id <= MAX_ID:
+        params = {"item_id": item_id, "owner_id": current_user.id}
+        found = db.session.connection().execute(OWN_ITEM_FOR_UPDATE, params).first()
+    if found is None:
+        abort(404, "Item not found.")
+    item = ItemRow._make(found)
+    if request.headers.get("If-Match", "").strip() and not request.if_match.contains(etag(item)):
+        abort(412, "The item has changed since you read it; fetch it again.")
+    return item
 
 
-def count_rows(statement: Select[tuple[Item]]) -> int:
-    return (
-        db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
-        or 0
+def _count_change(delta: int) -> None:
+    counted = db.session.connection().execute(
+        COUNT_ITEMS, {"owner_id": current_user.id, "delta": delta}
     )
+    if counted.rowcount == 0:
+        abort(401, "Token is no longer valid.", headers={"WWW-Authenticate": "Bearer"})
+
+
+def _returned_columns() -> tuple[Any, ...]:
+    """ITEM_COLUMNS for RETURNING, where the owner is the caller."""
+    owner = literal(current_user.username).label("owner")
+    return tuple(owner if column.key == "owner" else column for column in ITEM_COLUMNS)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import hmac
 import os
-import time
+from typing import Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, request
 from flask.views import MethodView
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -28,7 +28,6 @@ from prometheus_client import (
 
 from app.blueprint import Blueprint
 from app.errors import abort
-from app.extensions import api
 
 LABELS = ("endpoint", "method", "status")
 UNMATCHED = "<unmatched>"
@@ -42,6 +41,9 @@ class RequestMetrics:
     """The request counter and latency histogram of one app."""
 
     def __init__(self) -> None:
+        # The children of each label set, looked up once (labels() locks and
+        # checks its arguments on every call). Routes and statuses are few.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "http_requests", "HTTP requests served.", LABELS, registry=self.registry
@@ -55,9 +57,16 @@ class RequestMetrics:
         )
 
     def observe(self, endpoint: str, method: str, status: int, seconds: float) -> None:
-        labels = (endpoint, method if method in KNOWN_METHODS else "OTHER", str(status))
-        self.requests.labels(*labels).inc()
-        self.latency.labels(*labels).observe(seconds)
+        labels = (endpoint, method if method in KNOWN_METHODS else "OTHER", status)
+        series = self._series.get(labels)
+        if series is None:
+            series = self._series[labels] = (
+                self.requests.labels(endpoint, labels[1], str(status)),
+                self.latency.labels(endpoint, labels[1], str(status)),
+            )
+        counter, histogram = series
+        counter.inc()
+        histogram.observe(seconds)
 
     def exposition(self) -> bytes:
         """Every worker's values in text format when running multiprocess."""
@@ -95,20 +104,12 @@ def _authorize() -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Serve /metrics and time every request."""
+    """Keep this app's request metrics; /metrics is registered by create_app."""
     app.extensions["request_metrics"] = RequestMetrics()
-    api.register_blueprint(blp)
-    app.before_request_funcs.setdefault(None, []).insert(0, _start_timer)
-    app.after_request(_record)
 
 
-def _start_timer() -> None:
-    g.metrics_started = time.perf_counter()
-
-
-def _record(response: Response) -> Response:
+def observe_request(response: Response, seconds: float) -> None:
+    """Count the request under its route template, never its raw path."""
     rule = request.url_rule
-    seconds = time.perf_counter() - g.get("metrics_started", time.perf_counter())
     metrics: RequestMetrics = current_app.extensions["request_metrics"]
     metrics.observe(rule.rule if rule else UNMATCHED, request.method, response.status_code, seconds)
-    return response

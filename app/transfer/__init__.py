@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import Flask
 from flask.cli import with_appcontext
 from sqlalchemy.exc import IntegrityError
 
-from app.extensions import db
+from app.database import write_transaction
 from app.transfer.export import write_export
 from app.transfer.loading import ImportOutcome, write_plan
 from app.transfer.reading import ImportPlan, MalformedStore, read_store
@@ -32,17 +31,13 @@ def import_json(path: Path, dry_run: bool) -> None:
     except MalformedStore as exc:
         raise click.ClickException(f"{exc} Nothing was written.") from exc
     try:
-        outcome = write_plan(plan)
+        with write_transaction(commit=not dry_run):
+            outcome = write_plan(plan)
     except IntegrityError as exc:
-        db.session.rollback()
         raise click.ClickException(
             "Another change to the accounts collided with the import. "
             "Nothing was written; run it again."
         ) from exc
-    if dry_run:
-        db.session.rollback()
-    else:
-        db.session.commit()
     _report(plan, outcome, dry_run)
 
 
@@ -91,8 +86,3 @@ def export_json(path: Path) -> None:
         f"Exported {_count(users, 'user')} and {_count(items, 'item')} to {path} "
         "(mode 0600: it holds password hashes)."
     )
-
-
-def init_app(app: Flask) -> None:
-    app.cli.add_command(import_json)
-    app.cli.add_command(export_json)

@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 
 from sqlalchemy import func, insert, or_, select
 
-from app.database import begin_write
 from app.extensions import db
 from app.items.store import recount_items
 from app.models import Item, User
@@ -33,14 +32,13 @@ class ImportOutcome:
 
 
 def write_plan(plan: ImportPlan) -> ImportOutcome:
-    """Insert the plan's new users and items; the caller commits or rolls back.
+    """Insert the plan's new users and items, in the caller's write transaction.
 
     A user is already present when an account has the same username
     (without regard to case) and the same email; an item is already present
     when its owner has one with the same title and creation time. Records
     that clash with other accounts are added to the plan's skipped list.
     """
-    begin_write()
     outcome = ImportOutcome()
     owner_ids, new_users = _match_accounts(plan, outcome)
     present = _item_keys(list(owner_ids.values()))
