@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
+from sqlalchemy import func, select
 
+from app.extensions import db
+from app.models import Item
 from tests.conftest import error_body
 
 ITEM_FIELDS = {"id", "title", "description", "owner", "created_at", "updated_at"}
@@ -476,3 +481,39 @@ def test_list_total_follows_creates_deletes_and_searches(client, alice, bob):
     assert json.loads(
         client.get("/api/v1/items", headers=bob.headers).headers["X-Pagination"]
     )["total"] == 1
+
+
+# --- an account deleted while its items are being created --------------------
+
+
+def test_creating_items_while_the_account_is_deleted_never_fails(app, alice, caplog):
+    """Creates racing DELETE /auth/me end in 201 or a clean 401, never a 500."""
+    stop = threading.Event()
+    statuses: list[int] = []
+
+    def create_until_deleted() -> None:
+        client = app.test_client()
+        for _ in range(60):
+            response = client.post("/api/v1/items", json={"title": "x"}, headers=alice.headers)
+            statuses.append(response.status_code)
+            if stop.is_set() and response.status_code == 401:
+                return
+
+    threads = [threading.Thread(target=create_until_deleted) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    while len(statuses) < 30:
+        time.sleep(0.005)
+    deleted = app.test_client().delete(
+        "/api/v1/auth/me", json={"current_password": alice.password}, headers=alice.headers
+    )
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert deleted.status_code == 204
+    assert set(statuses) <= {201, 401}, sorted(set(statuses))
+    assert 401 in statuses
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Item)) == 0
