@@ -1,5 +1,6 @@
 """gunicorn settings for `make run`; every value can be overridden from the environment."""
 
+import gc
 import json
 import os
 import shutil
@@ -53,12 +54,25 @@ def write_json_error(sock: socket.socket, status_int: int, reason: str, mesg: st
 util.write_error = write_json_error
 
 
+# Keep the preloaded app's memory shared with the workers, as the gc module's
+# documentation advises: no collection while the app loads (it would leave
+# freed holes in the heap that each worker's allocations then fill, copying
+# the pages), everything frozen before a fork (so a worker's collections never
+# write to the master's objects), collections back on in each worker.
+gc.disable()
+
+
+def pre_fork(server: Arbiter, worker: Worker) -> None:
+    gc.freeze()
+
+
 def post_fork(server: Arbiter, worker: Worker) -> None:
-    """Never share a database connection the master may hold with a worker.
+    """In a new worker: collections back on, and no database connection of the master's.
 
     SQLAlchemy's advice for forking: drop the inherited pool without
     closing its connections, which belong to the parent.
     """
+    gc.enable()
     app = server.app.wsgi()
     db = app.extensions.get("sqlalchemy")
     if db is None:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import report
+from bench import report, seed_design
 from bench.load import INSTALL_HINT, Request, Result, run_wrk, wrk_path
 from bench.servers import ROOT, TICKS_PER_SECOND, Server, cpu_count, pinned, request_json
 
@@ -48,6 +48,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--login-seconds", type=float, default=10, help="length of login runs")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections")
     parser.add_argument("--only", default="", help="comma-separated target names")
+    parser.add_argument(
+        "--no-seed-design", action="store_true", help="leave out ../shared/seed-design"
+    )
     parser.add_argument(
         "--output", type=Path, default=ROOT / "bench" / "results", help="results directory"
     )
@@ -117,7 +120,11 @@ def bcrypt_seconds(rounds: int, cpus: str | None, checks: int = 3) -> tuple[floa
 
 
 def build_targets(
-    app: Server, baseline: Server, seeded: dict[str, object], args: argparse.Namespace
+    app: Server,
+    baseline: Server,
+    seed: Server | None,
+    seeded: dict[str, object],
+    args: argparse.Namespace,
 ) -> list[Target]:
     accounts: dict[str, dict[str, int]] = seeded["accounts"]  # type: ignore[assignment]
     password = str(seeded["password"])
@@ -177,6 +184,19 @@ def build_targets(
             s,
         ),
     ]
+    if seed is not None:
+        seed_token, seed_item = seed_design.seed(seed)
+        targets += [
+            Target("seed_health", "seed design `GET /health`", seed, Request("/health"), c, s),
+            Target(
+                "seed_get",
+                "seed design `GET /items/{id}`",
+                seed,
+                Request(f"/items/{seed_item}", token=seed_token),
+                c,
+                s,
+            ),
+        ]
     only = {name for name in args.only.split(",") if name}
     return [t for t in targets if not only or t.name in only or t.name == "baseline"]
 
@@ -246,6 +266,7 @@ def main() -> int:
         print("No virtualenv with gunicorn; run `make install` first.", file=sys.stderr)
         return 2
     server_cpus, load_cpus = split_cpus()
+    args.output.mkdir(parents=True, exist_ok=True)
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         env = {
@@ -259,10 +280,18 @@ def main() -> int:
         seeded = prepare_database(env)
         app = Server("app", "wsgi:app", env, server_cpus, "/health")
         baseline = Server("baseline", "bench.baseline_app:app", env, server_cpus, "/")
+        seed = (
+            None
+            if args.no_seed_design
+            else seed_design.server(args.output, Path(tmp), env, server_cpus)
+        )
         try:
             app.start(Path(tmp))
             baseline.start(Path(tmp))
-            targets = build_targets(app, baseline, seeded, args)
+            if seed is not None:
+                print("starting the seed design (first run installs it)...", file=sys.stderr)
+                seed.start(Path(tmp))
+            targets = build_targets(app, baseline, seed, seeded, args)
             warm_up(targets, load_cpus)
             rounds = int(seeded["bcrypt_rounds"])  # type: ignore[call-overload]
             samples, bcrypt_times = run_rounds(
@@ -272,6 +301,8 @@ def main() -> int:
         finally:
             app.stop()
             baseline.stop()
+            if seed is not None:
+                seed.stop()
     results = report.summarize(
         samples,
         labels={t.name: t.label for t in targets},
@@ -291,7 +322,6 @@ def main() -> int:
             "bcrypt_check_s": bcrypt_times,
         },
     )
-    args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     table = report.markdown(results)
     (args.output / "latest.md").write_text(table)

@@ -37,6 +37,10 @@ class Server:
     env: dict[str, str]
     cpus: str | None
     ready_path: str
+    # Another server than gunicorn (the seed design's uvicorn), run from `cwd`.
+    command: list[str] | None = None
+    cwd: Path = ROOT
+    forks_workers: bool = True
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
@@ -48,14 +52,14 @@ class Server:
     def start(self, log_dir: Path) -> None:
         env = {**self.env, "HOST": "127.0.0.1", "PORT": str(self.port)}
         self.log_path = log_dir / f"{self.name}.log"
-        command = [str(GUNICORN), "--config", "gunicorn.conf.py", self.app]
+        command = self.command or [str(GUNICORN), "--config", "gunicorn.conf.py", self.app]
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                pinned(command, self.cpus), cwd=ROOT, env=env, stdout=log, stderr=log
+                pinned(command, self.cpus), cwd=self.cwd, env=env, stdout=log, stderr=log
             )
         self._wait_ready()
 
-    def _wait_ready(self, timeout: float = 60.0) -> None:
+    def _wait_ready(self, timeout: float = 300.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process is not None
@@ -63,7 +67,7 @@ class Server:
                 raise RuntimeError(f"{self.name} exited; see {self.log_path}")
             try:
                 with urllib.request.urlopen(self.url + self.ready_path, timeout=2) as answer:
-                    if answer.status == 200 and len(self.worker_pids()) > 0:
+                    if answer.status == 200 and (self.worker_pids() or not self.forks_workers):
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass

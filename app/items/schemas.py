@@ -66,7 +66,10 @@ def item_body(item: Any) -> dict[str, Any]:
 
 
 def _timestamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
+    """As UTCTimestamp writes it; stored times are UTC already (app.models.UTCDateTime)."""
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="seconds")
 
 
 class ItemQueryArgs(Schema):

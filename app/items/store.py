@@ -61,6 +61,21 @@ COUNT_ITEMS = (
     .values(item_count=User.item_count + bindparam("delta"))
 )
 ItemSelect = Select[*tuple[Any, ...]]
+OWNED = Item.owner_id == bindparam("owner_id")
+MATCHING = or_(
+    Item.title.ilike(bindparam("pattern"), escape="\\"),
+    Item.description.ilike(bindparam("pattern"), escape="\\"),
+)
+# Every page statement built once, by (searching, sort): a request only binds values.
+PAGES: dict[tuple[bool, str], ItemSelect] = {
+    (search, sort): (OWN_ITEMS.where(OWNED, MATCHING) if search else OWN_ITEMS.where(OWNED))
+    .order_by(*ORDERINGS[sort])
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+    for search in (False, True)
+    for sort in ORDERINGS
+}
+SEARCH_COUNT = select(func.count()).select_from(Item).where(OWNED, MATCHING)
 
 
 class ItemRow(NamedTuple):
@@ -105,31 +120,21 @@ def etag(item: ItemRow) -> str:
     return f"{item.id}.{item.version}"
 
 
-def own_items(search: str | None, sort: str) -> ItemSelect:
-    """The caller's items matching `search`, in the order `sort` names."""
-    statement = OWN_ITEMS.where(Item.owner_id == current_user.id)
+def list_own_items(search: str | None, sort: str, offset: int, limit: int) -> list[ListedItem]:
+    """A page of the caller's items matching `search`, in the order `sort` names."""
+    params = {"owner_id": current_user.id, "offset": offset, "limit": limit}
     if search:
-        pattern = like_pattern(search)
-        statement = statement.where(
-            or_(
-                Item.title.ilike(pattern, escape="\\"),
-                Item.description.ilike(pattern, escape="\\"),
-            )
-        )
-    return statement.order_by(*ORDERINGS[sort])
+        params["pattern"] = like_pattern(search)
+    return list(read_connection().execute(PAGES[bool(search), sort], params))
 
 
-def count_own_items(statement: ItemSelect, search: str | None) -> int:
+def count_own_items(search: str | None) -> int:
     """How many items the list has: the stored count unless a search filters it."""
     if not search:
         stored: int = current_user.item_count
         return stored
-    counted = select(func.count()).select_from(statement.order_by(None).subquery())
-    return db.session.execute(counted).scalar_one()
-
-
-def read_page(statement: ItemSelect, offset: int, limit: int) -> list[ListedItem]:
-    return list(read_connection().execute(statement.limit(limit).offset(offset)))
+    params = {"owner_id": current_user.id, "pattern": like_pattern(search)}
+    return read_connection().execute(SEARCH_COUNT, params).scalar_one()
 
 
 def create_item(title: str, description: str | None) -> ItemRow:

@@ -17,8 +17,7 @@ from app.items.store import (
     create_item,
     delete_item,
     etag,
-    own_items,
-    read_page,
+    list_own_items,
     update_item,
 )
 from app.models import MAX_ID
@@ -41,11 +40,11 @@ class Items(MethodView):
     @blp.paginate(page_size=50, max_page_size=100)
     def get(self, args: dict[str, Any], pagination_parameters: Any) -> list[ListedItem]:
         """List your items, newest first"""
-        statement = own_items(args.get("q"), args["sort"])
-        pagination_parameters.item_count = count_own_items(statement, args.get("q"))
+        search = args.get("q")
+        pagination_parameters.item_count = count_own_items(search)
         # A page past the last possible row is empty, not a driver overflow.
         offset = min(pagination_parameters.first_item, MAX_ID)
-        return read_page(statement, offset, pagination_parameters.page_size)
+        return list_own_items(search, args["sort"], offset, pagination_parameters.page_size)
 
     @blp.token_required()
     @blp.errors(415)
