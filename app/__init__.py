@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask, Response
 
-from app import cli, database, docs, errors, rate_limits, tokens
+from app import cli, database, docs, errors, rate_limits, routing, tokens
 from app.config import FIXED_SETTINGS, from_environment
 from app.extensions import api, cors, migrate
 from app.observability import metrics, request_log
@@ -21,6 +21,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app from the environment, overridden by `test_config`."""
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
     configure(app, test_config)
+    routing.init_app(app)
     register_extensions(app)
     register_observability(app)
     register_blueprints(app)

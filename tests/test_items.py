@@ -476,3 +476,27 @@ def test_list_total_follows_creates_deletes_and_searches(client, alice, bob):
     assert json.loads(
         client.get("/api/v1/items", headers=bob.headers).headers["X-Pagination"]
     )["total"] == 1
+
+
+# --- ids in paths -------------------------------------------------------------
+
+OTHER_DIGITS = {
+    "Arabic-Indic": "٠١٢٣٤٥٦٧٨٩",
+    "fullwidth": "０１２３４５６７８９",
+    "Devanagari": "०१२३४५६७८९",
+    "mathematical bold": "𝟎𝟏𝟐𝟑𝟒𝟓𝟔𝟕𝟖𝟗",
+}
+
+
+@pytest.mark.parametrize("digits", OTHER_DIGITS.values(), ids=OTHER_DIGITS.keys())
+def test_item_ids_are_ascii_digits_only(client, alice, items_url, digits):
+    """int() reads any Unicode digit; a path id is ASCII, or the item is not found."""
+    item_id = create(client, alice, items_url)["id"]
+    spelled = str(item_id).translate(str.maketrans("0123456789", digits))
+
+    for method in ("get", "put", "patch", "delete"):
+        response = getattr(client, method)(
+            f"{items_url}/{spelled}", json={"title": "changed"}, headers=alice.headers
+        )
+        error_body(response, 404)
+    assert get(client, alice, item_id, items_url).get_json()["title"] == "A title"
