@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, error_body
 
 
 @pytest.fixture
@@ -124,3 +124,44 @@ def test_admin_sees_only_their_own_items(client, admin, alice):
 
     assert client.get("/api/v1/items", headers=admin.headers).get_json() == []
     assert client.get(f"/api/v1/items/{item_id}", headers=admin.headers).status_code == 404
+
+
+ADMIN_ROUTES = [
+    ("get", ""),
+    ("delete", ""),
+    ("post", "/disable"),
+    ("post", "/enable"),
+]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "victim%00",
+        "%00",
+        "al%00ice",
+        "alice%0A",
+        "ali%20ce",
+        "al%2Fice",
+        "%C3%A9lan",
+        "%FF%FE",
+        "%F0%9F%98%80",
+        "ab",
+        "a" * 33,
+    ],
+)
+def test_names_no_account_can_have_are_404_on_every_admin_route(client, admin, alice, name):
+    """PostgreSQL refuses NUL in a query: the path is checked before any lookup."""
+    for method, suffix in ADMIN_ROUTES:
+        response = getattr(client, method)(
+            f"/api/v1/admin/users/{name}{suffix}", headers=admin.headers
+        )
+        error_body(response, 404)
+    assert client.get("/api/v1/admin/users/alice", headers=admin.headers).status_code == 200
+
+
+@pytest.mark.parametrize("query", ["q=%00", "q=a%00b", "q=" + "x" * 201])
+def test_unusable_searches_are_422(client, admin, query):
+    response = client.get(f"/api/v1/admin/users?{query}", headers=admin.headers)
+
+    assert "q" in error_body(response, 422)["errors"]["query"]

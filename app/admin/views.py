@@ -89,7 +89,7 @@ class Users(MethodView):
         return list(db.session.scalars(page.offset(pagination_parameters.first_item)))
 
 
-@blp.route("/users/<string:username>")
+@blp.route("/users/<username:username>")
 class UserByName(MethodView):
     @admin_required
     @blp.errors(404)
@@ -109,7 +109,7 @@ class UserByName(MethodView):
         db.session.commit()
 
 
-@blp.route("/users/<string:username>/disable")
+@blp.route("/users/<username:username>/disable")
 class DisableUser(MethodView):
     @admin_required
     @blp.errors(404, 409)
@@ -123,7 +123,7 @@ class DisableUser(MethodView):
         return user
 
 
-@blp.route("/users/<string:username>/enable")
+@blp.route("/users/<username:username>/enable")
 class EnableUser(MethodView):
     @admin_required
     @blp.errors(404)
