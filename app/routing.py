@@ -1,17 +1,21 @@
-"""Which paths reach a view: ASCII ids, usernames as registered, and no redirects.
+"""How requests reach a view: ASCII ids, usernames as registered, no redirects.
 
-Werkzeug's URL map answers a doubled or missing slash with a 308 to a URL
+Werkzeug's URL map answers a doubled slash (`/api/v1//items`) with a 308 to a URL
 built from the request's Host (and, behind a proxy, X-Forwarded-Proto), as
 an HTML page: Flask returns these redirects as they are, without calling
 any error handler. Turned off here, such paths are simply not found, in
 the API's JSON error shape. Path values are checked by their converter, so
 one a client sends never reaches the database unless a record could have it.
+Requests are app.parsing.BoundedRequest: a body past the size limit is a
+413 however it is framed.
 """
 
 from __future__ import annotations
 
 from flask import Flask
 from werkzeug.routing import BaseConverter, IntegerConverter, Map
+
+from app.parsing import BoundedRequest
 
 # The characters and lengths RegisterSchema allows in a username.
 USERNAME_REGEX = r"[A-Za-z0-9_.-]{3,32}"
@@ -42,6 +46,7 @@ def no_redirects(url_map: Map) -> None:
 
 def init_app(app: Flask) -> None:
     """Before any route is added: rules take these settings when they are bound."""
+    app.request_class = BoundedRequest
     app.url_map.converters["int"] = AsciiIntegerConverter
     app.url_map.converters["username"] = UsernameConverter
     no_redirects(app.url_map)
