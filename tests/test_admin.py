@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.conftest import PASSWORD, error_body
@@ -165,3 +167,27 @@ def test_unusable_searches_are_422(client, admin, query):
     response = client.get(f"/api/v1/admin/users?{query}", headers=admin.headers)
 
     assert "q" in error_body(response, 422)["errors"]["query"]
+
+
+@pytest.mark.parametrize(
+    "page", [2**31, 2**63, 2**64, 10**100], ids=["2^31", "2^63", "2^64", "10^100"]
+)
+def test_pages_far_past_the_end_are_empty(client, admin, alice, page):
+    response = client.get(f"/api/v1/admin/users?page={page}&page_size=100", headers=admin.headers)
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json() == []
+    assert json.loads(response.headers["X-Pagination"])["total"] == 2
+
+
+def test_search_is_literal_and_ignores_case(client, auth, admin):
+    for name in ("under_score", "underXscore", "Percent.Sign"):
+        auth.register(name)
+
+    underscore = client.get("/api/v1/admin/users?q=R_S", headers=admin.headers)
+    by_email = client.get("/api/v1/admin/users?q=PERCENT.SIGN@EXAMPLE", headers=admin.headers)
+    percent = client.get("/api/v1/admin/users?q=%25", headers=admin.headers)
+
+    assert [user["username"] for user in underscore.get_json()] == ["under_score"]
+    assert [user["username"] for user in by_email.get_json()] == ["Percent.Sign"]
+    assert percent.get_json() == []
