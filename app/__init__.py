@@ -9,12 +9,12 @@ from flask import Flask, Response
 
 from app import (
     blocklist,
-    cli,
     database,
     docs,
     errors,
     observability,
     rate_limits,
+    routing,
     token_check,
     tokens,
 )
@@ -48,6 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, commands: bool = Tr
     """
     app = SyncFlask(__name__, instance_relative_config=True, static_folder=None)
     configure(app, test_config)
+    routing.init_app(app)
     register_extensions(app)
     register_observability(app)
     register_blueprints(app)
@@ -131,7 +132,7 @@ def register_commands(app: Flask) -> None:
     """`flask users`, `flask db` (migrations), `flask import-json`/`export-json`, `flask shell`."""
     from flask_migrate import Migrate
 
-    from app import transfer
+    from app import cli, transfer
     from app.models import Item, User
 
     # Batch mode lets migrations alter tables on SQLite too.

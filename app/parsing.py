@@ -1,17 +1,45 @@
-"""Request body parsing that turns every malformed body into a client error."""
+"""Request body parsing that turns every malformed or oversized body into a client error."""
 
 from __future__ import annotations
 
+import io
 import json
 from functools import cache
-from typing import Any
+from typing import IO, Any
 
 import flask
 import marshmallow as ma
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.utils import cached_property
+from werkzeug.wsgi import LimitedStream, get_input_stream
 
 FORM_MIMETYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+class BoundedRequest(flask.Request):
+    """A request whose body past MAX_CONTENT_LENGTH is refused (413), however it is framed.
+
+    Werkzeug refuses a declared Content-Length over the limit, but reads a
+    chunked body (which declares none) only up to the limit and then stops
+    as if it had ended: the start of a longer body was parsed as the whole
+    of it. Such a body is read here to one byte past the limit instead.
+    """
+
+    @cached_property
+    def stream(self) -> IO[bytes]:
+        limit = self.max_content_length
+        if (
+            self.content_length is not None
+            or limit is None
+            or "wsgi.input_terminated" not in self.environ  # no body Werkzeug would read
+        ):
+            return get_input_stream(self.environ, max_content_length=limit)
+        body = LimitedStream(self.environ["wsgi.input"], limit + 1, is_max=True).read()
+        if len(body) > limit:
+            raise RequestEntityTooLarge()
+        return io.BytesIO(body)
 
 
 class RequestParser(FlaskParser):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, error_body
 
 
 @pytest.fixture
@@ -124,3 +126,68 @@ def test_admin_sees_only_their_own_items(client, admin, alice):
 
     assert client.get("/api/v1/items", headers=admin.headers).get_json() == []
     assert client.get(f"/api/v1/items/{item_id}", headers=admin.headers).status_code == 404
+
+
+ADMIN_ROUTES = [
+    ("get", ""),
+    ("delete", ""),
+    ("post", "/disable"),
+    ("post", "/enable"),
+]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "victim%00",
+        "%00",
+        "al%00ice",
+        "alice%0A",
+        "ali%20ce",
+        "al%2Fice",
+        "%C3%A9lan",
+        "%FF%FE",
+        "%F0%9F%98%80",
+        "ab",
+        "a" * 33,
+    ],
+)
+def test_names_no_account_can_have_are_404_on_every_admin_route(client, admin, alice, name):
+    """PostgreSQL refuses NUL in a query: the path is checked before any lookup."""
+    for method, suffix in ADMIN_ROUTES:
+        response = getattr(client, method)(
+            f"/api/v1/admin/users/{name}{suffix}", headers=admin.headers
+        )
+        error_body(response, 404)
+    assert client.get("/api/v1/admin/users/alice", headers=admin.headers).status_code == 200
+
+
+@pytest.mark.parametrize("query", ["q=%00", "q=a%00b", "q=" + "x" * 201])
+def test_unusable_searches_are_422(client, admin, query):
+    response = client.get(f"/api/v1/admin/users?{query}", headers=admin.headers)
+
+    assert "q" in error_body(response, 422)["errors"]["query"]
+
+
+@pytest.mark.parametrize(
+    "page", [2**31, 2**63, 2**64, 10**100], ids=["2^31", "2^63", "2^64", "10^100"]
+)
+def test_pages_far_past_the_end_are_empty(client, admin, alice, page):
+    response = client.get(f"/api/v1/admin/users?page={page}&page_size=100", headers=admin.headers)
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json() == []
+    assert json.loads(response.headers["X-Pagination"])["total"] == 2
+
+
+def test_search_is_literal_and_ignores_case(client, auth, admin):
+    for name in ("under_score", "underXscore", "Percent.Sign"):
+        auth.register(name)
+
+    underscore = client.get("/api/v1/admin/users?q=R_S", headers=admin.headers)
+    by_email = client.get("/api/v1/admin/users?q=PERCENT.SIGN@EXAMPLE", headers=admin.headers)
+    percent = client.get("/api/v1/admin/users?q=%25", headers=admin.headers)
+
+    assert [user["username"] for user in underscore.get_json()] == ["under_score"]
+    assert [user["username"] for user in by_email.get_json()] == ["Percent.Sign"]
+    assert percent.get_json() == []

@@ -220,6 +220,49 @@ def test_body_over_the_limit_is_413(client, alice, url, content_type):
     assert "message" in error_body(response, 413)
 
 
+def post_chunked(client, url: str, body: bytes, content_type: str, headers: dict[str, str]):
+    """POST `body` as a server hands on a chunked one: no length, a terminated stream."""
+    return client.post(
+        url,
+        data=body,
+        content_type=content_type,
+        headers={**headers, "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+
+# Valid within the limit and past it: a body cut at the limit would parse.
+PADDED_JSON = b'{"title": "cut here"}' + b" " * (3 * ONE_MIB)
+
+
+@pytest.mark.parametrize(
+    "url, content_type, body",
+    [
+        ("/api/v1/items", "application/json", PADDED_JSON),
+        ("/items", "application/json", b'{"title": "' + b"x" * 3 * ONE_MIB + b'"}'),
+        ("/api/v1/items", "application/json", PADDED_JSON[: ONE_MIB + 1]),
+        ("/api/v1/auth/register", "application/json", PADDED_JSON),
+        ("/api/v1/auth/login", "application/json", PADDED_JSON),
+        ("/api/v1/auth/login", "application/x-www-form-urlencoded", b"username=alice&" * ONE_MIB),
+        ("/api/v1/auth/login", "multipart/form-data; boundary=b", b"-" * 3 * ONE_MIB),
+    ],
+    ids=["padded", "long-title", "one-byte-over", "register", "login", "form", "multipart"],
+)
+def test_chunked_body_over_the_limit_is_413(client, alice, url, content_type, body):
+    response = post_chunked(client, url, body, content_type, alice.headers)
+
+    assert "message" in error_body(response, 413)
+    assert client.get("/api/v1/items", headers=alice.headers).get_json() == []
+
+
+def test_chunked_body_within_the_limit_is_read(client, alice):
+    body = b'{"title": "chunked"}' + b" " * (ONE_MIB - 100)
+    response = post_chunked(client, "/api/v1/items", body, "application/json", alice.headers)
+
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["title"] == "chunked"
+
+
 def test_body_just_under_the_limit_is_read(client, alice):
     data = b'{"title": "x", "description": "' + b"y" * (ONE_MIB - 100) + b'"}'
     response = client.post(

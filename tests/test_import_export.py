@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Item, User
+from tests.conftest import PASSWORD
 
 OLD_PASSWORD = "password from the old store"
 # Low cost keeps the tests fast; login checks any cost the hash names.
@@ -269,6 +270,12 @@ def test_malformed_json_writes_nothing(app, runner, write_file, content):
         {"users": {"ivy": user("ivy")}, "items": [item("ivy", "x")]},
         {"users": {"ivy": user("ivy")}, "items": {"ivy": item("ivy", "not in a list")}},
         {"users": {"ivy": user("ivy")}, "items": {"ivy": [item("ivy", "ok")], "x": None}},
+        {"users": {"ivy": user("ivy")}, "items": {}, "last_user_id": -1},
+        {"users": {"ivy": user("ivy")}, "items": {}, "last_user_id": "7"},
+        {"users": {"ivy": user("ivy")}, "items": {}, "last_user_id": True},
+        {"users": {"ivy": user("ivy")}, "items": {}, "last_user_id": 7.5},
+        {"users": {"ivy": user("ivy")}, "items": {}, "last_user_id": 2**31 - 1},
+        {"users": {"ivy": user("ivy")}, "items": {}, "last_user_id": 2**64},
     ],
     ids=[
         "array",
@@ -280,6 +287,12 @@ def test_malformed_json_writes_nothing(app, runner, write_file, content):
         "items-array",
         "item-not-in-list",
         "list-is-null",
+        "last-id-negative",
+        "last-id-string",
+        "last-id-boolean",
+        "last-id-fraction",
+        "last-id-leaves-no-room",
+        "last-id-past-64-bits",
     ],
 )
 def test_wrong_container_types_write_nothing(app, runner, write_file, document):
@@ -442,7 +455,11 @@ def test_export_of_an_empty_database_imports_as_nothing(app, runner, tmp_path):
     target = tmp_path / "empty.json"
 
     assert runner.invoke(args=["export-json", str(target)]).exit_code == 0
-    assert json.loads(target.read_text(encoding="utf-8")) == {"users": {}, "items": {}}
+    assert json.loads(target.read_text(encoding="utf-8")) == {
+        "users": {},
+        "items": {},
+        "last_user_id": 0,
+    }
     assert "Nothing changed: nothing new to import." in run_import(runner, target).output
 
 
@@ -490,11 +507,90 @@ def test_export_then_import_into_a_fresh_database_round_trips(
 
     def without_ids(path: Path) -> dict[str, Any]:
         document = json.loads(path.read_text(encoding="utf-8"))
+        document.pop("last_user_id")
         for records in document["items"].values():
             for record in records:
                 record.pop("id")
         return document
 
     assert without_ids(second) == without_ids(first)
+    last_ids = [json.loads(p.read_text(encoding="utf-8"))["last_user_id"] for p in (first, second)]
+    assert last_ids == [3, 6]  # the restored accounts took ids past the first database's
     assert login(client, "alice", alice.password).status_code == 200
     assert [i["title"] for i in list_items(client, "bob")] == ["bob's only item"]
+
+
+def fresh_database(app: Flask) -> None:
+    """A new, empty database behind the same app: same secret, no rows, no revocations."""
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        db.session.remove()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_tokens_revoked_before_an_export_stay_revoked_after_restoring_it(
+    app, client, runner, auth, tmp_path
+):
+    """Logout, password change and account deletion all hold across a restore.
+
+    carol's first account is deleted and she registers again: in a fresh
+    database the restored carol would get the first account's id back.
+    """
+    bob = auth.account("bob")
+    carol_first = auth.account("carol")
+    other_session = auth.login("bob").get_json()
+    assert client.post("/api/v1/auth/logout", headers=bob.headers).status_code == 204
+    changed = client.post(
+        "/api/v1/auth/me/password",
+        json={"current_password": PASSWORD, "new_password": "a brand new passphrase"},
+        headers=bearer(other_session["access_token"]),
+    )
+    assert changed.status_code == 204
+    deleted = client.delete(
+        "/api/v1/auth/me", json={"current_password": PASSWORD}, headers=carol_first.headers
+    )
+    assert deleted.status_code == 204
+    auth.account("carol")
+    revoked = [bob.tokens, other_session, carol_first.tokens]
+    backup = tmp_path / "backup.json"
+    assert runner.invoke(args=["export-json", str(backup)]).exit_code == 0
+
+    fresh_database(app)
+    restored = run_import(runner, backup)
+
+    assert "Imported 2 users and 0 items." in restored.output, restored.output
+    for tokens in revoked:
+        me = client.get("/api/v1/auth/me", headers=bearer(tokens["access_token"]))
+        refreshed = client.post("/api/v1/auth/refresh", headers=bearer(tokens["refresh_token"]))
+        assert me.status_code == 401
+        assert refreshed.status_code == 401
+    assert auth.login("bob", "a brand new passphrase").status_code == 200
+    assert auth.login("carol").status_code == 200
+
+
+def test_an_account_registered_after_a_restore_gets_no_old_token(
+    app, client, runner, auth, tmp_path
+):
+    """dave's deleted account must not come back to life under a new dave."""
+    auth.account("bob")
+    dave = auth.account("dave")
+    assert (
+        client.delete(
+            "/api/v1/auth/me", json={"current_password": PASSWORD}, headers=dave.headers
+        ).status_code
+        == 204
+    )
+    backup = tmp_path / "backup.json"
+    assert runner.invoke(args=["export-json", str(backup)]).exit_code == 0
+    fresh_database(app)
+    assert "Imported 1 user and 0 items." in run_import(runner, backup).output
+
+    assert auth.register("dave").status_code == 201
+
+    refreshed = client.post("/api/v1/auth/refresh", headers=bearer(dave.tokens["refresh_token"]))
+    assert client.get("/api/v1/auth/me", headers=dave.headers).status_code == 401
+    assert refreshed.status_code == 401

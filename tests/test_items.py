@@ -478,9 +478,12 @@ def test_list_total_follows_creates_deletes_and_searches(client, alice, bob):
 
     assert json.loads(everything.headers["X-Pagination"])["total"] == 2
     assert json.loads(searched.headers["X-Pagination"])["total"] == 1
-    assert json.loads(
-        client.get("/api/v1/items", headers=bob.headers).headers["X-Pagination"]
-    )["total"] == 1
+    assert (
+        json.loads(client.get("/api/v1/items", headers=bob.headers).headers["X-Pagination"])[
+            "total"
+        ]
+        == 1
+    )
 
 
 # --- an account deleted while its items are being created --------------------
@@ -517,3 +520,27 @@ def test_creating_items_while_the_account_is_deleted_never_fails(app, alice, cap
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Item)) == 0
+
+
+# --- ids in paths -------------------------------------------------------------
+
+OTHER_DIGITS = {
+    "Arabic-Indic": "٠١٢٣٤٥٦٧٨٩",
+    "fullwidth": "０１２３４５６７８９",
+    "Devanagari": "०१२३४५६७८९",
+    "mathematical bold": "𝟎𝟏𝟐𝟑𝟒𝟓𝟔𝟕𝟖𝟗",
+}
+
+
+@pytest.mark.parametrize("digits", OTHER_DIGITS.values(), ids=OTHER_DIGITS.keys())
+def test_item_ids_are_ascii_digits_only(client, alice, items_url, digits):
+    """int() reads any Unicode digit; a path id is ASCII, or the item is not found."""
+    item_id = create(client, alice, items_url)["id"]
+    spelled = str(item_id).translate(str.maketrans("0123456789", digits))
+
+    for method in ("get", "put", "patch", "delete"):
+        response = getattr(client, method)(
+            f"{items_url}/{spelled}", json={"title": "changed"}, headers=alice.headers
+        )
+        error_body(response, 404)
+    assert get(client, alice, item_id, items_url).get_json()["title"] == "A title"

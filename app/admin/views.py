@@ -8,35 +8,19 @@ from typing import Any, TypeVar
 
 from flask.views import MethodView
 from flask_jwt_extended import current_user
-from marshmallow import Schema, fields, validate
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 
 from app.admin import blp
+from app.admin.schemas import AdminUserSchema, UserQueryArgs
 from app.auth.accounts import find_by_username
-from app.auth.schemas import UserSchema
-from app.database import like_pattern, write_transaction
+from app.database import write_transaction
 from app.errors import abort
 from app.extensions import db
-from app.fields import Text
+from app.listing import containing, page_of
 from app.models import User
 from app.tokens import revoke_all_tokens
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class AdminUserSchema(UserSchema):
-    """An account as admins see it."""
-
-    is_admin = fields.Boolean(dump_only=True)
-
-
-class UserQueryArgs(Schema):
-    """Search of the accounts list."""
-
-    q = Text(
-        validate=validate.Length(max=200),
-        metadata={"description": "Text to find in username or email."},
-    )
 
 
 def admin_required(view: F) -> F:
@@ -71,23 +55,13 @@ class Users(MethodView):
     @blp.paginate(page_size=50, max_page_size=100)
     def get(self, args: dict[str, Any], pagination_parameters: Any) -> list[User]:
         """List accounts, oldest first"""
-        statement = select(User)
+        statement = select(User).order_by(User.id)
         if args.get("q"):
-            pattern = like_pattern(args["q"].lower())
-            statement = statement.where(
-                or_(
-                    func.lower(User.username).like(pattern, escape="\\"),
-                    User.email.like(pattern, escape="\\"),
-                )
-            )
-        pagination_parameters.item_count = db.session.scalar(
-            select(func.count()).select_from(statement.subquery())
-        )
-        page = statement.order_by(User.id).limit(pagination_parameters.page_size)
-        return list(db.session.scalars(page.offset(pagination_parameters.first_item)))
+            statement = statement.where(containing(args["q"], User.username, User.email))
+        return page_of(statement, pagination_parameters)
 
 
-@blp.route("/users/<string:username>")
+@blp.route("/users/<username:username>")
 class UserByName(MethodView):
     @admin_required
     @blp.errors(404)
@@ -107,7 +81,7 @@ class UserByName(MethodView):
             db.session.delete(user)
 
 
-@blp.route("/users/<string:username>/disable")
+@blp.route("/users/<username:username>/disable")
 class DisableUser(MethodView):
     @admin_required
     @blp.errors(404, 409)
@@ -122,7 +96,7 @@ class DisableUser(MethodView):
         return user
 
 
-@blp.route("/users/<string:username>/enable")
+@blp.route("/users/<username:username>/enable")
 class EnableUser(MethodView):
     @admin_required
     @blp.errors(404)

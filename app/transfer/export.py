@@ -2,7 +2,9 @@
 
 The file is written record by record from streamed queries, so memory stays
 flat however many items there are, into a temporary file created 0600 that
-replaces PATH only once complete: it holds every password hash.
+replaces PATH only once complete: it holds every password hash. Beside
+`users` and `items` it records `last_user_id`, so that a restore never hands
+out an id a token of this database names (see app.transfer.user_ids).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Item, User
+from app.transfer.user_ids import last_user_id
 
 STREAM_SIZE = 1000
 
@@ -49,7 +52,7 @@ def _write_store(out: TextIO) -> tuple[int, int]:
         users = _write_users(out)
         out.write('\n  },\n  "items": {')
         items = _write_items(out)
-        out.write("\n  }\n}\n")
+        out.write(f'\n  }},\n  "last_user_id": {last_user_id()}\n}}\n')
     finally:
         db.session.rollback()
     return users, items

@@ -13,6 +13,7 @@ from app.extensions import db
 from app.items.store import recount_items
 from app.models import Item, User
 from app.transfer.reading import ImportPlan, UserRecord, record_path
+from app.transfer.user_ids import skip_user_ids_past
 
 # Rows per INSERT batch, and values per IN (...) lookup, which keeps every
 # statement under SQLite's limit on bound parameters.
@@ -38,10 +39,12 @@ def write_plan(plan: ImportPlan) -> ImportOutcome:
     (without regard to case) and the same email; an item is already present
     when its owner has one with the same title and creation time. Records
     that clash with other accounts are added to the plan's skipped list.
+    New accounts get ids past the file's `last_user_id`.
     """
     outcome = ImportOutcome()
     owner_ids, new_users = _match_accounts(plan, outcome)
     present = _item_keys(list(owner_ids.values()))
+    skip_user_ids_past(plan.last_user_id)
     owner_ids.update(_insert_users(new_users))
     outcome.users_added = len(new_users)
     rows: list[dict[str, Any]] = []

@@ -2,7 +2,8 @@
 
 The containers (the top-level object, `users`, `items` and each owner's list
 of items) must have the right types, or the whole file is refused. Records
-inside them that break a rule are skipped, each with its reason.
+inside them that break a rule are skipped, each with its reason. An export
+of this API also carries `last_user_id` (see app.transfer.user_ids).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError
 
+from app.models import MAX_ID
 from app.transfer.schemas import OriginalItemSchema, OriginalUserSchema
 
 
@@ -43,13 +45,18 @@ class ItemRecord:
 
 @dataclass
 class ImportPlan:
-    """Valid users in file order, their items by username, and what was skipped."""
+    """Valid users in file order, their items by username, and what was skipped.
+
+    `last_user_id` is the exporting database's highest account id (0 in
+    files of the original store, which issued none of this API's tokens).
+    """
 
     users: list[UserRecord] = field(default_factory=list)
     items: dict[str, list[ItemRecord]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     skipped_users: int = 0
     skipped_items: int = 0
+    last_user_id: int = 0
 
     def skip_user(self, where: str, reason: str) -> None:
         self.skipped.append(f"{where}: {reason}")
@@ -62,14 +69,14 @@ class ImportPlan:
 
 def read_store(path: Path) -> ImportPlan:
     """Parse and check the file at `path`; raise MalformedStore if unusable."""
-    users, items = _parse(path)
-    plan = ImportPlan()
+    users, items, last_id = _parse(path)
+    plan = ImportPlan(last_user_id=last_id)
     _check_users(users, plan)
     _check_items(items, users, plan)
     return plan
 
 
-def _parse(path: Path) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+def _parse(path: Path) -> tuple[dict[str, Any], dict[str, list[Any]], int]:
     try:
         with path.open(encoding="utf-8") as source:
             document = json.load(source, object_pairs_hook=_refuse_duplicate_keys)
@@ -89,7 +96,16 @@ def _parse(path: Path) -> tuple[dict[str, Any], dict[str, list[Any]]]:
     for owner, owned in items.items():
         if not isinstance(owned, list):
             raise MalformedStore(f"{record_path('items', owner)} must be a list of items.")
-    return users, items
+    return users, items, _last_user_id(document.get("last_user_id", 0), len(users))
+
+
+def _last_user_id(value: Any, user_count: int) -> int:
+    """A whole number that leaves room for the file's users below the largest id."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise MalformedStore('"last_user_id" must be a whole number, 0 or more.')
+    if value > MAX_ID - user_count:
+        raise MalformedStore(f'"last_user_id" leaves no ids for the file\'s users (max {MAX_ID}).')
+    return value
 
 
 def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

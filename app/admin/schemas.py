@@ -1,0 +1,23 @@
+"""Schemas of the admin endpoints: accounts as admins see them, and their search."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from app.auth.schemas import UserSchema
+from app.fields import Text
+
+
+class AdminUserSchema(UserSchema):
+    """An account as admins see it."""
+
+    is_admin = fields.Boolean(dump_only=True)
+
+
+class UserQueryArgs(Schema):
+    """Search of the accounts list."""
+
+    q = Text(
+        validate=validate.Length(max=200),
+        metadata={"description": "Text to find in username or email."},
+    )

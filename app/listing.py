@@ -1,0 +1,39 @@
+"""Listing: search, count and page a query the same way for every list endpoint."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from flask_smorest.pagination import PaginationParameters
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, func, or_, select
+
+from app.database import like_pattern
+from app.extensions import db
+from app.models import MAX_ID
+
+T = TypeVar("T")
+
+
+def containing(text: str, *columns: SQLColumnExpression[str]) -> ColumnElement[bool]:
+    """Rows where any of `columns` contains `text`, ignoring case; % and _ match literally."""
+    pattern = like_pattern(text)
+    return or_(*(column.ilike(pattern, escape="\\") for column in columns))
+
+
+def count_rows(statement: Select[Any]) -> int:
+    """How many rows `statement` returns."""
+    counted = select(func.count()).select_from(statement.order_by(None).subquery())
+    return db.session.scalar(counted) or 0
+
+
+def page_of(
+    statement: Select[tuple[T]], pagination: PaginationParameters, *, total: int | None = None
+) -> list[T]:
+    """The page `pagination` asks for, whose item count is set to `total` (counted if None).
+
+    Rows have 32-bit ids, so no table holds more than MAX_ID of them: a page
+    number past that is an empty page, not an offset the driver cannot bind.
+    """
+    pagination.item_count = count_rows(statement) if total is None else total
+    offset = min(pagination.first_item, MAX_ID)
+    return list(db.session.scalars(statement.limit(pagination.page_size).offset(offset)))

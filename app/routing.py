@@ -1,0 +1,52 @@
+"""How requests reach a view: ASCII ids, usernames as registered, no redirects.
+
+Werkzeug's URL map answers a doubled slash (`/api/v1//items`) with a 308 to a URL
+built from the request's Host (and, behind a proxy, X-Forwarded-Proto), as
+an HTML page: Flask returns these redirects as they are, without calling
+any error handler. Turned off here, such paths are simply not found, in
+the API's JSON error shape. Path values are checked by their converter, so
+one a client sends never reaches the database unless a record could have it.
+Requests are app.parsing.BoundedRequest: a body past the size limit is a
+413 however it is framed.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from werkzeug.routing import BaseConverter, IntegerConverter, Map
+
+from app.parsing import BoundedRequest
+
+# The characters and lengths RegisterSchema allows in a username.
+USERNAME_REGEX = r"[A-Za-z0-9_.-]{3,32}"
+
+
+class AsciiIntegerConverter(IntegerConverter):
+    """`<int:...>` of ASCII digits: Werkzeug's `\\d` and int() also take '١' or '１'."""
+
+    regex = r"[0-9]+"
+
+
+class UsernameConverter(BaseConverter):
+    """`<username:...>`: a name that could be registered, so no NUL or other strays."""
+
+    regex = USERNAME_REGEX
+
+
+def no_redirects(url_map: Map) -> None:
+    """Doubled slashes and defaults never answer a redirect.
+
+    Strict slashes stay on: no rule ends in a slash, so `/items/` is simply
+    not `/items`, and a rule that did would redirect (tests/test_routing.py
+    tries every rule).
+    """
+    url_map.merge_slashes = False
+    url_map.redirect_defaults = False
+
+
+def init_app(app: Flask) -> None:
+    """Before any route is added: rules take these settings when they are bound."""
+    app.request_class = BoundedRequest
+    app.url_map.converters["int"] = AsciiIntegerConverter
+    app.url_map.converters["username"] = UsernameConverter
+    no_redirects(app.url_map)

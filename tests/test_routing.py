@@ -1,0 +1,52 @@
+"""Routing: odd paths answer the JSON error shape and never redirect anywhere."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import error_body
+
+ODD_PATHS = [
+    "/api/v1//items",
+    "/api//v1/items",
+    "/api/v1/items//",
+    "/api/v1/items/",
+    "/items/",
+    "/api/v1//auth/me",
+    "/api/v1/admin//users",
+    "/health/",
+    "/health//live",
+]
+CLIENT_CHOSEN_ORIGINS = [
+    {},
+    {"Host": "evil.example"},
+    {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "javascript"},
+]
+
+
+@pytest.fixture
+def behind_a_proxy(make_app, config):
+    """An app trusting one proxy hop, so X-Forwarded-* is believed."""
+    return make_app({**config, "TRUSTED_PROXIES": 1}).test_client()
+
+
+@pytest.mark.parametrize("path", ODD_PATHS)
+def test_odd_slashes_are_404_json_not_redirects(client, behind_a_proxy, alice, path):
+    for sender in (client, behind_a_proxy):
+        for headers in CLIENT_CHOSEN_ORIGINS:
+            response = sender.get(path, headers={**alice.headers, **headers})
+
+            error_body(response, 404)
+            assert "Location" not in response.headers
+
+
+def test_no_route_redirects(app, client, alice):
+    """Whatever slashes a client adds to any route, the answer is never a 3xx."""
+    samples = {"item_id": "1", "username": "alice", "filename": "swagger-ui.css"}
+    for rule in app.url_map.iter_rules():
+        path = rule.build(samples, append_unknown=False)[1]
+        doubled = "/" + path[1:].replace("/", "//")
+        for variant in (path + "/", path + "//", doubled):
+            for method in rule.methods:
+                with client.open(variant, method=method, headers=alice.headers) as response:
+                    assert not 300 <= response.status_code < 400, (method, variant)
