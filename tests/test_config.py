@@ -89,6 +89,24 @@ def test_app_env_is_case_insensitive(make_app, monkeypatch, config, instance_dir
         make_app(without_secret(config))
 
 
+@pytest.mark.parametrize("value", ["prod", "staging", "Production2", "test", "dev"])
+def test_unknown_app_env_is_refused(make_app, monkeypatch, config, value):
+    monkeypatch.setenv("APP_ENV", value)
+    monkeypatch.setenv("SECRET_KEY", "changeme")
+    with pytest.raises(ConfigError) as refused:
+        make_app(without_secret(config))
+    message = str(refused.value)
+    assert "APP_ENV" in message
+    assert repr(value) in message
+    assert "development, testing, production" in message
+
+
+@pytest.mark.parametrize("value", ["testing", " development ", ""])
+def test_known_app_envs_start(make_app, monkeypatch, config, value):
+    monkeypatch.setenv("APP_ENV", value)
+    assert make_app(config).config["APP_ENV"] == (value.strip() or "development")
+
+
 # --- development ----------------------------------------------------------------
 
 
@@ -156,6 +174,8 @@ def test_different_instance_dirs_get_different_secrets(make_app, config, tmp_pat
         ("ACCESS_TOKEN_MINUTES", "-5"),
         ("REFRESH_TOKEN_DAYS", "1.5"),
         ("BCRYPT_ROUNDS", "3"),
+        ("BCRYPT_ROUNDS", "16"),
+        ("BCRYPT_ROUNDS", "32"),
         ("RATELIMIT_ENABLED", "maybe"),
         ("MAX_CONTENT_LENGTH", "10"),
     ],
