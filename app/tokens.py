@@ -31,13 +31,14 @@ def refresh_lifetime() -> timedelta:
     return timedelta(days=current_app.config["REFRESH_TOKEN_DAYS"])
 
 
-def issue_token_pair(user: User) -> dict[str, Any]:
+def issue_token_pair(user: User, session: str | None = None) -> dict[str, Any]:
     """A fresh access and refresh token for `user`, shaped as the Token body.
 
     The access token names its refresh token (`rjti`) so that logging out
-    with the access token revokes both.
+    with the access token revokes both. `sid` names the session: new at
+    login, carried over by every refresh.
     """
-    claims = {"uid": user.id, "ver": user.token_version}
+    claims = {"uid": user.id, "ver": user.token_version, "sid": session or str(uuid.uuid4())}
     refresh_jti = str(uuid.uuid4())
     access_lifetime: timedelta = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
     return {

@@ -14,7 +14,16 @@ from app.config import ConfigError
 from app.extensions import db
 from tests.conftest import PASSWORD
 
-ENV_NAMES = ("SECRET_KEY", "APP_ENV", "DATABASE_URL", "CORS_ORIGINS", "ACCESS_TOKEN_MINUTES")
+ENV_NAMES = (
+    "SECRET_KEY",
+    "APP_ENV",
+    "DATABASE_URL",
+    "CORS_ORIGINS",
+    "ACCESS_TOKEN_MINUTES",
+    "REDIS_URL",
+    "RATELIMIT_STORAGE_URI",
+    "RATELIMIT_PER_PROCESS_OK",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -107,6 +116,50 @@ def test_known_app_envs_start(make_app, monkeypatch, config, value):
     assert make_app(config).config["APP_ENV"] == (value.strip() or "development")
 
 
+# --- production rate limits -----------------------------------------------------
+
+
+def production(monkeypatch, config: dict, **settings: object) -> dict:
+    """A production start with rate limiting on; `settings` says where it counts."""
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", secrets.token_urlsafe(48))
+    return {**without_secret(config), "RATELIMIT_ENABLED": True, **settings}
+
+
+@pytest.mark.parametrize("storage", [{}, {"RATELIMIT_STORAGE_URI": "memory://"}])
+def test_production_refuses_limits_counted_per_process(make_app, monkeypatch, config, storage):
+    with pytest.raises(ConfigError, match="RATELIMIT_PER_PROCESS_OK=true") as refused:
+        make_app(production(monkeypatch, config, **storage))
+    assert "\n" not in str(refused.value)
+    assert "REDIS_URL" in str(refused.value)
+
+
+def test_production_accepts_per_process_limits_when_told_and_says_so(
+    make_app, monkeypatch, config, caplog
+):
+    monkeypatch.setenv("RATELIMIT_PER_PROCESS_OK", "true")
+    app = make_app(production(monkeypatch, config, LOGIN_RATE_LIMIT="7/minute"))
+
+    assert app.test_client().get("/health").status_code == 200
+    warning = next(r for r in caplog.records if "RATELIMIT_PER_PROCESS_OK" in r.getMessage())
+    assert warning.levelname == "WARNING"
+    assert "7/minute x workers x instances" in warning.getMessage()
+
+
+# Nothing connects to Redis at start, so no server is needed at this address.
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"REDIS_URL": "redis://127.0.0.1:1/0"},
+        {"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0"},
+        {"RATELIMIT_ENABLED": False},
+    ],
+)
+def test_production_starts_with_shared_or_no_limits(make_app, monkeypatch, config, settings):
+    app = make_app(production(monkeypatch, config, **settings))
+    assert app.config["APP_ENV"] == "production"
+
+
 # --- development ----------------------------------------------------------------
 
 
@@ -176,6 +229,8 @@ def test_different_instance_dirs_get_different_secrets(make_app, config, tmp_pat
         ("BCRYPT_ROUNDS", "3"),
         ("BCRYPT_ROUNDS", "16"),
         ("BCRYPT_ROUNDS", "32"),
+        ("LOGIN_RATE_LIMIT", "ten a minute"),
+        ("RATELIMIT_PER_PROCESS_OK", "sure"),
         ("RATELIMIT_ENABLED", "maybe"),
         ("MAX_CONTENT_LENGTH", "10"),
     ],

@@ -57,9 +57,8 @@ def password_matches(user: User | None, password: str) -> bool:
     return check_password(password, stored, current_app.config["BCRYPT_ROUNDS"])
 
 
-def authenticate(login: str, password: str) -> User:
-    """The account these credentials open; the same 401 for every failure."""
-    user = find_user(login)
+def authenticate(user: User | None, password: str) -> User:
+    """The account (found by `find_user`) this password opens; the same 401 for every failure."""
     if not password_matches(user, password) or user is None:
         abort(401, BAD_CREDENTIALS, headers={"WWW-Authenticate": "Bearer"})
     if user.disabled:
