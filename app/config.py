@@ -8,13 +8,21 @@ from datetime import timedelta
 from typing import Any
 
 DEFAULT_MAX_CONTENT_LENGTH = 1024 * 1024
+APP_ENVS = ("development", "testing", "production")
+# Each step doubles bcrypt's work: at 12 one hash takes about 0.25 s on a
+# current server core, at 15 about 2 s (3 s on a busy one). A login may
+# check at the stored cost and then re-hash at this one: at 15 that stays
+# well under gunicorn's 30 s worker timeout, at 16 (5-12 s a hash) it does not.
+MAX_BCRYPT_ROUNDS = 15
 
 
 class ConfigError(RuntimeError):
     """Raised when the environment describes a configuration we refuse to run."""
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+def _int(
+    env: Mapping[str, str], name: str, default: int, minimum: int = 0, maximum: int | None = None
+) -> int:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -24,6 +32,8 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, got {value}")
     return value
 
 
@@ -38,6 +48,15 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+def _app_env(env: Mapping[str, str]) -> str:
+    """Any value but these three is refused: a typo must not drop production's checks."""
+    raw = env.get("APP_ENV", "")
+    value = raw.strip().lower() or "development"
+    if value not in APP_ENVS:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(APP_ENVS)}, got {raw!r}")
+    return value
+
+
 def _list(env: Mapping[str, str], name: str) -> list[str]:
     return [part.strip() for part in env.get(name, "").split(",") if part.strip()]
 
@@ -47,19 +66,20 @@ def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     env = os.environ if env is None else env
     access_minutes = _int(env, "ACCESS_TOKEN_MINUTES", 30, minimum=1)
     return {
-        "APP_ENV": env.get("APP_ENV", "development").strip().lower(),
+        "APP_ENV": _app_env(env),
         "SECRET_KEY": env.get("SECRET_KEY") or None,
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or None,
         "CORS_ORIGINS": _list(env, "CORS_ORIGINS"),
         "REDIS_URL": env.get("REDIS_URL") or None,
         "RATELIMIT_ENABLED": _bool(env, "RATELIMIT_ENABLED", True),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or None,
+        "RATELIMIT_PER_PROCESS_OK": _bool(env, "RATELIMIT_PER_PROCESS_OK", False),
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10/minute"),
         "REGISTER_RATE_LIMIT": env.get("REGISTER_RATE_LIMIT", "5/minute"),
         "ACCESS_TOKEN_MINUTES": access_minutes,
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=access_minutes),
         "REFRESH_TOKEN_DAYS": _int(env, "REFRESH_TOKEN_DAYS", 7, minimum=1),
-        "BCRYPT_ROUNDS": _int(env, "BCRYPT_ROUNDS", 12, minimum=4),
+        "BCRYPT_ROUNDS": _int(env, "BCRYPT_ROUNDS", 12, minimum=4, maximum=MAX_BCRYPT_ROUNDS),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
         "MAX_CONTENT_LENGTH": _int(

@@ -14,6 +14,11 @@ def hash_password(password: str, rounds: int) -> str:
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).decode()
 
 
+def hash_cost(password_hash: str) -> int:
+    """The cost a bcrypt hash was made with: `$2b$12$...` -> 12."""
+    return int(password_hash.split("$")[2])
+
+
 def check_password(password: str, password_hash: str | None, rounds: int) -> bool:
     """True when `password` matches; without a hash, spend the same time.
 

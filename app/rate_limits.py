@@ -1,25 +1,49 @@
 """Brute-force protection: limits on login, registration and password checks.
 
 Policy: registration counts every attempt per client address. Login counts
-failed attempts only (401), both per client address and per username, so a
-user who logs in successfully never uses up their own allowance; a guesser
-locks a username for at most one window of LOGIN_RATE_LIMIT. Endpoints that
-check the current password count failures per account the same way.
+failed attempts only (401), per client address and per account (one bucket
+whether it is named by username or email, in any case; an unknown name gets
+the bucket of its lowercased form), so a user who logs in successfully never
+uses up their own allowance. A login carrying a valid device token of the
+account (app.devices) is counted in that device's bucket instead, so guesses
+from elsewhere never lock out the owner's known clients. Wrong current
+passwords count per session, and "email already registered" answers of a
+profile change per account.
+
+An attempt holds a place in its buckets before the password is checked and
+is let through only while failures in the window plus attempts in flight
+stay within the limit: N concurrent wrong guesses never get more than the
+limit through, and a success only held a place, it is never counted.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar, cast
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, current_app, request
 from flask_jwt_extended import get_jwt
+from limits import RateLimitItem, parse_many
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app.config import ConfigError
+from app.errors import abort
 from app.extensions import limiter
+from app.models import User
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger(__name__)
+
+# An attempt in flight is counted in the slot of the time it started and
+# read back from that slot and the one before, so it must end within this
+# many seconds: longer than gunicorn's worker timeout (30 s by default),
+# past which the request is gone anyway.
+IN_FLIGHT_SECONDS = 60
 
 
 def client_address() -> str:
@@ -27,57 +51,124 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-def login_username() -> str:
-    """The username a login attempt names, lowercased, as its own bucket."""
-    if request.mimetype == "application/json":
-        try:
-            body = json.loads(request.get_data(cache=True) or b"{}")
-        except (ValueError, RecursionError):
-            body = None
-        name = body.get("username") if isinstance(body, dict) else None
-    else:
-        name = request.form.get("username")
-    return f"login:{str(name).lower()[:254]}" if name else "login:-"
+def _limits(setting: str) -> list[RateLimitItem]:
+    return parse_many(str(current_app.config[setting]))
 
 
-def token_account() -> str:
-    return f"account:{get_jwt().get('uid')}"
+@contextmanager
+def counting_failures(setting: str, keys: Sequence[str], failure: int = 401) -> Iterator[None]:
+    """Let one attempt through the buckets `keys`; count it if it ends in `failure`."""
+    if not current_app.config["RATELIMIT_ENABLED"]:
+        yield
+        return
+    items = _limits(setting)
+    held: list[str] = []
+    try:
+        for key in keys:
+            held.append(_hold_place(key, items))
+        yield
+    except HTTPException as error:
+        if error.code == failure:
+            for key in keys:
+                for item in items:
+                    limiter.limiter.hit(item, key)
+        raise
+    finally:
+        for slot in held:
+            limiter.storage.incr(slot, 2 * IN_FLIGHT_SECONDS, amount=-1)
 
 
-def _login_limit() -> str:
-    return str(current_app.config["LOGIN_RATE_LIMIT"])
+def _hold_place(key: str, items: list[RateLimitItem]) -> str:
+    """Count one more attempt in flight on `key`, or refuse it (429) when none is left.
+
+    The in-flight count is taken (atomically, in the limiter's storage)
+    before the failures are read, and a failure is recorded before its place
+    is given back: whichever of N concurrent attempts reads last sees every
+    other one, in flight or failed, so at most the limit gets through.
+    """
+    now = time.time()
+    slot = int(now // IN_FLIGHT_SECONDS)
+    current = f"{key}/in-flight/{slot}"
+    storage = limiter.storage
+    in_flight = storage.incr(current, 2 * IN_FLIGHT_SECONDS)
+    in_flight += storage.get(f"{key}/in-flight/{slot - 1}")
+    for item in items:
+        window = limiter.limiter.get_window_stats(item, key)
+        failures = item.amount - window.remaining
+        if failures + in_flight > item.amount:
+            storage.incr(current, 2 * IN_FLIGHT_SECONDS, amount=-1)
+            wait = window.reset_time - now if failures >= item.amount else 1
+            abort(
+                429,
+                f"Too many failed attempts ({item}); retry later.",
+                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )
+    return current
+
+
+def login_attempt(
+    login: str, user: User | None, device: str | None
+) -> AbstractContextManager[None]:
+    """A login's buckets: its device's alone, else the client address's and the account's."""
+    if device is not None:
+        return counting_failures("LOGIN_RATE_LIMIT", [f"login-device:{device}"])
+    account = f"login-account:{user.id}" if user is not None else f"login-name:{login.lower()}"
+    return counting_failures("LOGIN_RATE_LIMIT", [f"login-address:{client_address()}", account])
+
+
+def current_password_check() -> AbstractContextManager[None]:
+    """Wrong current passwords, per session: a thief's guesses never block the owner's."""
+    claims = get_jwt()
+    session = claims.get("sid", claims["jti"])
+    return counting_failures("LOGIN_RATE_LIMIT", [f"password-check:{session}"])
+
+
+def email_availability_check() -> AbstractContextManager[None]:
+    """Answers that an email is taken, per account, within the registration budget."""
+    account = get_jwt()["uid"]
+    return counting_failures("REGISTER_RATE_LIMIT", [f"email-taken:{account}"], failure=409)
 
 
 def _register_limit() -> str:
     return str(current_app.config["REGISTER_RATE_LIMIT"])
 
 
-def _rejected_credentials(response: Response) -> bool:
-    return response.status_code == 401
-
-
-def _failed_attempts(scope: str, key_func: Callable[[], str]) -> Callable[[F], F]:
-    """LOGIN_RATE_LIMIT on the 401s of one bucket, shared by every route using `scope`."""
-    limit = limiter.shared_limit(
-        _login_limit, scope, key_func=key_func, deduct_when=_rejected_credentials
-    )
-    return cast(Callable[[F], F], limit)
-
-
-def limit_login(view: F) -> F:
-    """Failed logins per address and per username, shared by every login path."""
-    per_address = _failed_attempts("login-address", client_address)
-    per_username = _failed_attempts("login-username", login_username)
-    return per_address(per_username(view))
-
-
 def limit_registration(view: F) -> F:
     return cast(F, limiter.shared_limit(_register_limit, "register", key_func=client_address)(view))
 
 
-def limit_password_checks(view: F) -> F:
-    """Wrong current passwords per account, for endpoints that re-check it."""
-    return _failed_attempts("password-check", token_account)(view)
+def _check_limits(app: Flask) -> None:
+    for setting in ("LOGIN_RATE_LIMIT", "REGISTER_RATE_LIMIT"):
+        try:
+            parse_many(str(app.config[setting]))
+        except ValueError as exc:
+            raise ConfigError(
+                f"{setting} must be a limit such as 10/minute, got {app.config[setting]!r}"
+            ) from exc
+
+
+def _refuse_unshared_counts(app: Flask) -> None:
+    """In production, counts kept per process need the operator's explicit consent."""
+    if (
+        app.config["APP_ENV"] != "production"
+        or not app.config["RATELIMIT_ENABLED"]
+        or not str(app.config["RATELIMIT_STORAGE_URI"]).startswith("memory:")
+    ):
+        return
+    if not app.config.get("RATELIMIT_PER_PROCESS_OK"):
+        raise ConfigError(
+            "Rate limits in production need storage shared by every worker and instance: "
+            "set REDIS_URL or RATELIMIT_STORAGE_URI, or RATELIMIT_PER_PROCESS_OK=true "
+            "to accept counts kept by each process"
+        )
+    limit = app.config["LOGIN_RATE_LIMIT"]
+    log.warning(
+        "RATELIMIT_PER_PROCESS_OK: each worker process counts rate limits in its own memory "
+        "and starts from zero when it restarts, so LOGIN_RATE_LIMIT=%s lets through up to "
+        "%s x workers x instances (REGISTER_RATE_LIMIT likewise)",
+        limit,
+        limit,
+    )
 
 
 def init_app(app: Flask) -> None:
@@ -89,6 +180,8 @@ def init_app(app: Flask) -> None:
         )
     if not app.config.get("RATELIMIT_STORAGE_URI"):
         app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
+    _check_limits(app)
+    _refuse_unshared_counts(app)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     app.config.setdefault("RATELIMIT_STRATEGY", "moving-window")
     limiter.init_app(app)

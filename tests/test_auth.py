@@ -307,7 +307,13 @@ def test_token_response(client, alice):
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     body = response.get_json()
-    assert body.keys() == {"access_token", "token_type", "expires_in", "refresh_token"}
+    assert body.keys() == {
+        "access_token",
+        "token_type",
+        "expires_in",
+        "refresh_token",
+        "device_token",
+    }
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == 1800
     claims = decode(body["access_token"])
@@ -537,3 +543,31 @@ def test_malformed_authorization_headers(client, alice, authorization):
     response = client.get(ME, headers=headers)
     error_body(response, 401)
     assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+# --- device tokens (their limits: tests/test_devices.py) ----------------------
+
+
+def test_a_device_token_is_never_a_bearer_token(client, alice):
+    device = bearer(alice.tokens["device_token"])
+
+    assert error_body(client.get(ME, headers=device), 401)
+    assert error_body(client.post("/api/v1/auth/refresh", headers=device), 401)
+
+
+def test_refresh_answers_without_a_device_token(client, alice):
+    response = client.post("/api/v1/auth/refresh", headers=bearer(alice.tokens["refresh_token"]))
+
+    assert response.status_code == 200
+    assert "device_token" not in response.get_json()
+
+
+def test_the_device_token_is_documented(client):
+    schemas = client.get("/openapi.json").get_json()["components"]["schemas"]
+
+    sent = schemas["Login"]["properties"]["device_token"]
+    returned = schemas["Token"]["properties"]["device_token"]
+    assert "device_token" not in schemas["Login"]["required"]
+    assert "device_token" not in schemas["Token"]["required"]
+    assert "throttled" in sent["description"]
+    assert "later logins" in returned["description"]

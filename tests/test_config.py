@@ -14,7 +14,16 @@ from app.config import ConfigError
 from app.extensions import db
 from tests.conftest import PASSWORD
 
-ENV_NAMES = ("SECRET_KEY", "APP_ENV", "DATABASE_URL", "CORS_ORIGINS", "ACCESS_TOKEN_MINUTES")
+ENV_NAMES = (
+    "SECRET_KEY",
+    "APP_ENV",
+    "DATABASE_URL",
+    "CORS_ORIGINS",
+    "ACCESS_TOKEN_MINUTES",
+    "REDIS_URL",
+    "RATELIMIT_STORAGE_URI",
+    "RATELIMIT_PER_PROCESS_OK",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -89,6 +98,68 @@ def test_app_env_is_case_insensitive(make_app, monkeypatch, config, instance_dir
         make_app(without_secret(config))
 
 
+@pytest.mark.parametrize("value", ["prod", "staging", "Production2", "test", "dev"])
+def test_unknown_app_env_is_refused(make_app, monkeypatch, config, value):
+    monkeypatch.setenv("APP_ENV", value)
+    monkeypatch.setenv("SECRET_KEY", "changeme")
+    with pytest.raises(ConfigError) as refused:
+        make_app(without_secret(config))
+    message = str(refused.value)
+    assert "APP_ENV" in message
+    assert repr(value) in message
+    assert "development, testing, production" in message
+
+
+@pytest.mark.parametrize("value", ["testing", " development ", ""])
+def test_known_app_envs_start(make_app, monkeypatch, config, value):
+    monkeypatch.setenv("APP_ENV", value)
+    assert make_app(config).config["APP_ENV"] == (value.strip() or "development")
+
+
+# --- production rate limits -----------------------------------------------------
+
+
+def production(monkeypatch, config: dict, **settings: object) -> dict:
+    """A production start with rate limiting on; `settings` says where it counts."""
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", secrets.token_urlsafe(48))
+    return {**without_secret(config), "RATELIMIT_ENABLED": True, **settings}
+
+
+@pytest.mark.parametrize("storage", [{}, {"RATELIMIT_STORAGE_URI": "memory://"}])
+def test_production_refuses_limits_counted_per_process(make_app, monkeypatch, config, storage):
+    with pytest.raises(ConfigError, match="RATELIMIT_PER_PROCESS_OK=true") as refused:
+        make_app(production(monkeypatch, config, **storage))
+    assert "\n" not in str(refused.value)
+    assert "REDIS_URL" in str(refused.value)
+
+
+def test_production_accepts_per_process_limits_when_told_and_says_so(
+    make_app, monkeypatch, config, caplog
+):
+    monkeypatch.setenv("RATELIMIT_PER_PROCESS_OK", "true")
+    app = make_app(production(monkeypatch, config, LOGIN_RATE_LIMIT="7/minute"))
+
+    assert app.test_client().get("/health").status_code == 200
+    warning = next(r for r in caplog.records if "RATELIMIT_PER_PROCESS_OK" in r.getMessage())
+    assert warning.levelname == "WARNING"
+    assert "7/minute x workers x instances" in warning.getMessage()
+
+
+# Nothing connects to Redis at start, so no server is needed at this address.
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"REDIS_URL": "redis://127.0.0.1:1/0"},
+        {"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0"},
+        {"RATELIMIT_ENABLED": False},
+    ],
+)
+def test_production_starts_with_shared_or_no_limits(make_app, monkeypatch, config, settings):
+    app = make_app(production(monkeypatch, config, **settings))
+    assert app.config["APP_ENV"] == "production"
+
+
 # --- development ----------------------------------------------------------------
 
 
@@ -156,6 +227,10 @@ def test_different_instance_dirs_get_different_secrets(make_app, config, tmp_pat
         ("ACCESS_TOKEN_MINUTES", "-5"),
         ("REFRESH_TOKEN_DAYS", "1.5"),
         ("BCRYPT_ROUNDS", "3"),
+        ("BCRYPT_ROUNDS", "16"),
+        ("BCRYPT_ROUNDS", "32"),
+        ("LOGIN_RATE_LIMIT", "ten a minute"),
+        ("RATELIMIT_PER_PROCESS_OK", "sure"),
         ("RATELIMIT_ENABLED", "maybe"),
         ("MAX_CONTENT_LENGTH", "10"),
     ],

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from app.extensions import limiter
@@ -30,6 +34,10 @@ def fresh_counters(app):
 
 def login(client, username="alice", password="wrong password", path="/api/v1/auth/login", **kw):
     return client.post(path, data={"username": username, "password": password}, **kw)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def assert_limited(response) -> None:
@@ -104,7 +112,7 @@ def test_registration_is_limited_per_address(auth):
     assert_limited(auth.register("third"))
 
 
-def test_wrong_current_passwords_are_limited_per_account(client, auth):
+def test_wrong_current_passwords_are_limited_per_session(client, auth):
     account = auth.account("alice")
     body = {"current_password": "wrong password", "new_password": "tangerine submarine"}
     for _ in range(3):
@@ -112,3 +120,95 @@ def test_wrong_current_passwords_are_limited_per_account(client, auth):
         assert response.status_code == 401
 
     assert_limited(client.post("/api/v1/auth/me/password", json=body, headers=account.headers))
+
+
+def test_a_thiefs_guesses_never_block_the_owners_password_change(client, auth):
+    """Wrong current passwords throttle the session that sends them, refreshed or not."""
+    thief = auth.account("alice")
+    owner = auth.login("alice").get_json()
+    wrong = {"current_password": "wrong password"}
+    for _ in range(3):
+        response = client.delete("/api/v1/auth/me", json=wrong, headers=thief.headers)
+        assert response.status_code == 401
+    assert_limited(client.delete("/api/v1/auth/me", json=wrong, headers=thief.headers))
+    refreshed = client.post("/api/v1/auth/refresh", headers=bearer(thief.tokens["refresh_token"]))
+    thief_again = bearer(refreshed.get_json()["access_token"])
+    assert_limited(client.delete("/api/v1/auth/me", json=wrong, headers=thief_again))
+
+    renamed = client.patch("/api/v1/auth/me", json={"full_name": "A"}, headers=thief_again)
+    assert renamed.status_code == 200
+    change = {"current_password": PASSWORD, "new_password": "tangerine submarine"}
+    owners = bearer(owner["access_token"])
+    response = client.post("/api/v1/auth/me/password", json=change, headers=owners)
+    assert response.status_code == 204
+    assert client.get("/api/v1/auth/me", headers=thief_again).status_code == 401
+
+
+def test_email_taken_answers_of_a_profile_change_are_limited_per_account(client, auth):
+    alice = auth.account("alice")
+    auth.register("bob")  # the second and last registration this address may make
+    other_session = bearer(auth.login("alice").get_json()["access_token"])
+    for _ in range(2):
+        body = {"email": "bob@example.com", "current_password": PASSWORD}
+        response = client.patch("/api/v1/auth/me", json=body, headers=alice.headers)
+        assert response.status_code == 409
+
+    for headers in (alice.headers, other_session):
+        body = {"email": "dave@example.com", "current_password": PASSWORD}
+        assert_limited(client.patch("/api/v1/auth/me", json=body, headers=headers))
+
+
+# --- one account, one bucket ---------------------------------------------------
+
+
+def test_username_and_email_in_any_case_are_one_bucket(client, auth):
+    auth.register("alice")
+    for n, name in enumerate(["alice", "ALICE@example.com", "Alice"]):
+        assert login(client, name, environ_base={"REMOTE_ADDR": f"10.0.0.{n}"}).status_code == 401
+
+    other_address = {"REMOTE_ADDR": "10.0.0.9"}
+    assert_limited(login(client, "alice@EXAMPLE.com", environ_base=other_address))
+    assert_limited(login(client, "alice", password=PASSWORD, environ_base=other_address))
+
+
+def json_login(client, username, password, address, mimetype="application/vnd.api+json"):
+    body = json.dumps({"username": username, "password": password})
+    return client.post(
+        "/api/v1/auth/login",
+        data=body,
+        content_type=mimetype,
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def test_any_json_media_type_is_keyed_by_the_account(client, auth):
+    auth.register("alice")
+    auth.register("bob")
+    for n in range(3):
+        assert json_login(client, "alice", "wrong password", f"10.0.0.{n}").status_code == 401
+
+    assert json_login(client, "bob", PASSWORD, "10.0.1.1").status_code == 200
+    assert_limited(login(client, "alice", environ_base={"REMOTE_ADDR": "10.0.1.2"}))
+    assert_limited(json_login(client, "alice", PASSWORD, "10.0.1.3", "application/json"))
+
+
+@pytest.mark.parametrize("addresses", ["one address", "many addresses"])
+def test_concurrent_wrong_guesses_never_pass_the_limit(app, auth, addresses):
+    """Every guess is counted before its password is checked, not after."""
+    app.config["BCRYPT_ROUNDS"] = 10  # slow enough that the checks overlap
+    auth.register("alice")
+    guesses = 12
+    start = threading.Barrier(guesses)
+
+    def guess(n: int) -> int:
+        client = app.test_client()
+        address = "10.0.0.1" if addresses == "one address" else f"10.0.0.{n}"
+        start.wait(timeout=10)
+        return login(client, environ_base={"REMOTE_ADDR": address}).status_code
+
+    with ThreadPoolExecutor(guesses) as pool:
+        statuses = list(pool.map(guess, range(guesses)))
+
+    assert 1 <= statuses.count(401) <= 3, statuses
+    assert statuses.count(429) == guesses - statuses.count(401)
+    assert_limited(login(app.test_client(), password=PASSWORD))

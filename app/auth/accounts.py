@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_jwt_extended import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 
+from app.database import write_transaction
 from app.errors import abort
 from app.extensions import db
 from app.models import User
-from app.passwords import check_password, hash_password
+from app.passwords import check_password, hash_cost, hash_password
 
 BAD_CREDENTIALS = "Incorrect username or password."
 
@@ -69,14 +70,33 @@ def password_matches(user: User | None, password: str) -> bool:
     return check_password(password, stored, current_app.config["BCRYPT_ROUNDS"])
 
 
-def authenticate(login: str, password: str) -> User:
-    """The account these credentials open; the same 401 for every failure."""
-    user = find_user(login)
+def authenticate(user: User | None, password: str) -> User:
+    """The account (found by `find_user`) this password opens; the same 401 for every failure."""
     if not password_matches(user, password) or user is None:
         abort(401, BAD_CREDENTIALS, headers={"WWW-Authenticate": "Bearer"})
     if user.disabled:
         abort(403, "This account is disabled.")
+    rehash_at_configured_cost(user, password)
     return user
+
+
+def rehash_at_configured_cost(user: User, password: str) -> None:
+    """Bring a hash made at another cost (an import, an older setting) to BCRYPT_ROUNDS.
+
+    Written only if the hash is still the one just checked, so a password
+    changed meanwhile is never put back.
+    """
+    checked = user.password_hash
+    if hash_cost(checked) == current_app.config["BCRYPT_ROUNDS"]:
+        return
+    rehashed = new_password_hash(password)
+    with write_transaction():
+        db.session.execute(
+            update(User)
+            .where(User.id == user.id, User.password_hash == checked)
+            .values(password_hash=rehashed),
+            execution_options={"synchronize_session": False},
+        )
 
 
 def require_current_password(user: User, password: str) -> None:

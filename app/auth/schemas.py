@@ -13,6 +13,7 @@ from app.passwords import MAX_PASSWORD_BYTES
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,32}$"
 MIN_PASSWORD_LENGTH = 8
+MAX_DEVICE_TOKEN_LENGTH = 512
 
 
 class Email(Text):
@@ -100,6 +101,17 @@ class LoginSchema(Schema):
     scope = fields.String()
     client_id = fields.String()
     client_secret = fields.String(load_only=True)
+    device_token = Text(
+        load_only=True,
+        validate=validate.Length(max=MAX_DEVICE_TOKEN_LENGTH),
+        metadata={
+            "description": "The `device_token` of an earlier successful login to this "
+            "account, if the client kept it. Failed logins that carry it are counted for "
+            "this device alone, so this client can still log in while the account is "
+            "throttled by someone else's guesses. Optional: a missing, expired or foreign "
+            "token only means the account's shared limit applies."
+        },
+    )
 
 
 class ProfileUpdateSchema(Schema):
@@ -139,3 +151,11 @@ class TokenSchema(Schema):
         required=True, metadata={"description": "Seconds until the access token expires."}
     )
     refresh_token = fields.String(required=True)
+    device_token = fields.String(
+        metadata={
+            "description": "Login only: identifies this client to this account. Keep it "
+            "and send it with later logins (the `device_token` field) so that this client "
+            "is throttled on its own, not locked out by guesses from elsewhere. It is not "
+            "a bearer token and works for no other account."
+        }
+    )

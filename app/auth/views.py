@@ -12,6 +12,7 @@ from app.auth.accounts import (
     authenticate,
     current_account,
     ensure_available,
+    find_user,
     new_password_hash,
     require_current_password,
 )
@@ -26,10 +27,16 @@ from app.auth.schemas import (
     UserSchema,
 )
 from app.database import write_transaction
+from app.devices import issue_device_token, trusted_device
 from app.errors import abort
 from app.extensions import db
 from app.models import User
-from app.rate_limits import limit_login, limit_password_checks, limit_registration
+from app.rate_limits import (
+    current_password_check,
+    email_availability_check,
+    limit_registration,
+    login_attempt,
+)
 from app.tokens import issue_token_pair, revoke_all_tokens, revoke_session, spend_refresh_token
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -59,15 +66,22 @@ class Register(MethodView):
 
 @blp.route("/login")
 class Login(MethodView):
-    @limit_login
     @blp.errors(401, 403, 415, 429)
     @blp.arguments(LoginSchema, location="json_or_form")
-    @blp.doc(description="The same fields are also accepted as a JSON object.")
+    @blp.doc(
+        description="The same fields are also accepted as a JSON object. Send back the "
+        "`device_token` of an earlier login so that this client is throttled on its own."
+    )
     @blp.response(200, TokenSchema)
     def post(self, credentials: dict[str, Any]) -> Tokens:
-        """Log in with username (or email) and password; returns a token pair"""
-        user = authenticate(credentials["username"], credentials["password"])
-        return issue_token_pair(user), NO_STORE
+        """Log in with username (or email) and password; returns a token pair and a device token"""
+        login = credentials["username"]
+        found = find_user(login)
+        device = trusted_device(credentials.get("device_token"), found)
+        with login_attempt(login, found, device):
+            user = authenticate(found, credentials["password"])
+        tokens = issue_token_pair(user)
+        return {**tokens, "device_token": issue_device_token(user, device)}, NO_STORE
 
 
 @blp.route("/refresh")
@@ -99,7 +113,6 @@ class Me(MethodView):
         return current_account()
 
     @blp.token_required()
-    @limit_password_checks
     @blp.errors(409, 415, 429)
     @blp.arguments(ProfileUpdateSchema)
     @blp.response(200, UserSchema)
@@ -107,22 +120,24 @@ class Me(MethodView):
         """Change your full name, or your email (with your current password)"""
         user = current_account()
         if "email" in changes and changes["email"] != user.email:
-            require_current_password(user, changes["current_password"])
-            ensure_available(None, changes["email"])
+            with current_password_check():
+                require_current_password(user, changes["current_password"])
+            with email_availability_check():
+                ensure_available(None, changes["email"])
         with write_transaction():
             user.email = changes.get("email", user.email)
             user.full_name = changes.get("full_name", user.full_name)
         return user
 
     @blp.token_required()
-    @limit_password_checks
     @blp.errors(415, 429)
     @blp.arguments(AccountDeletionSchema)
     @blp.response(204)
     def delete(self, confirmation: dict[str, Any]) -> None:
         """Delete your account and all its items"""
         user = current_account()
-        require_current_password(user, confirmation["current_password"])
+        with current_password_check():
+            require_current_password(user, confirmation["current_password"])
         with write_transaction():
             db.session.delete(user)
 
@@ -130,14 +145,14 @@ class Me(MethodView):
 @blp.route("/me/password")
 class Password(MethodView):
     @blp.token_required()
-    @limit_password_checks
     @blp.errors(415, 429)
     @blp.arguments(PasswordChangeSchema)
     @blp.response(204)
     def post(self, change: dict[str, Any]) -> None:
         """Change your password; every token issued before stops working"""
         user = current_account()
-        require_current_password(user, change["current_password"])
+        with current_password_check():
+            require_current_password(user, change["current_password"])
         problem = password_problem(change["new_password"], user.username, user.email)
         if problem:
             abort(422, problem, errors={"json": {"new_password": [problem]}})

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import EXCLUDE, ValidationError, fields, validate
+from flask import current_app
+from marshmallow import EXCLUDE, ValidationError, fields, validate, validates
 
 from app.auth.schemas import RegisterSchema
 from app.fields import Text
 from app.items.schemas import ItemCreateSchema
+from app.passwords import hash_cost
 
 # bcrypt's modular crypt format: variant, two-digit cost, 22 characters of
 # salt and 31 of hash in bcrypt's own base64 alphabet. \Z, unlike $, does
@@ -47,6 +49,15 @@ class OriginalUserSchema(RegisterSchema):
 
     def _password_policy(self, data: dict[str, Any], **_: Any) -> None:
         """No password to check, only its hash: this override drops the hook."""
+
+    @validates("hashed_password")
+    def _cost_within_rounds(self, value: str, **_: Any) -> None:
+        """A costlier hash than BCRYPT_ROUNDS could hold a worker past its timeout at login."""
+        rounds = current_app.config["BCRYPT_ROUNDS"]
+        if hash_cost(value) > rounds:
+            raise ValidationError(
+                f"bcrypt cost {hash_cost(value)} is above BCRYPT_ROUNDS ({rounds})."
+            )
 
 
 class OriginalItemSchema(ItemCreateSchema):

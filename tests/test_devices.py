@@ -1,0 +1,114 @@
+"""Device tokens: the owner's known clients log in while guesses throttle the account."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.extensions import limiter
+from tests.conftest import PASSWORD, error_body, redis_url_or_skip
+
+LOGIN = "/api/v1/auth/login"
+WRONG = "wrong password"
+
+
+@pytest.fixture(params=["memory", "redis"])
+def config(config, request):
+    config.update(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3/minute")
+    if request.param == "redis":
+        config["RATELIMIT_STORAGE_URI"] = redis_url_or_skip()
+    return config
+
+
+@pytest.fixture(autouse=True)
+def fresh_counters(app):
+    with app.app_context():
+        limiter.reset()
+
+
+def login(client, password=PASSWORD, username="alice", device=None, address="10.0.0.1", json=False):
+    fields = {"username": username, "password": password}
+    if device is not None:
+        fields["device_token"] = device
+    body = {"json": fields} if json else {"data": fields}
+    return client.post(LOGIN, **body, environ_base={"REMOTE_ADDR": address})
+
+
+def device_token(client, username="alice") -> str:
+    response = login(client, username=username, address="192.0.2.1")
+    assert response.status_code == 200
+    token = response.get_json()["device_token"]
+    assert isinstance(token, str) and token
+    return token
+
+
+def guess_until_throttled(client, username="alice") -> None:
+    """An attacker's wrong guesses, from addresses of their own, until 429."""
+    for n in range(3):
+        assert login(client, WRONG, username, address=f"203.0.113.{n}").status_code == 401
+    assert login(client, WRONG, username, address="203.0.113.9").status_code == 429
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["form", "json"])
+def test_a_known_device_logs_in_while_the_account_is_throttled(client, auth, as_json):
+    auth.register("alice")
+    known = device_token(client)
+
+    guess_until_throttled(client)
+
+    # Without its device token even the owner waits, as before.
+    error_body(login(client, address="198.51.100.7"), 429)
+    response = login(client, device=known, address="198.51.100.7", json=as_json)
+    assert response.status_code == 200
+    assert login(client, WRONG, address="203.0.113.10").status_code == 429
+
+
+def test_each_device_has_its_own_limit(client, auth):
+    auth.register("alice")
+    first, second = device_token(client), device_token(client)
+
+    for _ in range(3):
+        assert login(client, WRONG, device=first).status_code == 401
+    error_body(login(client, device=first), 429)
+
+    assert login(client, device=second).status_code == 200
+    assert login(client, address="198.51.100.7").status_code == 200
+
+
+def test_a_renewed_device_token_keeps_its_device(client, auth):
+    auth.register("alice")
+    token = device_token(client)
+    for _ in range(2):
+        assert login(client, WRONG, device=token).status_code == 401
+
+    renewed = login(client, device=token).get_json()["device_token"]
+    assert login(client, WRONG, device=renewed).status_code == 401
+
+    error_body(login(client, device=renewed), 429)
+
+
+def tampered(token: str) -> str:
+    return token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+
+
+@pytest.mark.parametrize("kind", ["another account's", "tampered", "access token", "garbage"])
+def test_only_a_genuine_token_of_the_account_counts(client, auth, kind):
+    auth.register("alice")
+    auth.register("bob")
+    tokens = login(client, username="bob", address="192.0.2.2").get_json()
+    presented = {
+        "another account's": tokens["device_token"],
+        "tampered": tampered(device_token(client)),
+        "access token": tokens["access_token"],
+        "garbage": "not-a-device-token",
+    }[kind]
+    guess_until_throttled(client)
+
+    error_body(login(client, device=presented, address="198.51.100.7"), 429)
+
+
+def test_a_device_token_too_long_is_refused(client, auth):
+    auth.register("alice")
+
+    response = login(client, device="x" * 513)
+
+    assert "device_token" in error_body(response, 422)["errors"]["form"]
