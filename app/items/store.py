@@ -22,7 +22,6 @@ from sqlalchemy import (
     delete,
     func,
     insert,
-    literal,
     or_,
     select,
     update,
@@ -55,10 +54,25 @@ ORDERINGS: dict[str, tuple[ColumnElement[Any], ...]] = {
 }
 # The owner's count moves with every insert and delete, in the same write;
 # no row updated means the account is gone (deleted since its token was checked).
+# Writes go to the tables, not the mapped classes: the ORM's bulk-write
+# machinery would run on every request for nothing.
+USERS, ITEMS = User.__table__, Item.__table__
 COUNT_ITEMS = (
-    update(User)
-    .where(User.id == bindparam("owner_id"))
-    .values(item_count=User.item_count + bindparam("delta"))
+    update(USERS)
+    .where(USERS.c.id == bindparam("owner_id"))
+    .values(item_count=USERS.c.item_count + bindparam("delta"))
+)
+CREATE_ITEM = (
+    insert(ITEMS)
+    .values(
+        owner_id=bindparam("owner_id"),
+        title=bindparam("title"),
+        description=bindparam("description"),
+        created_at=bindparam("now"),
+        updated_at=bindparam("now"),
+        version=1,
+    )
+    .returning(ITEMS.c.id)
 )
 ItemSelect = Select[*tuple[Any, ...]]
 OWNED = Item.owner_id == bindparam("owner_id")
@@ -139,21 +153,11 @@ def count_own_items(search: str | None) -> int:
 
 def create_item(title: str, description: str | None) -> ItemRow:
     now = datetime.now(UTC)
+    values = {"owner_id": current_user.id, "title": title, "description": description}
     with write_transaction():
         _count_change(+1)
-        item = db.session.connection().execute(
-            insert(Item)
-            .values(
-                owner_id=current_user.id,
-                title=title,
-                description=description,
-                created_at=now,
-                updated_at=now,
-                version=1,
-            )
-            .returning(*_returned_columns())
-        )
-        return ItemRow._make(item.one())
+        item_id = db.session.connection().execute(CREATE_ITEM, values | {"now": now}).scalar_one()
+    return ItemRow(item_id, title, description, current_user.username, now, now, 1)
 
 
 def update_item(item_id: int, changes: dict[str, Any]) -> ItemRow:
@@ -166,19 +170,19 @@ def update_item(item_id: int, changes: dict[str, Any]) -> ItemRow:
         changes = {name: value for name, value in changes.items() if getattr(item, name) != value}
         if not changes:
             return item
-        updated = db.session.connection().execute(
-            update(Item)
-            .where(Item.id == item.id)
-            .values(**changes, updated_at=datetime.now(UTC), version=Item.version + 1)
-            .returning(*_returned_columns())
+        now = datetime.now(UTC)
+        db.session.connection().execute(
+            update(ITEMS)
+            .where(ITEMS.c.id == item.id)
+            .values(**changes, updated_at=now, version=item.version + 1)
         )
-        return ItemRow._make(updated.one())
+    return item._replace(**changes, updated_at=now, version=item.version + 1)
 
 
 def delete_item(item_id: int) -> None:
     with write_transaction():
         item = _locked_own_item(item_id)
-        db.session.connection().execute(delete(Item).where(Item.id == item.id))
+        db.session.connection().execute(delete(ITEMS).where(ITEMS.c.id == item.id))
         _count_change(-1)
 
 
@@ -211,9 +215,3 @@ def _count_change(delta: int) -> None:
     )
     if counted.rowcount == 0:
         abort(401, "Token is no longer valid.", headers={"WWW-Authenticate": "Bearer"})
-
-
-def _returned_columns() -> tuple[Any, ...]:
-    """ITEM_COLUMNS for RETURNING, where the owner is the caller."""
-    owner = literal(current_user.username).label("owner")
-    return tuple(owner if column.key == "owner" else column for column in ITEM_COLUMNS)
