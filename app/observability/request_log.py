@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -86,7 +86,7 @@ def init_app(app: Flask) -> None:
 def request_id() -> str:
     """The client's X-Request-ID when it is plain enough to log, else a new one."""
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    return incoming if SANE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+    return incoming if SANE_REQUEST_ID.fullmatch(incoming) else os.urandom(16).hex()
 
 
 def log_request(response: Response, seconds: float) -> None:
