@@ -2,8 +2,10 @@
 
 import json
 import os
+import re
 import shutil
 import socket
+import sys
 import tempfile
 from pathlib import Path
 
@@ -71,22 +73,44 @@ def post_fork(server: Arbiter, worker: Worker) -> None:
 # Prometheus multiprocess mode: each worker writes its metrics to files in
 # this directory and /metrics adds them up. It must be set before any worker
 # imports prometheus_client, and belongs to this one server (one per
-# instance): it is emptied when the server starts and when it stops.
+# instance): its metrics files are removed when the server starts and when
+# it stops, and no other file ever is.
 _TEMPORARY_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 if _TEMPORARY_METRICS_DIR:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="items-api-metrics-")
+
+# The names prometheus_client gives its files: counter_<pid>.db,
+# histogram_<pid>.db, summary_<pid>.db, gauge_<mode>_<pid>.db.
+_METRICS_FILE = re.compile(r"(?:counter|histogram|summary|gauge_[a-z]+)_[0-9]+\.db")
 
 
 def _clear_metrics() -> Path:
     directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*.db"):
-        stale.unlink()
+        if _METRICS_FILE.fullmatch(stale.name):
+            stale.unlink()
     return directory
 
 
 def on_starting(server: Arbiter) -> None:
-    _clear_metrics()
+    """Refuse a metrics directory holding other .db files (say instance/ and app.db).
+
+    /metrics reads every .db file there as a metrics file, so it could never
+    work, and such a file is never ours to remove.
+    """
+    directory = _clear_metrics()
+    foreign = sorted(path.name for path in directory.glob("*.db"))
+    if foreign:
+        server.log.error(
+            "PROMETHEUS_MULTIPROC_DIR=%s holds %s (not metrics files): "
+            "give the metrics a directory of their own",
+            directory,
+            ", ".join(foreign),
+        )
+        if server.pidfile is not None:
+            server.pidfile.unlink()
+        sys.exit(1)
 
 
 def child_exit(server: Arbiter, worker: Worker) -> None:
