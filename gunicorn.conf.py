@@ -7,6 +7,7 @@ import shutil
 import socket
 import sys
 import tempfile
+from http import HTTPStatus
 from pathlib import Path
 
 from gunicorn import util
@@ -41,8 +42,10 @@ def write_json_error(sock: socket.socket, status_int: int, reason: str, mesg: st
 
     They are answered before the app sees the request, by gunicorn's
     HTML writer; this takes its place so that every error of the API, from
-    any layer, has the same JSON shape.
+    any layer, has the same JSON shape. The reason phrase is the status's
+    own: gunicorn passes "Bad Request" with some other codes (501).
     """
+    reason = HTTPStatus(status_int).phrase
     body = json.dumps({"code": status_int, "status": reason, "message": mesg}).encode()
     head = (
         f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"

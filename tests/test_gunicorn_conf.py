@@ -2,14 +2,53 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
-from tests.live import BIN, REPO_ROOT, migrate, running_server, server_environment
+from tests.live import BIN, REPO_ROOT, LiveServer, migrate, running_server, server_environment
 
 pytestmark = pytest.mark.live
+
+
+def connect(server: LiveServer, timeout: float) -> socket.socket:
+    address = urlsplit(server.url)
+    return socket.create_connection((address.hostname, address.port), timeout=timeout)
+
+
+def read_answer(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    answer = b""
+    while chunk := sock.recv(65536):
+        answer += chunk
+    return answer
+
+
+def parse_answer(answer: bytes) -> tuple[str, dict[str, str], bytes]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in header_lines)
+    return status_line, headers, body
+
+
+def test_an_unknown_transfer_coding_gets_a_matching_reason(live_server: LiveServer) -> None:
+    request = (
+        b"POST /api/v1/items HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip2\r\n"
+        b"Content-Type: application/json\r\n\r\n"
+    )
+    with connect(live_server, 10) as sock:
+        sock.sendall(request)
+        status_line, headers, body = parse_answer(read_answer(sock))
+
+    assert status_line == "HTTP/1.1 501 Not Implemented"
+    assert headers["Content-Type"] == "application/json"
+    payload = json.loads(body)
+    assert payload["code"] == 501
+    assert payload["status"] == "Not Implemented"
 
 
 def test_metrics_never_delete_a_database_in_their_directory(tmp_path: Path) -> None:
