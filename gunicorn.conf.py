@@ -1,17 +1,21 @@
 """gunicorn settings for `make run`; every value can be overridden from the environment."""
 
 import json
+import logging
 import os
 import re
 import shutil
 import socket
 import sys
 import tempfile
+import time
 from http import HTTPStatus
 from pathlib import Path
 
 from gunicorn import util
 from gunicorn.arbiter import Arbiter
+from gunicorn.http.message import Request
+from gunicorn.http.unreader import Unreader
 from gunicorn.workers.base import Worker
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
@@ -26,6 +30,10 @@ preload_app = True
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
+# A whole request header must arrive within this many seconds (see
+# _parse_request_in_time below); below `timeout`, so a stalled client never
+# gets a worker aborted.
+_HEADER_TIMEOUT = float(os.environ.get("GUNICORN_HEADER_TIMEOUT", "5"))
 max_requests = 10000
 max_requests_jitter = 1000
 accesslog = None
@@ -56,6 +64,65 @@ def write_json_error(sock: socket.socket, status_int: int, reason: str, mesg: st
 
 
 util.write_error = write_json_error
+
+_parse_request = Request.parse
+
+
+def _parse_request_in_time(request: Request, unreader: Unreader) -> bytes:
+    """Read and parse a request header that must be complete within _HEADER_TIMEOUT.
+
+    gunicorn reads a header with no deadline: a client that sends half of
+    one holds a sync worker (or a gthread thread) until gunicorn's worker
+    timeout aborts it, and that abort was answered as a 500. One deadline
+    for the whole header, so trickling bytes does not extend it; then 408
+    in JSON, or a quiet close when the client never sent a byte.
+    """
+    sock = getattr(unreader, "sock", None)
+    if sock is None:
+        return _parse_request(request, unreader)
+    deadline = time.monotonic() + _HEADER_TIMEOUT
+    received = 0
+    read_from_socket = unreader.chunk
+
+    def chunk_before_deadline(size_hint: int | None = None) -> bytes:
+        nonlocal received
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        sock.settimeout(remaining)
+        data: bytes = read_from_socket(size_hint)
+        received += len(data)
+        return data
+
+    blocking = sock.gettimeout()
+    unreader.chunk = chunk_before_deadline  # type: ignore[method-assign]
+    try:
+        parsed = _parse_request(request, unreader)
+    except TimeoutError:
+        _close_stalled_connection(sock, answer=received > 0)
+        raise StopIteration from None  # gunicorn's signal that the connection is done
+    finally:
+        del unreader.chunk
+    sock.settimeout(blocking)
+    return parsed
+
+
+def _close_stalled_connection(sock: socket.socket, answer: bool) -> None:
+    """408 to a client that sent part of a header, then close at once.
+
+    gunicorn's own graceful close would wait two more seconds for the
+    client; nothing it sent is left unread, so closing loses nothing.
+    """
+    if answer:
+        message = f"The request header was not complete within {_HEADER_TIMEOUT:g} seconds."
+        write_json_error(sock, 408, "Request Timeout", message)
+    logging.getLogger("gunicorn.error").info(
+        "Closed a connection whose request header took over %gs", _HEADER_TIMEOUT
+    )
+    sock.close()
+
+
+Request.parse = _parse_request_in_time  # type: ignore[method-assign]
 
 
 def post_fork(server: Arbiter, worker: Worker) -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -13,6 +16,9 @@ import pytest
 from tests.live import BIN, REPO_ROOT, LiveServer, migrate, running_server, server_environment
 
 pytestmark = pytest.mark.live
+
+HEADER_TIMEOUT = 2
+HALF_A_HEADER = b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
 
 
 def connect(server: LiveServer, timeout: float) -> socket.socket:
@@ -33,6 +39,90 @@ def parse_answer(answer: bytes) -> tuple[str, dict[str, str], bytes]:
     status_line, *header_lines = head.decode("latin-1").split("\r\n")
     headers = dict(line.split(": ", 1) for line in header_lines)
     return status_line, headers, body
+
+
+@pytest.fixture(scope="module")
+def slow_client_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """Two workers (`make run` on one core) with a short header deadline, for this module."""
+    env = {"GUNICORN_HEADER_TIMEOUT": str(HEADER_TIMEOUT)}
+    with running_server(tmp_path_factory.mktemp("slow"), workers=2, env=env) as server:
+        yield server
+
+
+def test_half_sent_headers_do_not_stall_the_server(slow_client_server: LiveServer) -> None:
+    with ExitStack() as stack:
+        stalled = [stack.enter_context(connect(slow_client_server, 15)) for _ in range(4)]
+        for sock in stalled:
+            sock.sendall(HALF_A_HEADER)
+        started = time.monotonic()
+        # Each stalled client holds a sync worker only until its header
+        # deadline: two workers are through four of them within two deadlines.
+        live = slow_client_server.call("GET", "/health/live", timeout=2 * HEADER_TIMEOUT + 5)
+        assert live.status == 200
+        assert time.monotonic() - started < 2 * HEADER_TIMEOUT + 2
+        for sock in stalled:
+            status_line, headers, body = parse_answer(read_answer(sock))
+            assert status_line == "HTTP/1.1 408 Request Timeout"
+            assert headers["Content-Type"] == "application/json"
+            assert headers["Connection"] == "close"
+            assert json.loads(body)["code"] == 408
+
+
+def test_a_stalled_header_is_answered_408_before_the_worker_timeout(
+    slow_client_server: LiveServer,
+) -> None:
+    with connect(slow_client_server, HEADER_TIMEOUT + 10) as sock:
+        sock.sendall(HALF_A_HEADER)
+        started = time.monotonic()
+        status_line, _, body = parse_answer(read_answer(sock))
+        waited = time.monotonic() - started
+
+    assert status_line == "HTTP/1.1 408 Request Timeout"
+    assert json.loads(body) == {
+        "code": 408,
+        "status": "Request Timeout",
+        "message": f"The request header was not complete within {HEADER_TIMEOUT} seconds.",
+    }
+    assert HEADER_TIMEOUT - 0.5 < waited < HEADER_TIMEOUT + 3
+    assert "Internal Server Error" not in slow_client_server.log()
+    assert "WORKER TIMEOUT" not in slow_client_server.log()
+
+
+def test_an_idle_connection_is_closed_without_an_answer(slow_client_server: LiveServer) -> None:
+    with connect(slow_client_server, HEADER_TIMEOUT + 10) as sock:
+        started = time.monotonic()
+        assert read_answer(sock) == b""
+        assert time.monotonic() - started < HEADER_TIMEOUT + 3
+
+
+def test_a_header_trickled_in_slowly_still_meets_one_deadline(
+    slow_client_server: LiveServer,
+) -> None:
+    with connect(slow_client_server, HEADER_TIMEOUT + 10) as sock:
+        started = time.monotonic()
+        for byte in HALF_A_HEADER[:12]:
+            try:
+                sock.sendall(bytes([byte]))
+            except OSError:
+                break
+            time.sleep(HEADER_TIMEOUT / 6)
+        status_line, _, _ = parse_answer(read_answer(sock))
+
+    assert status_line == "HTTP/1.1 408 Request Timeout"
+    assert time.monotonic() - started < HEADER_TIMEOUT + 3
+
+
+def test_a_request_sent_in_pieces_within_the_deadline_is_served(
+    slow_client_server: LiveServer,
+) -> None:
+    with connect(slow_client_server, 10) as sock:
+        sock.sendall(HALF_A_HEADER)
+        time.sleep(HEADER_TIMEOUT / 2)
+        sock.sendall(b"1\r\nConnection: close\r\n\r\n")
+        status_line, _, body = parse_answer(read_answer(sock))
+
+    assert status_line == "HTTP/1.1 200 OK"
+    assert json.loads(body)["status"] == "ok"
 
 
 def test_an_unknown_transfer_coding_gets_a_matching_reason(live_server: LiveServer) -> None:
