@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
-from flask_jwt_extended import get_current_user
+from flask_jwt_extended import get_current_user, get_jwt
 
 from app.config import ConfigError
 
@@ -105,4 +105,6 @@ def _username() -> str | None:
         user = get_current_user()
     except RuntimeError:
         return None
-    return getattr(user, "username", None)
+    # The token's own claim: reading the user row could touch the database
+    # (a rollback expires it), which may be down or have lost the row.
+    return str(get_jwt()["sub"]) if user is not None else None
