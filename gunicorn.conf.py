@@ -1,5 +1,6 @@
 """gunicorn settings for `make run`; every value can be overridden from the environment."""
 
+import inspect
 import json
 import logging
 import os
@@ -65,7 +66,8 @@ def write_json_error(sock: socket.socket, status_int: int, reason: str, mesg: st
 
 util.write_error = write_json_error
 
-_parse_request = Request.parse
+# gunicorn's own parser, also when this file is read again (SIGHUP reloads it).
+_parse_request = inspect.unwrap(Request.parse)
 
 
 def _parse_request_in_time(request: Request, unreader: Unreader) -> bytes:
@@ -122,6 +124,7 @@ def _close_stalled_connection(sock: socket.socket, answer: bool) -> None:
     sock.close()
 
 
+_parse_request_in_time.__wrapped__ = _parse_request  # type: ignore[attr-defined]
 Request.parse = _parse_request_in_time  # type: ignore[method-assign]
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -44,7 +46,7 @@ def parse_answer(answer: bytes) -> tuple[str, dict[str, str], bytes]:
 @pytest.fixture(scope="module")
 def slow_client_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """Two workers (`make run` on one core) with a short header deadline, for this module."""
-    env = {"GUNICORN_HEADER_TIMEOUT": str(HEADER_TIMEOUT)}
+    env = {"GUNICORN_HEADER_TIMEOUT": str(HEADER_TIMEOUT), "LOG_LEVEL": "INFO"}
     with running_server(tmp_path_factory.mktemp("slow"), workers=2, env=env) as server:
         yield server
 
@@ -123,6 +125,25 @@ def test_a_request_sent_in_pieces_within_the_deadline_is_served(
 
     assert status_line == "HTTP/1.1 200 OK"
     assert json.loads(body)["status"] == "ok"
+
+
+def test_the_header_deadline_survives_a_configuration_reload(
+    slow_client_server: LiveServer,
+) -> None:
+    """SIGHUP reads gunicorn.conf.py again; the deadline must not wrap itself twice."""
+    os.kill(slow_client_server.pid, signal.SIGHUP)
+    time.sleep(1)
+    deadline = time.monotonic() + 20
+    while "Booting worker" not in slow_client_server.log().split("Handling signal: hup")[-1]:
+        assert time.monotonic() < deadline, "gunicorn did not reload"
+        time.sleep(0.2)
+
+    for _ in range(4):  # whichever worker answers
+        assert slow_client_server.call("GET", "/health/live").status == 200
+    with connect(slow_client_server, HEADER_TIMEOUT + 10) as sock:
+        sock.sendall(HALF_A_HEADER)
+        status_line, _, _ = parse_answer(read_answer(sock))
+    assert status_line == "HTTP/1.1 408 Request Timeout"
 
 
 def test_an_unknown_transfer_coding_gets_a_matching_reason(live_server: LiveServer) -> None:
