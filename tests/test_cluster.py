@@ -179,7 +179,7 @@ def test_slow_clients_wait_in_nginx_not_in_an_instance(cluster: Cluster) -> None
     half_header = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
     half_body = (
         b"POST /api/v1/items HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"title\": "
+        b'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"title": '
     )
     with ExitStack() as stack:
         for n in range(12):
@@ -210,6 +210,14 @@ def test_no_instance_left_is_a_503_with_retry_after(cluster: Cluster) -> None:
         body = reply.json()
         assert body["code"] == 503
         assert body["status"] == "Service Unavailable"
+
+    # Back, and nginx passes requests to them again once their failures are
+    # forgotten (fail_timeout, 10 s), so the next test finds them served.
+    cluster.start()
+    assert wait_until(
+        lambda: [cluster.nginx.request("GET", "/health").status for _ in range(6)] == [200] * 6,
+        20,
+    )
 
 
 def test_a_token_from_one_instance_works_on_every_instance(cluster: Cluster) -> None:
