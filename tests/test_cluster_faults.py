@@ -8,7 +8,7 @@ they measured, and checks that every write answered 201 is still there.
 
 Runs in CI's PostgreSQL and Redis pass (TEST_DATABASE_URL and TEST_REDIS_URL
 set), with nginx, openssl, PostgreSQL's binaries and redis-server installed;
-skipped otherwise. Under two minutes on two cores.
+skipped otherwise. About two minutes on two cores.
 """
 
 from __future__ import annotations
