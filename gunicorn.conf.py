@@ -148,9 +148,13 @@ def post_fork(server: Arbiter, worker: Worker) -> None:
 # imports prometheus_client, and belongs to this one server (one per
 # instance): its metrics files are removed when the server starts and when
 # it stops, and no other file ever is.
-_TEMPORARY_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-if _TEMPORARY_METRICS_DIR:
+# A directory made here is removed at exit; a mark in the environment (not
+# a setting) keeps that known when a SIGHUP reads this file again.
+_MADE_HERE = "ITEMS_API_TEMPORARY_METRICS_DIR"
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="items-api-metrics-")
+    os.environ[_MADE_HERE] = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+_TEMPORARY_METRICS_DIR = os.environ.get(_MADE_HERE) == os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 # The names prometheus_client gives its files: counter_<pid>.db,
 # histogram_<pid>.db, summary_<pid>.db, gauge_<mode>_<pid>.db.
