@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 from collections.abc import Iterator, Mapping
@@ -16,6 +17,8 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from app.extensions import db
 
 DEFAULT_SQLITE_URI = "sqlite:///app.db"
+
+log = logging.getLogger(__name__)
 
 
 def engine_options(uri: str, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -60,7 +63,7 @@ def init_app(app: Flask) -> None:
         engine_options(app.config["SQLALCHEMY_DATABASE_URI"], app.config),
     )
     db.init_app(app)
-    app.teardown_appcontext(_close_read_connection)
+    app.teardown_appcontext(_end_request)
     with app.app_context():
         _keep_connections_in_their_process(db.engine)
         if db.engine.dialect.name == "sqlite":
@@ -70,6 +73,21 @@ def init_app(app: Flask) -> None:
                 "connect",
                 lambda conn, _record: _tune_sqlite(conn, busy_timeout_ms),
             )
+
+
+def _end_request(_error: BaseException | None) -> None:
+    """Give back the request's connections before Flask-SQLAlchemy's own teardown does.
+
+    Their rollback fails when the server dropped the connection meanwhile (a
+    PostgreSQL restart); raised here, that would turn an answer already
+    made into a 500. The pool has discarded the connection by then, and
+    nothing was left to commit, so it is only logged.
+    """
+    for end in (_close_read_connection, db.session.remove):
+        try:
+            end()
+        except exc.DBAPIError as error:
+            log.warning("database connection lost while ending a request: %s", type(error).__name__)
 
 
 def _keep_connections_in_their_process(engine: Engine) -> None:
@@ -118,7 +136,7 @@ def read_connection() -> Connection:
     return connection
 
 
-def _close_read_connection(_error: BaseException | None) -> None:
+def _close_read_connection() -> None:
     connection = g.pop("read_connection", None)
     if connection is not None:
         connection.close()

@@ -83,6 +83,7 @@ certificate() {
     fi
 }
 
+# Write the configuration for this cluster to $1.
 render_nginx_config() {
     mkdir -p "$STATE/nginx/temp"
     sed -e "s|@STATE@|$STATE/nginx|g" \
@@ -94,7 +95,7 @@ render_nginx_config() {
         -e "s|@TLS_CERT@|$TLS_CERT|g" \
         -e "s|@TLS_KEY@|$TLS_KEY|g" \
         -e "s|@MAX_BODY@|${MAX_CONTENT_LENGTH:-1048576}|g" \
-        deploy/nginx.conf.template > "$STATE/nginx/nginx.conf"
+        deploy/nginx.conf.template > "$1"
 }
 
 nginx_cmd() { nginx -p "$STATE/nginx/" -c "$STATE/nginx/nginx.conf" -e "$STATE/nginx/error.log" "$@"; }
@@ -142,12 +143,20 @@ wait_instance() {
 
 start_nginx() {
     local pid
-    render_nginx_config
     if pid="$(running_pid "$STATE/nginx/nginx.pid")"; then
+        # A reload closes every idle client connection: only when needed.
+        render_nginx_config "$STATE/nginx/nginx.conf.new"
+        if cmp -s "$STATE/nginx/nginx.conf.new" "$STATE/nginx/nginx.conf"; then
+            rm "$STATE/nginx/nginx.conf.new"
+            say "nginx already running (pid $pid)"
+            return
+        fi
+        mv "$STATE/nginx/nginx.conf.new" "$STATE/nginx/nginx.conf"
         nginx_cmd -s reload
         say "nginx already running (pid $pid); configuration reloaded"
         return
     fi
+    render_nginx_config "$STATE/nginx/nginx.conf"
     if ! nginx_cmd -t -q; then
         say "nginx refused the configuration in $STATE/nginx/nginx.conf"
         return 1

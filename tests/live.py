@@ -81,11 +81,12 @@ def call(
 
 @dataclass(frozen=True)
 class LiveServer:
-    """A running gunicorn: where it listens and where it logs."""
+    """A running gunicorn: where it listens, where it logs, its master's pid."""
 
     url: str
     database_url: str
     log_path: Path
+    pid: int
 
     def call(self, method: str, path: str, **kwargs: Any) -> Response:
         """`call()` against a path of this server."""
@@ -167,7 +168,7 @@ def running_server(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    server = LiveServer(url, environment["DATABASE_URL"], log_path)
+    server = LiveServer(url, environment["DATABASE_URL"], log_path, process.pid)
     try:
         wait_until_healthy(server, process, startup_timeout)
         yield server

@@ -9,21 +9,16 @@ stopped or killed.
 from __future__ import annotations
 
 import http.client
-import json
 import os
-import re
-import shutil
 import signal
 import socket
-import ssl
 import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +26,23 @@ import pytest
 from sqlalchemy import MetaData, create_engine
 from sqlalchemy.engine import make_url
 
+from tests.cluster import (
+    BIN,
+    PASSWORD,
+    ROOT,
+    Cluster,
+    Endpoint,
+    Reply,
+    free_ports,
+    list_items,
+    live_members,
+    missing_tool,
+    new_account,
+    refuses_connections,
+    wait_until,
+)
 from tests.conftest import TEST_SECRET
 
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "deploy" / "cluster.sh"
-BIN = Path(sys.executable).parent
-PASSWORD = "a long and unusual passphrase 7319"
 LOGIN_LIMIT = 5
 GRACEFUL_TIMEOUT = 20
 CUT_OFF = 0  # the status of a reply that broke off before it was complete
@@ -51,168 +57,13 @@ def missing_requirement() -> str | None:
         return "TEST_DATABASE_URL (PostgreSQL) is not set"
     if not REDIS_URL:
         return "TEST_REDIS_URL is not set"
-    for tool in ("nginx", "openssl", "curl", "setsid", "ps"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed"
-    return None
+    return missing_tool()
 
 
 pytestmark = [
     pytest.mark.live,
     pytest.mark.skipif(missing_requirement() is not None, reason=str(missing_requirement())),
 ]
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-    started: float = 0.0
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class Endpoint:
-    """One address to send requests to: nginx over HTTPS, or an instance over HTTP."""
-
-    port: int
-    tls: ssl.SSLContext | None = None
-    source: str | None = None
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        token: str | None = None,
-        headers: dict[str, str] | None = None,
-        raw: bytes | None = None,
-    ) -> Reply:
-        sent = dict(headers or {})
-        data = raw
-        if body is not None:
-            data = json.dumps(body).encode()
-            sent["Content-Type"] = "application/json"
-        if token:
-            sent["Authorization"] = f"Bearer {token}"
-        source = (self.source, 0) if self.source else None
-        connection: http.client.HTTPConnection
-        if self.tls is not None:
-            connection = http.client.HTTPSConnection(
-                "127.0.0.1", self.port, timeout=30, context=self.tls, source_address=source
-            )
-        else:
-            connection = http.client.HTTPConnection(
-                "127.0.0.1", self.port, timeout=30, source_address=source
-            )
-        started = time.monotonic()
-        try:
-            connection.request(method, path, body=data, headers=sent)
-            response = connection.getresponse()
-            return Reply(response.status, response.headers, response.read(), started)
-        finally:
-            connection.close()
-
-
-@dataclass
-class Cluster:
-    """The running cluster: its ports, state directory and environment."""
-
-    https_port: int
-    http_port: int
-    app_ports: list[int]
-    state: Path
-    env: dict[str, str]
-    leaders: set[int] = field(default_factory=set)
-
-    def run(self, action: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(SCRIPT), action],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
-    def start(self) -> None:
-        result = self.run("start")
-        assert result.returncode == 0, result.stdout + result.stderr
-        self.leaders.update(self.pid(n) for n in (1, 2, 3))
-        self.leaders.add(int((self.state / "nginx" / "nginx.pid").read_text()))
-
-    @property
-    def tls(self) -> ssl.SSLContext:
-        # Verify nginx against the self-signed certificate the script generated.
-        return ssl.create_default_context(cafile=str(self.state / "tls" / "cert.pem"))
-
-    @property
-    def nginx(self) -> Endpoint:
-        return Endpoint(self.https_port, self.tls)
-
-    def instance(self, n: int) -> Endpoint:
-        return Endpoint(self.app_ports[n - 1])
-
-    def pid(self, n: int) -> int:
-        return int((self.state / f"instance-{n}.pid").read_text())
-
-    def upstreams(self, request_ids: set[str]) -> dict[str, str]:
-        """Which instance nginx passed each of these requests to, from its access log."""
-        found: dict[str, str] = {}
-
-        def read_log() -> bool:
-            for line in (self.state / "nginx" / "access.log").read_text().splitlines():
-                match = re.search(r"request_id=(\S+) upstream=(\S+)", line)
-                if match and match.group(1) in request_ids:
-                    found[match.group(1)] = match.group(2)
-            return set(found) == request_ids
-
-        # nginx writes the line just after the client has its answer.
-        wait_until(read_log, 5)
-        return found
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
-
-
-def live_members(session: int) -> list[int]:
-    """Processes of the session led by `session` that are not zombies."""
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            continue
-        if int(fields[3]) == session and fields[0] != "Z":
-            members.append(int(stat.parent.name))
-    return members
-
-
-def refuses_connections(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return True
-    return False
-
-
-def wait_until(condition: Any, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return bool(condition())
 
 
 def reset_database() -> None:
@@ -281,29 +132,6 @@ def cluster(running_cluster: Cluster) -> Cluster:
     return running_cluster
 
 
-def new_account(endpoint: Endpoint) -> tuple[str, dict[str, str]]:
-    username = f"u{uuid.uuid4().hex[:12]}"
-    body = {"username": username, "email": f"{username}@example.com", "password": PASSWORD}
-    assert endpoint.request("POST", "/api/v1/auth/register", body).status == 201
-    login = endpoint.request(
-        "POST", "/api/v1/auth/login", {"username": username, "password": PASSWORD}
-    )
-    assert login.status == 200, login.body
-    return username, login.json()
-
-
-def list_items(endpoint: Endpoint, token: str) -> dict[int, str]:
-    """Every item of the token's owner, id to title, page by page."""
-    items: dict[int, str] = {}
-    for page in range(1, 100):
-        reply = endpoint.request("GET", f"/api/v1/items?page={page}&page_size=100", token=token)
-        assert reply.status == 200, reply.body
-        items.update((item["id"], item["title"]) for item in reply.json())
-        if len(reply.json()) < 100:
-            return items
-    raise AssertionError("more pages than items written")
-
-
 def api_has(cluster: Cluster, path: str, method: str, status: str | None = None) -> bool:
     paths = cluster.nginx.request("GET", "/openapi.json").json()["paths"]
     operation = paths.get(path, {}).get(method)
@@ -343,6 +171,53 @@ def test_nginx_refuses_oversized_bodies_and_metrics_as_json(cluster: Cluster) ->
     metrics = cluster.nginx.request("GET", "/metrics")
     assert metrics.status == 404
     assert metrics.json()["code"] == 404
+
+
+def test_slow_clients_wait_in_nginx_not_in_an_instance(cluster: Cluster) -> None:
+    # Twice as many slow clients as the instances have workers (3 x 2): half
+    # a request header, or a header and the start of a body, then nothing.
+    half_header = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+    half_body = (
+        b"POST /api/v1/items HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"title": '
+    )
+    with ExitStack() as stack:
+        for n in range(12):
+            raw = stack.enter_context(socket.create_connection(("127.0.0.1", cluster.https_port)))
+            slow = stack.enter_context(cluster.tls.wrap_socket(raw, server_hostname="127.0.0.1"))
+            slow.sendall(half_header if n % 2 else half_body)
+        time.sleep(1)
+        # Every worker of every instance is free: none is waiting for them.
+        started = time.monotonic()
+        for n in (1, 2, 3, 1, 2, 3):
+            assert cluster.instance(n).request("GET", "/health/live").status == 200
+        assert [cluster.nginx.request("GET", "/health").status for _ in range(6)] == [200] * 6
+        assert time.monotonic() - started < 5
+
+
+def test_no_instance_left_is_a_503_with_retry_after(cluster: Cluster) -> None:
+    for n in (1, 2, 3):
+        os.killpg(cluster.pid(n), signal.SIGKILL)
+    assert wait_until(lambda: all(map(refuses_connections, cluster.app_ports)), 10)
+
+    for method, path in (("GET", "/health"), ("POST", "/api/v1/items")):
+        reply = cluster.nginx.request(method, path, headers={"X-Request-ID": "gone-1"})
+        assert reply.status == 503, reply.body
+        assert reply.headers["Content-Type"] == "application/json"
+        assert reply.headers["Retry-After"] == "1"
+        assert reply.headers["Strict-Transport-Security"] == "max-age=31536000"
+        assert reply.headers.get_all("X-Request-ID") == ["gone-1"]
+        body = reply.json()
+        assert body["code"] == 503
+        assert body["status"] == "Service Unavailable"
+
+    # Back, and nginx passes requests to them again once their failures are
+    # forgotten (fail_timeout, 10 s), so the next test finds them served.
+    cluster.start()
+    assert wait_until(
+        lambda: [cluster.nginx.request("GET", "/health").status for _ in range(6)] == [200] * 6,
+        20,
+    )
 
 
 def test_a_token_from_one_instance_works_on_every_instance(cluster: Cluster) -> None:
@@ -494,11 +369,17 @@ def test_killing_an_instance_loses_no_acknowledged_write(cluster: Cluster) -> No
     # Each POST had its own title: a title twice would be a write replayed elsewhere.
     assert len(set(listed.values())) == len(listed)
     # Only requests already inside the dead instance may fail: nginx answers
-    # them 502 in JSON, or cuts off an answer it had begun to pass on.
+    # them 503 in JSON with Retry-After, or cuts off an answer it had begun
+    # to pass on.
     failed = [reply for reply in replies if reply.status != 201]
     assert len(failed) <= 12
     assert all(
-        reply.status == CUT_OFF or (reply.status == 502 and reply.json()["code"] == 502)
+        reply.status == CUT_OFF
+        or (
+            reply.status == 503
+            and reply.json()["code"] == 503
+            and reply.headers["Retry-After"] == "1"
+        )
         for reply in failed
     )
     assert all(reply.status == 201 for reply in replies if reply.started > killed_at[0])

@@ -1,0 +1,210 @@
+"""The cluster of deploy/cluster.sh for tests: start it, call it over HTTPS, watch its processes.
+
+Shared by tests/test_cluster.py (behaviour) and tests/test_cluster_faults.py
+(load and faults).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "deploy" / "cluster.sh"
+BIN = Path(sys.executable).parent
+PASSWORD = "a long and unusual passphrase 7319"
+TOOLS = ("nginx", "openssl", "curl", "setsid", "ps")
+
+
+def missing_tool() -> str | None:
+    """Why cluster.sh cannot run here (a tool it needs is missing), or None."""
+    for tool in TOOLS:
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed"
+    return None
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+    started: float = 0.0
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Endpoint:
+    """One address to send requests to: nginx over HTTPS, or an instance over HTTP."""
+
+    port: int
+    tls: ssl.SSLContext | None = None
+    source: str | None = None
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> Reply:
+        sent = dict(headers or {})
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+            sent["Content-Type"] = "application/json"
+        if token:
+            sent["Authorization"] = f"Bearer {token}"
+        source = (self.source, 0) if self.source else None
+        connection: http.client.HTTPConnection
+        if self.tls is not None:
+            connection = http.client.HTTPSConnection(
+                "127.0.0.1", self.port, timeout=30, context=self.tls, source_address=source
+            )
+        else:
+            connection = http.client.HTTPConnection(
+                "127.0.0.1", self.port, timeout=30, source_address=source
+            )
+        started = time.monotonic()
+        try:
+            connection.request(method, path, body=data, headers=sent)
+            response = connection.getresponse()
+            return Reply(response.status, response.headers, response.read(), started)
+        finally:
+            connection.close()
+
+
+@dataclass
+class Cluster:
+    """The running cluster: its ports, state directory and environment."""
+
+    https_port: int
+    http_port: int
+    app_ports: list[int]
+    state: Path
+    env: dict[str, str]
+    leaders: set[int] = field(default_factory=set)
+
+    def run(self, action: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(SCRIPT), action],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def start(self) -> None:
+        result = self.run("start")
+        assert result.returncode == 0, result.stdout + result.stderr
+        self.leaders.update(self.pid(n) for n in (1, 2, 3))
+        self.leaders.add(int((self.state / "nginx" / "nginx.pid").read_text()))
+
+    @property
+    def tls(self) -> ssl.SSLContext:
+        # Verify nginx against the self-signed certificate the script generated.
+        return ssl.create_default_context(cafile=str(self.state / "tls" / "cert.pem"))
+
+    @property
+    def nginx(self) -> Endpoint:
+        return Endpoint(self.https_port, self.tls)
+
+    def instance(self, n: int) -> Endpoint:
+        return Endpoint(self.app_ports[n - 1])
+
+    def pid(self, n: int) -> int:
+        return int((self.state / f"instance-{n}.pid").read_text())
+
+    def upstreams(self, request_ids: set[str]) -> dict[str, str]:
+        """Which instance nginx passed each of these requests to, from its access log."""
+        found: dict[str, str] = {}
+
+        def read_log() -> bool:
+            for line in (self.state / "nginx" / "access.log").read_text().splitlines():
+                match = re.search(r"request_id=(\S+) upstream=(\S+)", line)
+                if match and match.group(1) in request_ids:
+                    found[match.group(1)] = match.group(2)
+            return set(found) == request_ids
+
+        # nginx writes the line just after the client has its answer.
+        wait_until(read_log, 5)
+        return found
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def live_members(session: int) -> list[int]:
+    """Processes of the session led by `session` that are not zombies."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if int(fields[3]) == session and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+def refuses_connections(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return True
+    return False
+
+
+def wait_until(condition: Any, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return bool(condition())
+
+
+def new_account(endpoint: Endpoint) -> tuple[str, dict[str, str]]:
+    username = f"u{uuid.uuid4().hex[:12]}"
+    body = {"username": username, "email": f"{username}@example.com", "password": PASSWORD}
+    assert endpoint.request("POST", "/api/v1/auth/register", body).status == 201
+    login = endpoint.request(
+        "POST", "/api/v1/auth/login", {"username": username, "password": PASSWORD}
+    )
+    assert login.status == 200, login.body
+    return username, login.json()
+
+
+def list_items(endpoint: Endpoint, token: str) -> dict[int, str]:
+    """Every item of the token's owner, id to title, page by page."""
+    items: dict[int, str] = {}
+    for page in range(1, 100):
+        reply = endpoint.request("GET", f"/api/v1/items?page={page}&page_size=100", token=token)
+        assert reply.status == 200, reply.body
+        items.update((item["id"], item["title"]) for item in reply.json())
+        if len(reply.json()) < 100:
+            return items
+    raise AssertionError("more pages than items written")
