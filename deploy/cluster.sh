@@ -193,8 +193,12 @@ start() {
     STATE="$(cd "$STATE" && pwd)"
     [[ -n "${DATABASE_URL:-}" ]] \
         || say "DATABASE_URL is not set: the instances share the SQLite file in instance/"
-    [[ -n "${REDIS_URL:-}" ]] \
-        || say "REDIS_URL is not set: each instance keeps its own rate-limit counters"
+    if [[ -z "${REDIS_URL:-}" ]]; then
+        # Production refuses per-process limits unless told; this local
+        # cluster says so and opts in (set REDIS_URL to share them).
+        say "REDIS_URL is not set: each instance keeps its own rate-limit counters"
+        export RATELIMIT_PER_PROCESS_OK="${RATELIMIT_PER_PROCESS_OK:-true}"
+    fi
     export APP_ENV=production TRUSTED_PROXIES=1 FLASK_APP=app
     export WEB_CONCURRENCY="${WEB_CONCURRENCY:-2}"
     check_ports
