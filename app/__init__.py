@@ -20,6 +20,7 @@ from app import (
 )
 from app.config import FIXED_SETTINGS, from_environment
 from app.extensions import api, cors, db
+from app.json_encoding import CompactJSONProvider
 from app.observability import metrics
 from app.secret_key import resolve_secret_key
 from app.sessions import NoSessions
@@ -35,6 +36,8 @@ class SyncFlask(Flask):
     coroutine function; none here is, and asking costs more per request than
     a bare view's own work.
     """
+
+    json_provider_class = CompactJSONProvider
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
         return func
@@ -67,7 +70,6 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
         app.config["SECRET_KEY"], app.config["APP_ENV"], app.instance_path
     )
     app.config["JWT_SECRET_KEY"] = app.config["SECRET_KEY"]
-    app.json.sort_keys = False  # type: ignore[attr-defined]
     app.session_interface = NoSessions()
 
 

@@ -32,11 +32,23 @@ log = logging.getLogger("app.requests")
 
 def _entry(created: float, level: str, logger: str, message: str) -> dict[str, Any]:
     return {
-        "time": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
+        "time": _timestamp(created),
         "level": level,
         "logger": logger,
         "message": message,
     }
+
+
+_last_second: tuple[int, str] = (0, "")
+
+
+def _timestamp(created: float) -> str:
+    """ISO 8601 in UTC to the millisecond; the part up to the second is made once a second."""
+    global _last_second
+    second = int(created)
+    if _last_second[0] != second:
+        _last_second = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{_last_second[1]}.{int((created - second) * 1000):03d}+00:00"
 
 
 class JsonFormatter(logging.Formatter):
