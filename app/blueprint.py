@@ -44,6 +44,25 @@ class Blueprint(flask_smorest.Blueprint):
                 manual = doc.setdefault("manual_doc", {})
                 manual.setdefault("operationId", f"{method}_{snake_case(endpoint)}")
 
+    @staticmethod
+    def _make_pagination_metadata(page: int, page_size: int, item_count: int) -> dict[str, int]:
+        """The X-Pagination metadata, as flask-smorest's PaginationMetadataSchema documents it.
+
+        flask-smorest writes these few integers through a schema it builds
+        anew on every request; they need no conversion.
+        """
+        pages = -(-item_count // page_size)
+        metadata = {"total": item_count, "total_pages": pages}
+        if pages:
+            metadata |= {"first_page": 1, "last_page": pages}
+            if page <= pages:
+                metadata["page"] = page
+                if page > 1:
+                    metadata["previous_page"] = page - 1
+                if page < pages:
+                    metadata["next_page"] = page + 1
+        return metadata
+
     def _document_pagination_metadata(self, spec: Any, resp_doc: dict[str, Any]) -> None:
         """The pagination header carries PaginationMetadata as JSON text."""
         resp_doc.setdefault("headers", {})[self.PAGINATION_HEADER_NAME] = {
