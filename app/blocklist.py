@@ -20,9 +20,10 @@ from app.models import RevokedToken
 
 ROTATED = "rotated"
 LOGOUT = "logout"
+REVOKED = RevokedToken.__table__
 REVOKED_REASON = select(RevokedToken.reason).where(RevokedToken.jti == bindparam("jti"))
 # Both dialects' INSERT ... ON CONFLICT DO NOTHING: adding tells whether it was new.
-INSERT_BY_DIALECT: dict[str, Callable[[type[RevokedToken]], Any]] = {
+INSERT_BY_DIALECT: dict[str, Callable[[Any], Any]] = {
     "sqlite": sqlite.insert,
     "postgresql": postgresql.insert,
 }
@@ -45,15 +46,15 @@ class DatabaseBlocklist:
     in_database = True
 
     def add(self, jti: str, expires_at: datetime, reason: str) -> bool:
-        session = db.session
-        session.execute(delete(RevokedToken).where(RevokedToken.expires_at < datetime.now(UTC)))
-        insert = INSERT_BY_DIALECT[session.get_bind().dialect.name](RevokedToken)
-        added = session.execute(
-            insert.values(jti=jti, expires_at=expires_at, reason=reason).on_conflict_do_nothing(
-                index_elements=["jti"]
-            )
+        connection = db.session.connection()
+        connection.execute(delete(REVOKED).where(REVOKED.c.expires_at < datetime.now(UTC)))
+        insert = INSERT_BY_DIALECT[connection.dialect.name](REVOKED)
+        added = connection.execute(
+            insert.values(jti=jti, expires_at=expires_at, reason=reason)
+            .on_conflict_do_nothing(index_elements=["jti"])
+            .returning(REVOKED.c.jti)
         )
-        return bool(added.rowcount)  # type: ignore[attr-defined]
+        return added.first() is not None
 
     def reason(self, jti: str) -> str | None:
         return db.session.execute(REVOKED_REASON, {"jti": jti}).scalar_one_or_none()

@@ -154,7 +154,12 @@ def write_transaction(*, commit: bool = True) -> Iterator[None]:
     connection committed; with the lock taken first, the busy timeout
     applies. Other engines lock the rows they read with FOR UPDATE
     instead.
+
+    The request's read connection goes back to the pool first: a request
+    never holds two connections, so threads sharing a pool cannot all wait
+    for a second one.
     """
+    _close_read_connection()
     connection = db.session.connection()
     if connection.dialect.name == "sqlite":
         driver_connection = connection.connection.driver_connection

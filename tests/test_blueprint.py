@@ -12,7 +12,9 @@ from app.blueprint import Blueprint
 
 @pytest.mark.parametrize(
     "page, page_size, item_count",
-    itertools.product([1, 2, 3, 7, 10**6], [1, 2, 50, 100], [0, 1, 2, 49, 50, 51, 100, 10**6]),
+    list(
+        itertools.product([1, 2, 3, 7, 10**6], [1, 2, 50, 100], [0, 1, 2, 49, 50, 51, 100, 10**6])
+    ),
 )
 def test_pagination_metadata_is_flask_smorests(page, page_size, item_count):
     ours = Blueprint._make_pagination_metadata(page, page_size, item_count)
