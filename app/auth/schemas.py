@@ -33,7 +33,7 @@ class Email(Text):
         return checked.normalized.lower()
 
 
-class Password(Text):
+class NewPassword(Text):
     """At least 8 characters and at most 72 bytes of UTF-8 (bcrypt's limit)."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -79,7 +79,7 @@ class RegisterSchema(Schema):
         ),
     )
     email = Email(required=True)
-    password = Password()
+    password = NewPassword()
     full_name = Text(allow_none=True, validate=validate.Length(max=200))
 
     @validates_schema
@@ -133,7 +133,7 @@ class PasswordChangeSchema(Schema):
     """The current password and the one to replace it."""
 
     current_password = Text(required=True, load_only=True)
-    new_password = Password()
+    new_password = NewPassword()
 
 
 class AccountDeletionSchema(Schema):

@@ -40,7 +40,7 @@ from app.rate_limits import (
 from app.tokens import issue_token_pair, revoke_all_tokens, revoke_session, spend_refresh_token
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-Tokens = tuple[dict[str, Any], dict[str, str]]
+TokenReply = tuple[dict[str, Any], dict[str, str]]  # body, headers
 
 
 @blp.route("/register")
@@ -73,7 +73,7 @@ class Login(MethodView):
         "`device_token` of an earlier login so that this client is throttled on its own."
     )
     @blp.response(200, TokenSchema)
-    def post(self, credentials: dict[str, Any]) -> Tokens:
+    def post(self, credentials: dict[str, Any]) -> TokenReply:
         """Log in with username (or email) and password; returns a token pair and a device token"""
         login = credentials["username"]
         found = find_user(login)
@@ -88,7 +88,7 @@ class Login(MethodView):
 class Refresh(MethodView):
     @blp.token_required(refresh=True)
     @blp.response(200, TokenSchema)
-    def post(self) -> Tokens:
+    def post(self) -> TokenReply:
         """Trade a refresh token for a new pair; the one presented stops working"""
         claims = get_jwt()
         spend_refresh_token(claims)

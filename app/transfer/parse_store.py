@@ -1,4 +1,4 @@
-"""Reading a file of the original store into a checked plan of what to import.
+"""Parsing a file of the original store into a checked plan of what to import.
 
 The containers (the top-level object, `users`, `items` and each owner's list
 of items) must have the right types, or the whole file is refused. Records
