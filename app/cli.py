@@ -1,69 +1,93 @@
-"""Admin commands: `flask users create|list|disable|enable|promote|demote`."""
+"""Admin commands: `flask users create|list|show|disable|enable|promote|demote|delete|set-password`.
+
+They only read arguments and print answers; app.auth.accounts does the work
+and its refusals (HTTP errors) become one-line messages here.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import click
 from flask.cli import AppGroup
 from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException, NotFound
 
-from app.auth.accounts import find_user, new_password_hash
-from app.auth.schemas import RegisterSchema
-from app.database import write_transaction
+from app.auth import accounts
+from app.auth.schemas import NewPassword, RegisterSchema
 from app.extensions import db
 from app.models import Item, User
-from app.tokens import revoke_all_tokens
 
 users = AppGroup("users", help="Manage user accounts.")
+password_stdin = click.option(
+    "--password-stdin", is_flag=True, help="Read the password from stdin (implied when piped)."
+)
+
+
+def _stdin_is_piped() -> bool:
+    """A pipe or file on stdin's descriptor; a terminal, or no descriptor at all, prompts."""
+    try:
+        return not os.isatty(sys.stdin.fileno())
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def _read_password(from_stdin: bool) -> str:
-    if from_stdin:
+    if from_stdin or _stdin_is_piped():
         return sys.stdin.readline().rstrip("\r\n")
     return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
 
 
-def _user_or_fail(name: str) -> User:
-    user = find_user(name)
-    if user is None:
-        raise click.ClickException(f"No user named {name!r}.")
-    return user
+def _describe(messages: Any) -> str:
+    """`field: message` for each field of validation errors."""
+    if not isinstance(messages, dict):
+        return str(messages)
+    return "; ".join(
+        f"{field}: {' '.join(msgs) if isinstance(msgs, list) else msgs}"
+        for field, msgs in messages.items()
+    )
+
+
+@contextmanager
+def _refusals_as_messages(login: str | None = None) -> Iterator[None]:
+    try:
+        yield
+    except NotFound as exc:
+        raise click.ClickException(f"No user named {login!r}.") from exc
+    except HTTPException as exc:
+        errors = (getattr(exc, "data", None) or {}).get("errors") or {}
+        details = _describe(errors.get("json") or {})
+        if exc.code != 422:
+            details = f"{exc.description} {details}".strip()
+        raise click.ClickException(details) from exc
+    except ValidationError as exc:
+        raise click.ClickException(_describe(exc.normalized_messages())) from exc
+    except IntegrityError as exc:
+        raise click.ClickException("That username or email is already taken.") from exc
 
 
 @users.command("create")
 @click.argument("username")
 @click.option("--email", required=True, help="The account's email address.")
 @click.option("--full-name", default=None, help="Optional display name.")
-@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@password_stdin
 @click.option("--admin", is_flag=True, help="Make the account an admin.")
 def create_user(
     username: str, email: str, full_name: str | None, password_stdin: bool, admin: bool
 ) -> None:
     """Create an account; the password is prompted for (hidden) unless piped."""
     password = _read_password(password_stdin)
-    try:
+    with _refusals_as_messages():
         data = RegisterSchema().load(
             {"username": username, "email": email, "password": password, "full_name": full_name}
         )
-    except ValidationError as exc:
-        messages = exc.normalized_messages()
-        details = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in messages.items())
-        raise click.ClickException(details) from exc
-    user = User(
-        username=data["username"],
-        email=data["email"],
-        full_name=data.get("full_name"),
-        password_hash=new_password_hash(data["password"]),
-        is_admin=admin,
-    )
-    try:
-        with write_transaction():
-            db.session.add(user)
-    except IntegrityError as exc:
-        raise click.ClickException("That username or email is already taken.") from exc
+        user = accounts.create_account(**data, is_admin=admin)
     click.echo(f"Created user {user.username}.")
 
 
@@ -79,23 +103,62 @@ def list_users() -> None:
     if not rows:
         click.echo("No users.")
     for user, item_count in rows:
-        state = ("disabled" if user.disabled else "active") + (", admin" if user.is_admin else "")
-        click.echo(f"{user.username}\t{user.email}\t{state}\t{item_count} items")
+        click.echo(f"{user.username}\t{user.email}\t{_state(user)}\t{item_count} items")
+
+
+def _state(user: User) -> str:
+    return ("disabled" if user.disabled else "active") + (", admin" if user.is_admin else "")
+
+
+@users.command("show")
+@click.argument("username")
+def show_user(username: str) -> None:
+    """Show one account (by username or email): never its password hash."""
+    with _refusals_as_messages(username):
+        user = accounts.get_account(username)
+    click.echo(
+        f"username:   {user.username}\n"
+        f"email:      {user.email}\n"
+        f"full name:  {user.full_name or '-'}\n"
+        f"state:      {_state(user)}\n"
+        f"created at: {user.created_at.isoformat()}\n"
+        f"items:      {user.item_count}"
+    )
+
+
+@users.command("set-password")
+@click.argument("username")
+@password_stdin
+def set_user_password(username: str, password_stdin: bool) -> None:
+    """Set an account's password; its tokens stop working. Prompted (hidden) unless piped."""
+    with _refusals_as_messages(username):
+        user = accounts.get_account(username)
+        password = NewPassword().deserialize(_read_password(password_stdin), "password")
+        accounts.set_password(user, password)
+    click.echo(f"Password of {user.username} changed; its tokens no longer work.")
+
+
+@users.command("delete")
+@click.argument("username")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete_user(username: str, yes: bool) -> None:
+    """Delete an account and all its items."""
+    if not yes:
+        click.confirm(f"Delete {username} and all its items?", abort=True)
+    with _refusals_as_messages(username):
+        user = accounts.delete_account(username)
+    click.echo(f"Deleted user {user.username}.")
 
 
 def _set_disabled(name: str, disabled: bool) -> None:
-    with write_transaction():
-        user = _user_or_fail(name)
-        user.disabled = disabled
-        if disabled:
-            revoke_all_tokens(user.id)
+    with _refusals_as_messages(name):
+        user = accounts.set_disabled(name, disabled)
     click.echo(f"{'Disabled' if disabled else 'Enabled'} user {user.username}.")
 
 
 def _set_admin(name: str, is_admin: bool) -> None:
-    with write_transaction():
-        user = _user_or_fail(name)
-        user.is_admin = is_admin
+    with _refusals_as_messages(name):
+        user = accounts.set_admin(name, is_admin)
     click.echo(f"{user.username} is {'now' if is_admin else 'no longer'} an admin.")
 
 

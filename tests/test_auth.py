@@ -10,7 +10,7 @@ import time
 import jwt
 import pytest
 
-from app.auth import views as auth_views
+from app.auth import accounts as account_operations
 from app.extensions import db
 from tests.conftest import PASSWORD, TEST_SECRET, error_body
 
@@ -114,13 +114,13 @@ def test_concurrent_registrations_differing_by_case_cannot_both_succeed(
 ):
     """Both requests pass the friendly pre-check; the unique index decides (409)."""
     barrier = threading.Barrier(2, timeout=10)
-    real_hash = auth_views.new_password_hash
+    real_hash = account_operations.new_password_hash
 
     def hash_after_both_checked(password: str) -> str:
         barrier.wait()  # both requests have run ensure_available() by now
         return real_hash(password)
 
-    monkeypatch.setattr(auth_views, "new_password_hash", hash_after_both_checked)
+    monkeypatch.setattr(account_operations, "new_password_hash", hash_after_both_checked)
     responses = {}
 
     def attempt(username: str, email: str) -> None:

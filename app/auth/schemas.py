@@ -7,7 +7,6 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from app.auth.password_policy import password_problem
 from app.fields import Text, UTCTimestamp
 from app.passwords import MAX_PASSWORD_BYTES
 
@@ -81,12 +80,6 @@ class RegisterSchema(Schema):
     email = Email(required=True)
     password = NewPassword()
     full_name = Text(allow_none=True, validate=validate.Length(max=200))
-
-    @validates_schema
-    def _password_policy(self, data: dict[str, Any], **_: Any) -> None:
-        problem = password_problem(data["password"], data["username"], data["email"])
-        if problem:
-            raise ValidationError(problem, field_name="password")
 
 
 class LoginSchema(Schema):

@@ -10,13 +10,15 @@ from flask_jwt_extended import current_user, get_jwt
 from app.auth import blp
 from app.auth.accounts import (
     authenticate,
+    change_profile,
+    create_account,
     current_account,
+    delete_account,
     ensure_available,
     find_user,
-    new_password_hash,
     require_current_password,
+    set_password,
 )
-from app.auth.password_policy import password_problem
 from app.auth.schemas import (
     AccountDeletionSchema,
     LoginSchema,
@@ -26,10 +28,7 @@ from app.auth.schemas import (
     TokenSchema,
     UserSchema,
 )
-from app.database import write_transaction
 from app.devices import issue_device_token, trusted_device
-from app.errors import abort
-from app.extensions import db
 from app.models import User
 from app.rate_limits import (
     current_password_check,
@@ -37,7 +36,7 @@ from app.rate_limits import (
     limit_registration,
     login_attempt,
 )
-from app.tokens import issue_token_pair, revoke_all_tokens, revoke_session, spend_refresh_token
+from app.tokens import issue_token_pair, revoke_session, spend_refresh_token
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 TokenReply = tuple[dict[str, Any], dict[str, str]]  # body, headers
@@ -51,17 +50,7 @@ class Register(MethodView):
     @blp.response(201, UserSchema)
     def post(self, data: dict[str, Any]) -> User:
         """Create an account"""
-        ensure_available(data["username"], data["email"])
-        password_hash = new_password_hash(data["password"])
-        user = User(
-            username=data["username"],
-            email=data["email"],
-            full_name=data.get("full_name"),
-            password_hash=password_hash,
-        )
-        with write_transaction():
-            db.session.add(user)
-        return user
+        return create_account(**data)
 
 
 @blp.route("/login")
@@ -124,10 +113,7 @@ class Me(MethodView):
                 require_current_password(user, changes["current_password"])
             with email_availability_check():
                 ensure_available(None, changes["email"])
-        with write_transaction():
-            user.email = changes.get("email", user.email)
-            user.full_name = changes.get("full_name", user.full_name)
-        return user
+        return change_profile(user, changes)
 
     @blp.token_required()
     @blp.errors(415, 429)
@@ -138,8 +124,7 @@ class Me(MethodView):
         user = current_account()
         with current_password_check():
             require_current_password(user, confirmation["current_password"])
-        with write_transaction():
-            db.session.delete(user)
+        delete_account(user.username)
 
 
 @blp.route("/me/password")
@@ -153,10 +138,4 @@ class Password(MethodView):
         user = current_account()
         with current_password_check():
             require_current_password(user, change["current_password"])
-        problem = password_problem(change["new_password"], user.username, user.email)
-        if problem:
-            abort(422, problem, errors={"json": {"new_password": [problem]}})
-        password_hash = new_password_hash(change["new_password"])
-        with write_transaction():
-            user.password_hash = password_hash
-            revoke_all_tokens(user.id)
+        set_password(user, change["new_password"])
