@@ -68,8 +68,6 @@ def _refusals_as_messages(login: str | None = None) -> Iterator[None]:
         raise click.ClickException(details) from exc
     except ValidationError as exc:
         raise click.ClickException(_describe(exc.normalized_messages())) from exc
-    except IntegrityError as exc:
-        raise click.ClickException("That username or email is already taken.") from exc
 
 
 @users.command("create")
@@ -87,7 +85,10 @@ def create_user(
         data = RegisterSchema().load(
             {"username": username, "email": email, "password": password, "full_name": full_name}
         )
-        user = accounts.create_account(**data, is_admin=admin)
+        try:
+            user = accounts.create_account(**data, is_admin=admin)
+        except IntegrityError as exc:
+            raise click.ClickException("That username or email is already taken.") from exc
     click.echo(f"Created user {user.username}.")
 
 
