@@ -55,7 +55,8 @@ def _describe(messages: Any) -> str:
 
 
 @contextmanager
-def _refusals_as_messages(login: str | None = None) -> Iterator[None]:
+def refusals_as_messages(login: str | None = None) -> Iterator[None]:
+    """An account operation's refusal as a one-line error (exit status 1)."""
     try:
         yield
     except NotFound as exc:
@@ -81,7 +82,7 @@ def create_user(
 ) -> None:
     """Create an account; the password is prompted for (hidden) unless piped."""
     password = _read_password(password_stdin)
-    with _refusals_as_messages():
+    with refusals_as_messages():
         data = RegisterSchema().load(
             {"username": username, "email": email, "password": password, "full_name": full_name}
         )
@@ -115,7 +116,7 @@ def _state(user: User) -> str:
 @click.argument("username")
 def show_user(username: str) -> None:
     """Show one account (by username or email): never its password hash."""
-    with _refusals_as_messages(username):
+    with refusals_as_messages(username):
         user = accounts.get_account(username)
     click.echo(
         f"username:   {user.username}\n"
@@ -132,7 +133,7 @@ def show_user(username: str) -> None:
 @password_stdin
 def set_user_password(username: str, password_stdin: bool) -> None:
     """Set an account's password; its tokens stop working. Prompted (hidden) unless piped."""
-    with _refusals_as_messages(username):
+    with refusals_as_messages(username):
         user = accounts.get_account(username)
         password = NewPassword().deserialize(_read_password(password_stdin), "password")
         accounts.set_password(user, password)
@@ -146,19 +147,19 @@ def delete_user(username: str, yes: bool) -> None:
     """Delete an account and all its items."""
     if not yes:
         click.confirm(f"Delete {username} and all its items?", abort=True)
-    with _refusals_as_messages(username):
+    with refusals_as_messages(username):
         user = accounts.delete_account(username)
     click.echo(f"Deleted user {user.username}.")
 
 
 def _set_disabled(name: str, disabled: bool) -> None:
-    with _refusals_as_messages(name):
+    with refusals_as_messages(name):
         user = accounts.set_disabled(name, disabled)
     click.echo(f"{'Disabled' if disabled else 'Enabled'} user {user.username}.")
 
 
 def _set_admin(name: str, is_admin: bool) -> None:
-    with _refusals_as_messages(name):
+    with refusals_as_messages(name):
         user = accounts.set_admin(name, is_admin)
     click.echo(f"{user.username} is {'now' if is_admin else 'no longer'} an admin.")
 
