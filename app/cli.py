@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from app.auth import accounts
 from app.auth.schemas import NewPassword, RegisterSchema
 from app.extensions import db
-from app.models import Item, User
+from app.models import User
 
 users = AppGroup("users", help="Manage user accounts.")
 password_stdin = click.option(
@@ -44,14 +44,17 @@ def _read_password(from_stdin: bool) -> str:
     return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
 
 
-def _describe(messages: Any) -> str:
-    """`field: message` for each field of validation errors."""
-    if not isinstance(messages, dict):
-        return str(messages)
-    return "; ".join(
-        f"{field}: {' '.join(msgs) if isinstance(msgs, list) else msgs}"
-        for field, msgs in messages.items()
-    )
+def describe_problems(messages: dict[str, Any]) -> str:
+    """Validation messages on one line: `field: problem problem; field: ...`."""
+    return "; ".join(f"{name}: {_flatten(problems)}" for name, problems in messages.items())
+
+
+def _flatten(problems: Any) -> str:
+    if isinstance(problems, dict):
+        return describe_problems(problems)
+    if isinstance(problems, list | tuple):
+        return " ".join(_flatten(problem) for problem in problems)
+    return str(problems)
 
 
 @contextmanager
@@ -63,12 +66,12 @@ def refusals_as_messages(login: str | None = None) -> Iterator[None]:
         raise click.ClickException(f"No user named {login!r}.") from exc
     except HTTPException as exc:
         errors = (getattr(exc, "data", None) or {}).get("errors") or {}
-        details = _describe(errors.get("json") or {})
+        details = describe_problems(errors.get("json") or {})
         if exc.code != 422:
             details = f"{exc.description} {details}".strip()
         raise click.ClickException(details) from exc
     except ValidationError as exc:
-        raise click.ClickException(_describe(exc.normalized_messages())) from exc
+        raise click.ClickException(describe_problems(exc.normalized_messages())) from exc
 
 
 @users.command("create")
@@ -96,16 +99,11 @@ def create_user(
 @users.command("list")
 def list_users() -> None:
     """List accounts with their state and item counts."""
-    rows = db.session.execute(
-        select(User, db.func.count(Item.id))
-        .outerjoin(Item, Item.owner_id == User.id)
-        .group_by(User.id)
-        .order_by(User.id)
-    ).all()
-    if not rows:
+    accounts_in_order = db.session.scalars(select(User).order_by(User.id)).all()
+    if not accounts_in_order:
         click.echo("No users.")
-    for user, item_count in rows:
-        click.echo(f"{user.username}\t{user.email}\t{_state(user)}\t{item_count} items")
+    for user in accounts_in_order:
+        click.echo(f"{user.username}\t{user.email}\t{_state(user)}\t{user.item_count} items")
 
 
 def _state(user: User) -> str:
