@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -145,46 +145,39 @@ def delete_user(username: str, yes: bool) -> None:
     """Delete an account and all its items."""
     if not yes:
         click.confirm(f"Delete {username} and all its items?", abort=True)
-    with refusals_as_messages(username):
-        user = accounts.delete_account(username)
-    click.echo(f"Deleted user {user.username}.")
+    _apply(username, accounts.delete_account, "Deleted user {}.")
 
 
-def _set_disabled(name: str, disabled: bool) -> None:
-    with refusals_as_messages(name):
-        user = accounts.set_disabled(name, disabled)
-    click.echo(f"{'Disabled' if disabled else 'Enabled'} user {user.username}.")
-
-
-def _set_admin(name: str, is_admin: bool) -> None:
-    with refusals_as_messages(name):
-        user = accounts.set_admin(name, is_admin)
-    click.echo(f"{user.username} is {'now' if is_admin else 'no longer'} an admin.")
+def _apply(login: str, operation: Callable[[str], User], done: str) -> None:
+    """Run an account operation on `login`, then say `done` of the account's username."""
+    with refusals_as_messages(login):
+        user = operation(login)
+    click.echo(done.format(user.username))
 
 
 @users.command("disable")
 @click.argument("username")
 def disable_user(username: str) -> None:
     """Disable an account: it cannot log in and its tokens stop working."""
-    _set_disabled(username, True)
+    _apply(username, lambda login: accounts.set_disabled(login, True), "Disabled user {}.")
 
 
 @users.command("promote")
 @click.argument("username")
 def promote_user(username: str) -> None:
     """Make an account an admin."""
-    _set_admin(username, True)
+    _apply(username, lambda login: accounts.set_admin(login, True), "{} is now an admin.")
 
 
 @users.command("demote")
 @click.argument("username")
 def demote_user(username: str) -> None:
     """Take admin rights away from an account."""
-    _set_admin(username, False)
+    _apply(username, lambda login: accounts.set_admin(login, False), "{} is no longer an admin.")
 
 
 @users.command("enable")
 @click.argument("username")
 def enable_user(username: str) -> None:
     """Enable a disabled account again."""
-    _set_disabled(username, False)
+    _apply(username, lambda login: accounts.set_disabled(login, False), "Enabled user {}.")

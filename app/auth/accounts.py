@@ -12,7 +12,7 @@ from flask import current_app
 from flask_jwt_extended import current_user
 from sqlalchemy import func, or_, select, update
 
-from app.auth.password_policy import password_problem
+from app.auth.password_policy import check_password_policy
 from app.database import write_transaction
 from app.errors import abort
 from app.extensions import db
@@ -74,13 +74,6 @@ def ensure_available(username: str | None, email: str | None) -> None:
         abort(409, "Username or email already taken.", errors={"json": errors})
 
 
-def check_password_policy(password: str, username: str, email: str, field: str) -> None:
-    """Refuse (422 on `field`) a password that is common or is the account's own name."""
-    problem = password_problem(password, username, email)
-    if problem:
-        abort(422, problem, errors={"json": {field: [problem]}})
-
-
 def new_password_hash(password: str) -> str:
     return hash_password(password, current_app.config["BCRYPT_ROUNDS"])
 
@@ -123,19 +116,21 @@ def set_password(user: User, password: str) -> None:
 
 def set_disabled(login: str, disabled: bool, *, not_by: int | None = None) -> User:
     """Disable (its tokens stop working) or enable an account."""
-    with write_transaction():
-        user = get_account(login, not_by=not_by)
-        user.disabled = disabled
-        if disabled:
-            revoke_all_tokens(user.id)
-    return user
+    return _change(login, not_by, disabled=disabled)
 
 
 def set_admin(login: str, is_admin: bool, *, not_by: int | None = None) -> User:
     """Promote an account to admin or demote it."""
+    return _change(login, not_by, is_admin=is_admin)
+
+
+def _change(login: str, not_by: int | None, **values: bool) -> User:
     with write_transaction():
         user = get_account(login, not_by=not_by)
-        user.is_admin = is_admin
+        for name, value in values.items():
+            setattr(user, name, value)
+        if values.get("disabled"):
+            revoke_all_tokens(user.id)
     return user
 
 

@@ -7,18 +7,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_jwt_extended import current_user, get_jwt
 
-from app.auth import blp
-from app.auth.accounts import (
-    authenticate,
-    change_profile,
-    create_account,
-    current_account,
-    delete_account,
-    ensure_available,
-    find_user,
-    require_current_password,
-    set_password,
-)
+from app.auth import accounts, blp
 from app.auth.schemas import (
     AccountDeletionSchema,
     LoginSchema,
@@ -50,7 +39,7 @@ class Register(MethodView):
     @blp.response(201, UserSchema)
     def post(self, data: dict[str, Any]) -> User:
         """Create an account"""
-        return create_account(**data)
+        return accounts.create_account(**data)
 
 
 @blp.route("/login")
@@ -65,10 +54,10 @@ class Login(MethodView):
     def post(self, credentials: dict[str, Any]) -> TokenReply:
         """Log in with username (or email) and password; returns a token pair and a device token"""
         login = credentials["username"]
-        found = find_user(login)
+        found = accounts.find_user(login)
         device = trusted_device(credentials.get("device_token"), found)
         with login_attempt(login, found, device):
-            user = authenticate(found, credentials["password"])
+            user = accounts.authenticate(found, credentials["password"])
         tokens = issue_token_pair(user)
         return {**tokens, "device_token": issue_device_token(user, device)}, NO_STORE
 
@@ -99,7 +88,7 @@ class Me(MethodView):
     @blp.response(200, UserSchema)
     def get(self) -> User:
         """The account the access token belongs to"""
-        return current_account()
+        return accounts.current_account()
 
     @blp.token_required()
     @blp.errors(409, 415, 429)
@@ -107,13 +96,13 @@ class Me(MethodView):
     @blp.response(200, UserSchema)
     def patch(self, changes: dict[str, Any]) -> User:
         """Change your full name, or your email (with your current password)"""
-        user = current_account()
+        user = accounts.current_account()
         if "email" in changes and changes["email"] != user.email:
             with current_password_check():
-                require_current_password(user, changes["current_password"])
+                accounts.require_current_password(user, changes["current_password"])
             with email_availability_check():
-                ensure_available(None, changes["email"])
-        return change_profile(user, changes)
+                accounts.ensure_available(None, changes["email"])
+        return accounts.change_profile(user, changes)
 
     @blp.token_required()
     @blp.errors(415, 429)
@@ -121,10 +110,10 @@ class Me(MethodView):
     @blp.response(204)
     def delete(self, confirmation: dict[str, Any]) -> None:
         """Delete your account and all its items"""
-        user = current_account()
+        user = accounts.current_account()
         with current_password_check():
-            require_current_password(user, confirmation["current_password"])
-        delete_account(user.username)
+            accounts.require_current_password(user, confirmation["current_password"])
+        accounts.delete_account(user.username)
 
 
 @blp.route("/me/password")
@@ -135,7 +124,7 @@ class Password(MethodView):
     @blp.response(204)
     def post(self, change: dict[str, Any]) -> None:
         """Change your password; every token issued before stops working"""
-        user = current_account()
+        user = accounts.current_account()
         with current_password_check():
-            require_current_password(user, change["current_password"])
-        set_password(user, change["new_password"])
+            accounts.require_current_password(user, change["current_password"])
+        accounts.set_password(user, change["new_password"])
