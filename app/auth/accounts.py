@@ -84,14 +84,8 @@ def create_account(
     """A new account from checked fields: 422 for a refused password, 409 for a taken name."""
     check_password_policy(password, username, email, "password")
     ensure_available(username, email)
-    password_hash = new_password_hash(password)
-    user = User(
-        username=username,
-        email=email,
-        full_name=full_name,
-        password_hash=password_hash,
-        is_admin=is_admin,
-    )
+    user = User(username=username, email=email, full_name=full_name, is_admin=is_admin)
+    user.password_hash = new_password_hash(password)
     with write_transaction():
         db.session.add(user)
     return user
@@ -116,21 +110,19 @@ def set_password(user: User, password: str) -> None:
 
 def set_disabled(login: str, disabled: bool, *, not_by: int | None = None) -> User:
     """Disable (its tokens stop working) or enable an account."""
-    return _change(login, not_by, disabled=disabled)
+    with write_transaction():
+        user = get_account(login, not_by=not_by)
+        user.disabled = disabled
+        if disabled:
+            revoke_all_tokens(user.id)
+    return user
 
 
 def set_admin(login: str, is_admin: bool, *, not_by: int | None = None) -> User:
     """Promote an account to admin or demote it."""
-    return _change(login, not_by, is_admin=is_admin)
-
-
-def _change(login: str, not_by: int | None, **values: bool) -> User:
     with write_transaction():
         user = get_account(login, not_by=not_by)
-        for name, value in values.items():
-            setattr(user, name, value)
-        if values.get("disabled"):
-            revoke_all_tokens(user.id)
+        user.is_admin = is_admin
     return user
 
 
