@@ -131,10 +131,11 @@ def register_response_headers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """`flask users`, `flask db` (migrations), `flask import-json`/`export-json`, `flask shell`."""
+    """`flask users`, `flask db` (migrations), `flask import-json`/`export-json`,
+    `flask seed-demo`, `flask shell`."""
     from flask_migrate import Migrate
 
-    from app import cli, transfer
+    from app import cli, demo, transfer
     from app.models import Item, User
 
     # Batch mode lets migrations alter tables on SQLite too.
@@ -142,4 +143,5 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(cli.users)
     app.cli.add_command(transfer.import_json)
     app.cli.add_command(transfer.export_json)
+    app.cli.add_command(demo.seed_demo)
     app.shell_context_processor(lambda: {"db": db, "User": User, "Item": Item})

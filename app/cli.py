@@ -1,127 +1,183 @@
-"""Admin commands: `flask users create|list|disable|enable|promote|demote`."""
+"""Admin commands: `flask users create|list|show|disable|enable|promote|demote|delete|set-password`.
+
+They only read arguments and print answers; app.auth.accounts does the work
+and its refusals (HTTP errors) become one-line messages here.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import click
 from flask.cli import AppGroup
 from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException, NotFound
 
-from app.auth.accounts import find_user, new_password_hash
-from app.auth.schemas import RegisterSchema
-from app.database import write_transaction
+from app.auth import accounts
+from app.auth.schemas import NewPassword, RegisterSchema
 from app.extensions import db
-from app.models import Item, User
-from app.tokens import revoke_all_tokens
+from app.models import User
 
 users = AppGroup("users", help="Manage user accounts.")
+password_stdin = click.option(
+    "--password-stdin", is_flag=True, help="Read the password from stdin (implied when piped)."
+)
+
+
+def _stdin_is_piped() -> bool:
+    """A pipe or file on stdin's descriptor; a terminal, or no descriptor at all, prompts."""
+    try:
+        return not os.isatty(sys.stdin.fileno())
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def _read_password(from_stdin: bool) -> str:
-    if from_stdin:
+    if from_stdin or _stdin_is_piped():
         return sys.stdin.readline().rstrip("\r\n")
     return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
 
 
-def _user_or_fail(name: str) -> User:
-    user = find_user(name)
-    if user is None:
-        raise click.ClickException(f"No user named {name!r}.")
-    return user
+def describe_problems(messages: dict[str, Any]) -> str:
+    """Validation messages on one line: `field: problem problem; field: ...`."""
+    return "; ".join(f"{name}: {_flatten(problems)}" for name, problems in messages.items())
+
+
+def _flatten(problems: Any) -> str:
+    if isinstance(problems, dict):
+        return describe_problems(problems)
+    if isinstance(problems, list | tuple):
+        return " ".join(_flatten(problem) for problem in problems)
+    return str(problems)
+
+
+@contextmanager
+def refusals_as_messages(login: str | None = None) -> Iterator[None]:
+    """An account operation's refusal as a one-line error (exit status 1)."""
+    try:
+        yield
+    except NotFound as exc:
+        raise click.ClickException(f"No user named {login!r}.") from exc
+    except HTTPException as exc:
+        errors = (getattr(exc, "data", None) or {}).get("errors") or {}
+        details = describe_problems(errors.get("json") or {})
+        if exc.code != 422:
+            details = f"{exc.description} {details}".strip()
+        raise click.ClickException(details) from exc
+    except ValidationError as exc:
+        raise click.ClickException(describe_problems(exc.normalized_messages())) from exc
 
 
 @users.command("create")
 @click.argument("username")
 @click.option("--email", required=True, help="The account's email address.")
 @click.option("--full-name", default=None, help="Optional display name.")
-@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@password_stdin
 @click.option("--admin", is_flag=True, help="Make the account an admin.")
 def create_user(
     username: str, email: str, full_name: str | None, password_stdin: bool, admin: bool
 ) -> None:
     """Create an account; the password is prompted for (hidden) unless piped."""
     password = _read_password(password_stdin)
-    try:
+    with refusals_as_messages():
         data = RegisterSchema().load(
             {"username": username, "email": email, "password": password, "full_name": full_name}
         )
-    except ValidationError as exc:
-        messages = exc.normalized_messages()
-        details = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in messages.items())
-        raise click.ClickException(details) from exc
-    user = User(
-        username=data["username"],
-        email=data["email"],
-        full_name=data.get("full_name"),
-        password_hash=new_password_hash(data["password"]),
-        is_admin=admin,
-    )
-    try:
-        with write_transaction():
-            db.session.add(user)
-    except IntegrityError as exc:
-        raise click.ClickException("That username or email is already taken.") from exc
+        try:
+            user = accounts.create_account(**data, is_admin=admin)
+        except IntegrityError as exc:
+            raise click.ClickException("That username or email is already taken.") from exc
     click.echo(f"Created user {user.username}.")
 
 
 @users.command("list")
 def list_users() -> None:
     """List accounts with their state and item counts."""
-    rows = db.session.execute(
-        select(User, db.func.count(Item.id))
-        .outerjoin(Item, Item.owner_id == User.id)
-        .group_by(User.id)
-        .order_by(User.id)
-    ).all()
-    if not rows:
+    accounts_in_order = db.session.scalars(select(User).order_by(User.id)).all()
+    if not accounts_in_order:
         click.echo("No users.")
-    for user, item_count in rows:
-        state = ("disabled" if user.disabled else "active") + (", admin" if user.is_admin else "")
-        click.echo(f"{user.username}\t{user.email}\t{state}\t{item_count} items")
+    for user in accounts_in_order:
+        click.echo(f"{user.username}\t{user.email}\t{_state(user)}\t{user.item_count} items")
 
 
-def _set_disabled(name: str, disabled: bool) -> None:
-    with write_transaction():
-        user = _user_or_fail(name)
-        user.disabled = disabled
-        if disabled:
-            revoke_all_tokens(user.id)
-    click.echo(f"{'Disabled' if disabled else 'Enabled'} user {user.username}.")
+def _state(user: User) -> str:
+    return ("disabled" if user.disabled else "active") + (", admin" if user.is_admin else "")
 
 
-def _set_admin(name: str, is_admin: bool) -> None:
-    with write_transaction():
-        user = _user_or_fail(name)
-        user.is_admin = is_admin
-    click.echo(f"{user.username} is {'now' if is_admin else 'no longer'} an admin.")
+@users.command("show")
+@click.argument("username")
+def show_user(username: str) -> None:
+    """Show one account (by username or email): never its password hash."""
+    with refusals_as_messages(username):
+        user = accounts.get_account(username)
+    click.echo(
+        f"username:   {user.username}\n"
+        f"email:      {user.email}\n"
+        f"full name:  {user.full_name or '-'}\n"
+        f"state:      {_state(user)}\n"
+        f"created at: {user.created_at.isoformat()}\n"
+        f"items:      {user.item_count}"
+    )
+
+
+@users.command("set-password")
+@click.argument("username")
+@password_stdin
+def set_user_password(username: str, password_stdin: bool) -> None:
+    """Set an account's password; its tokens stop working. Prompted (hidden) unless piped."""
+    with refusals_as_messages(username):
+        user = accounts.get_account(username)
+        password = NewPassword().deserialize(_read_password(password_stdin), "password")
+        accounts.set_password(user, password)
+    click.echo(f"Password of {user.username} changed; its tokens no longer work.")
+
+
+@users.command("delete")
+@click.argument("username")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete_user(username: str, yes: bool) -> None:
+    """Delete an account and all its items."""
+    if not yes:
+        click.confirm(f"Delete {username} and all its items?", abort=True)
+    _apply(username, accounts.delete_account, "Deleted user {}.")
+
+
+def _apply(login: str, operation: Callable[[str], User], done: str) -> None:
+    """Run an account operation on `login`, then say `done` of the account's username."""
+    with refusals_as_messages(login):
+        user = operation(login)
+    click.echo(done.format(user.username))
 
 
 @users.command("disable")
 @click.argument("username")
 def disable_user(username: str) -> None:
     """Disable an account: it cannot log in and its tokens stop working."""
-    _set_disabled(username, True)
+    _apply(username, lambda login: accounts.set_disabled(login, True), "Disabled user {}.")
 
 
 @users.command("promote")
 @click.argument("username")
 def promote_user(username: str) -> None:
     """Make an account an admin."""
-    _set_admin(username, True)
+    _apply(username, lambda login: accounts.set_admin(login, True), "{} is now an admin.")
 
 
 @users.command("demote")
 @click.argument("username")
 def demote_user(username: str) -> None:
     """Take admin rights away from an account."""
-    _set_admin(username, False)
+    _apply(username, lambda login: accounts.set_admin(login, False), "{} is no longer an admin.")
 
 
 @users.command("enable")
 @click.argument("username")
 def enable_user(username: str) -> None:
     """Enable a disabled account again."""
-    _set_disabled(username, False)
+    _apply(username, lambda login: accounts.set_disabled(login, False), "Enabled user {}.")

@@ -67,12 +67,7 @@ def init_app(app: Flask) -> None:
     with app.app_context():
         _keep_connections_in_their_process(db.engine)
         if db.engine.dialect.name == "sqlite":
-            busy_timeout_ms = app.config["SQLITE_BUSY_TIMEOUT_MS"]
-            event.listen(
-                db.engine,
-                "connect",
-                lambda conn, _record: _tune_sqlite(conn, busy_timeout_ms),
-            )
+            event.listen(db.engine, "connect", _tune_sqlite)
 
 
 def _end_request(_error: BaseException | None) -> None:
@@ -113,11 +108,13 @@ def _keep_connections_in_their_process(engine: Engine) -> None:
             raise exc.DisconnectionError("connection opened in another process")
 
 
-def _tune_sqlite(connection: sqlite3.Connection, busy_timeout_ms: int) -> None:
-    """WAL lets readers run beside one writer; the rest is per connection."""
+def _tune_sqlite(connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
+    """WAL lets readers run beside one writer; the rest is per connection.
+
+    The busy timeout comes from `connect_args` (engine_options).
+    """
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

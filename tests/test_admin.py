@@ -52,6 +52,9 @@ def test_demoted_admin_loses_access(runner, client, admin):
         ("post", "/api/v1/admin/users/alice/disable"),
         ("post", "/api/v1/admin/users/alice/enable"),
         ("delete", "/api/v1/admin/users/alice"),
+        ("post", "/api/v1/admin/users"),
+        ("post", "/api/v1/admin/users/alice/promote"),
+        ("post", "/api/v1/admin/users/alice/demote"),
     ],
 )
 def test_non_admin_gets_403_and_anonymous_401(client, alice, bob, method, path):
@@ -191,3 +194,76 @@ def test_search_is_literal_and_ignores_case(client, auth, admin):
     assert [user["username"] for user in underscore.get_json()] == ["under_score"]
     assert [user["username"] for user in by_email.get_json()] == ["Percent.Sign"]
     assert percent.get_json() == []
+
+
+NEW_ACCOUNT = {"username": "dave", "email": "Dave@Example.com", "password": PASSWORD}
+
+
+@pytest.mark.parametrize("is_admin", [False, True])
+def test_admin_creates_an_account(client, auth, admin, is_admin):
+    body = {**NEW_ACCOUNT, "full_name": "Dave D", "is_admin": is_admin}
+    response = client.post("/api/v1/admin/users", json=body, headers=admin.headers)
+
+    assert response.status_code == 201, response.get_data(as_text=True)
+    created = response.get_json()
+    assert created["username"] == "dave"
+    assert created["email"] == "dave@example.com"
+    assert created["is_admin"] is is_admin
+    assert "password" not in created and "password_hash" not in created
+    token = auth.login("dave").get_json()["access_token"]
+    listing = client.get("/api/v1/admin/users", headers={"Authorization": f"Bearer {token}"})
+    assert listing.status_code == (200 if is_admin else 403)
+
+
+def test_created_accounts_are_not_admins_by_default(client, admin):
+    response = client.post("/api/v1/admin/users", json=NEW_ACCOUNT, headers=admin.headers)
+
+    assert response.status_code == 201
+    assert response.get_json()["is_admin"] is False
+
+
+@pytest.mark.parametrize(
+    "changes, status, field",
+    [
+        ({"username": "ALICE"}, 409, "username"),
+        ({"email": "alice@example.com"}, 409, "email"),
+        ({"password": "password123"}, 422, "password"),
+        ({"password": "dave"}, 422, "password"),
+        ({"username": "no spaces"}, 422, "username"),
+        ({"is_admin": "sometimes"}, 422, "is_admin"),
+        ({"role": "admin"}, 422, "role"),
+    ],
+)
+def test_admin_create_refuses_what_registration_refuses(
+    client, admin, alice, changes, status, field
+):
+    response = client.post(
+        "/api/v1/admin/users", json={**NEW_ACCOUNT, **changes}, headers=admin.headers
+    )
+
+    assert field in error_body(response, status)["errors"]["json"]
+    assert client.get("/api/v1/admin/users/dave", headers=admin.headers).status_code == 404
+
+
+def test_promote_and_demote(client, admin, alice):
+    promoted = client.post("/api/v1/admin/users/ALICE/promote", headers=admin.headers)
+
+    assert promoted.status_code == 200
+    assert promoted.get_json()["is_admin"] is True
+    assert client.get("/api/v1/admin/users", headers=alice.headers).status_code == 200
+
+    demoted = client.post("/api/v1/admin/users/alice/demote", headers=admin.headers)
+
+    assert demoted.status_code == 200
+    assert demoted.get_json()["is_admin"] is False
+    assert client.get("/api/v1/admin/users", headers=alice.headers).status_code == 403
+
+
+@pytest.mark.parametrize("action", ["promote", "demote"])
+def test_roles_of_unknown_accounts_and_your_own_are_refused(client, admin, action):
+    unknown = client.post(f"/api/v1/admin/users/nobody/{action}", headers=admin.headers)
+    own = client.post(f"/api/v1/admin/users/root.admin/{action}", headers=admin.headers)
+
+    error_body(unknown, 404)
+    error_body(own, 409)
+    assert client.get("/api/v1/admin/users", headers=admin.headers).status_code == 200

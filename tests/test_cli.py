@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from app.extensions import db
 from app.models import Item, User
 from tests.conftest import PASSWORD
+from tests.live import BIN, REPO_ROOT, migrate, server_environment
 
 LOGIN = "/api/v1/auth/login"
 
@@ -169,3 +172,150 @@ def test_shell_context_objects_work(app, alice):
         assert (
             session.scalar(context["db"].select(context["db"].func.count(context["Item"].id))) == 0
         )
+
+
+NEW_PASSWORD = "a brand new passphrase"
+
+
+def test_show_user(runner, client, alice):
+    client.post("/api/v1/items", json={"title": "one"}, headers=alice.headers)
+    assert runner.invoke(args=["users", "promote", "alice"]).exit_code == 0
+
+    result = runner.invoke(args=["users", "show", "Alice@Example.com"])
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "username:   alice" in lines
+    assert "email:      alice@example.com" in lines
+    assert "state:      active, admin" in lines
+    assert "items:      1" in lines
+    assert "$2b$" not in result.output
+
+
+def test_set_password_from_stdin(runner, client, alice):
+    args = ["users", "set-password", "alice", "--password-stdin"]
+    result = runner.invoke(args=args, input=NEW_PASSWORD + "\n")
+
+    assert result.exit_code == 0, result.output
+    assert NEW_PASSWORD not in result.output
+    assert logs_in(client, "alice") == 401
+    assert logs_in(client, "alice", NEW_PASSWORD) == 200
+    assert client.get("/api/v1/auth/me", headers=alice.headers).status_code == 401
+
+
+def test_set_password_prompted_twice(runner, client, alice):
+    result = runner.invoke(
+        args=["users", "set-password", "alice"], input=f"{NEW_PASSWORD}\n{NEW_PASSWORD}\n"
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "Repeat for confirmation" in result.output
+    assert logs_in(client, "alice", NEW_PASSWORD) == 200
+
+
+@pytest.mark.parametrize(
+    "password, message",
+    [("short", "at least 8"), ("password123", "too common"), ("alice@example.com", "username")],
+)
+def test_set_password_keeps_the_rules(runner, client, alice, password, message):
+    args = ["users", "set-password", "alice", "--password-stdin"]
+    result = runner.invoke(args=args, input=password + "\n")
+
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert logs_in(client, "alice") == 200
+
+
+def test_delete_user_after_confirmation(runner, client, alice):
+    client.post("/api/v1/items", json={"title": "one"}, headers=alice.headers)
+
+    refused = runner.invoke(args=["users", "delete", "alice"], input="n\n")
+    assert refused.exit_code != 0
+    assert logs_in(client, "alice") == 200
+
+    confirmed = runner.invoke(args=["users", "delete", "alice"], input="y\n")
+    assert confirmed.exit_code == 0, confirmed.output
+    assert "Deleted user alice." in confirmed.output
+    assert logs_in(client, "alice") == 401
+    assert "No users." in runner.invoke(args=["users", "list"]).output
+
+
+def test_delete_with_yes_asks_nothing(runner, client, alice, bob):
+    result = runner.invoke(args=["users", "delete", "bob@example.com", "--yes"])
+
+    assert result.exit_code == 0
+    assert logs_in(client, "bob") == 401
+    assert logs_in(client, "alice") == 200
+
+
+@pytest.mark.parametrize(
+    "args", [["show", "nobody"], ["set-password", "nobody"], ["delete", "nobody", "--yes"]]
+)
+def test_new_commands_name_an_unknown_user(runner, alice, args):
+    result = runner.invoke(args=["users", *args], input=NEW_PASSWORD + "\n")
+
+    assert result.exit_code == 1
+    assert "No user named 'nobody'" in result.output
+
+
+def test_seed_demo_creates_accounts_with_items_once(runner, client):
+    from app.demo import DEMO_PASSWORD
+
+    result = runner.invoke(args=["seed-demo"])
+
+    assert result.exit_code == 0, result.output
+    assert DEMO_PASSWORD in result.output
+    token = client.post(LOGIN, data={"username": "alice", "password": DEMO_PASSWORD}).get_json()
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    titles = [item["title"] for item in client.get("/api/v1/items", headers=headers).get_json()]
+    assert sorted(titles) == ["Buy milk", "Call the plumber"]
+    assert client.get("/api/v1/admin/users", headers=headers).status_code == 200
+    assert logs_in(client, "bob", DEMO_PASSWORD) == 200
+    listed = runner.invoke(args=["users", "list"]).output.splitlines()
+    assert [line.split("\t")[0] for line in listed] == ["alice", "bob", "carol"]
+    assert listed[1].endswith("2 items")
+
+    again = runner.invoke(args=["seed-demo"])
+    assert again.exit_code == 0
+    assert "alice exists already" in again.output
+    assert runner.invoke(args=["users", "list"]).output.splitlines() == listed
+
+
+def test_seed_demo_is_refused_in_production(app, runner):
+    app.config["APP_ENV"] = "production"
+
+    result = runner.invoke(args=["seed-demo"])
+
+    assert result.exit_code == 1
+    assert "not in production" in result.output
+    assert "No users." in runner.invoke(args=["users", "list"]).output
+
+
+def test_piped_passwords_need_no_flag(tmp_path):
+    """`echo pw | flask users create ...`, as the help text says, in a real process."""
+    environment = server_environment(tmp_path, 1, {})
+    migrate(environment)
+
+    def flask(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "flask"), "users", *args],
+            cwd=REPO_ROOT,
+            env=environment,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    created = flask("create", "dave", "--email", "dave@example.com", input=PASSWORD + "\n")
+    assert created.returncode == 0, created.stderr
+    assert "Created user dave." in created.stdout
+    changed = flask("set-password", "dave", input=NEW_PASSWORD + "\n")
+    assert changed.returncode == 0, changed.stderr
+    refused = flask("create", "erin", "--email", "erin@example.com", input="")
+    assert refused.returncode == 1
+    assert "password" in refused.stderr
+    shown = flask("show", "dave")
+    assert "email:      dave@example.com" in shown.stdout
+    assert "erin" not in flask("list").stdout

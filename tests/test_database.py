@@ -10,7 +10,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.database import engine_options
 from app.extensions import db
-from tests.test_database_down import needs_postgres
+from tests.helpers import needs_postgres
 
 POSTGRES = "postgresql+psycopg://u@db.example/app"
 

@@ -14,12 +14,10 @@ from app.extensions import db
 from app.models import User
 from app.tokens import issue_token_pair
 from tests.conftest import AuthActions
+from tests.helpers import needs_postgres
 from tests.tcp_proxy import TcpProxy
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
-needs_postgres = pytest.mark.skipif(
-    not POSTGRES_URL.startswith("postgresql"), reason="needs TEST_DATABASE_URL on PostgreSQL"
-)
 REFUSED = "postgresql+psycopg://postgres@127.0.0.1:1/test"
 
 

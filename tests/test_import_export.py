@@ -20,6 +20,8 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Item, User
 from tests.conftest import PASSWORD
+from tests.helpers import bearer, failing_sqlite
+from tests.helpers import login as login_with
 
 OLD_PASSWORD = "password from the old store"
 # Low cost keeps the tests fast; login checks any cost the hash names.
@@ -81,7 +83,7 @@ def counts(app: Flask) -> tuple[int, int]:
 
 
 def login(client, username: str, password: str = OLD_PASSWORD):
-    return client.post("/api/v1/auth/login", data={"username": username, "password": password})
+    return login_with(client, username, password)
 
 
 def list_items(client, username: str) -> list[dict[str, Any]]:
@@ -528,10 +530,6 @@ def fresh_database(app: Flask) -> None:
         db.session.remove()
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def test_tokens_revoked_before_an_export_stay_revoked_after_restoring_it(
     app, client, runner, auth, tmp_path
 ):
@@ -594,3 +592,16 @@ def test_an_account_registered_after_a_restore_gets_no_old_token(
     refreshed = client.post("/api/v1/auth/refresh", headers=bearer(dave.tokens["refresh_token"]))
     assert client.get("/api/v1/auth/me", headers=dave.headers).status_code == 401
     assert refreshed.status_code == 401
+
+
+def test_an_import_that_fails_half_way_writes_nothing(app, runner, write_file):
+    """The users are inserted, then the items fail: the users go too."""
+    path = write_file(GOOD_STORE)
+    with failing_sqlite(app, "BEFORE INSERT ON items"):
+        result = run_import(runner, path)
+    assert result.exit_code != 0
+    assert "Nothing was written" in result.output
+    assert counts(app) == (0, 0)
+
+    assert run_import(runner, path).exit_code == 0
+    assert counts(app) == (3, 3)

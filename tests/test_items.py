@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Item
 from tests.conftest import error_body
+from tests.helpers import field_errors
 
 ITEM_FIELDS = {"id", "title", "description", "owner", "created_at", "updated_at"}
 
@@ -26,10 +27,6 @@ def create(client, account, url: str = "/api/v1/items", **fields):
     response = client.post(url, json=body, headers=account.headers)
     assert response.status_code == 201, response.get_json()
     return response.get_json()
-
-
-def field_errors(response, code: int = 422, location: str = "json") -> dict:
-    return error_body(response, code)["errors"][location]
 
 
 def get(client, account, item_id: int, url: str = "/api/v1/items"):

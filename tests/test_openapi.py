@@ -77,6 +77,12 @@ def test_every_operation_has_a_summary(spec):
         ("/api/v1/items", "post", "ItemCreate", {"title", "description"}),
         ("/api/v1/items/{item_id}", "put", "ItemCreate", {"title", "description"}),
         ("/api/v1/items/{item_id}", "patch", "ItemPatch", {"title", "description"}),
+        (
+            "/api/v1/admin/users",
+            "post",
+            "AdminUserCreate",
+            {"username", "email", "password", "full_name", "is_admin"},
+        ),
     ],
 )
 def test_request_bodies_are_documented(spec, path, method, schema, fields):
@@ -127,6 +133,9 @@ def test_responses_never_document_a_password_or_hash(spec):
         ("/api/v1/items/{item_id}", "patch", {"200", "401", "404", "412", "415", "422"}),
         ("/api/v1/items/{item_id}", "delete", {"204", "401", "404", "412"}),
         ("/health", "get", {"200", "503"}),
+        ("/api/v1/admin/users", "post", {"201", "401", "403", "409", "415", "422"}),
+        ("/api/v1/admin/users/{username}/promote", "post", {"200", "401", "403", "404", "409"}),
+        ("/api/v1/admin/users/{username}/demote", "post", {"200", "401", "403", "404", "409"}),
     ],
 )
 def test_responses_are_documented(spec, path, method, codes):
@@ -232,3 +241,13 @@ def test_docs_page_loads_only_local_assets(client):
             assert expected in asset.mimetype, (url, asset.mimetype)
             if url.endswith(".css"):
                 assert not re.search(rb"url\(\s*['\"]?(https?:)?//", asset.get_data())
+
+
+def test_admin_account_creation_has_a_working_example(client, spec, alice):
+    """The documented example, sent as Swagger UI's "Try it out" would, creates an account."""
+    body = spec["paths"]["/api/v1/admin/users"]["post"]["requestBody"]["content"]
+    example = body["application/json"]["example"]
+    assert example["username"] == "carol" and example["email"] == "carol@example.com"
+    client.application.test_cli_runner().invoke(args=["users", "promote", "alice"])
+    headers = {"Authorization": f"Bearer {alice.tokens['access_token']}"}
+    assert client.post("/api/v1/admin/users", json=example, headers=headers).status_code == 201

@@ -11,8 +11,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import User
 from tests.conftest import PASSWORD
-
-LOGIN = "/api/v1/auth/login"
+from tests.helpers import login
 
 
 def stored_hash(app, username: str = "alice") -> str:
@@ -29,10 +28,6 @@ def store_hash(app, password_hash: str, username: str = "alice") -> None:
         user.password_hash = password_hash
         db.session.commit()
         db.session.remove()
-
-
-def login(client, password: str = PASSWORD):
-    return client.post(LOGIN, data={"username": "alice", "password": password})
 
 
 @pytest.mark.parametrize("stored, configured", [(5, 4), (4, 6)], ids=["down", "up"])
@@ -55,7 +50,7 @@ def test_a_failed_login_changes_no_hash(app, client, auth):
     before = stored_hash(app)
     app.config["BCRYPT_ROUNDS"] = 5
 
-    assert login(client, "wrong password").status_code == 401
+    assert login(client, "alice", "wrong password").status_code == 401
 
     assert stored_hash(app) == before
 

@@ -10,6 +10,8 @@ import pytest
 
 from app.extensions import limiter
 from tests.conftest import PASSWORD, redis_url_or_skip
+from tests.helpers import bearer
+from tests.helpers import login as login_with
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -32,12 +34,8 @@ def fresh_counters(app):
         limiter.reset()
 
 
-def login(client, username="alice", password="wrong password", path="/api/v1/auth/login", **kw):
-    return client.post(path, data={"username": username, "password": password}, **kw)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+def login(client, username="alice", password="wrong password", **kw):
+    return login_with(client, username, password, **kw)
 
 
 def assert_limited(response) -> None:

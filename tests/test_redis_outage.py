@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -12,16 +11,11 @@ import pytest
 import redis
 
 from tests.conftest import PASSWORD
+from tests.live import free_port
 
 pytestmark = pytest.mark.skipif(
     not shutil.which("redis-server"), reason="redis-server not installed"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PrivateRedis:

@@ -8,12 +8,9 @@ import time
 import jwt
 
 from tests.conftest import TEST_SECRET, error_body
+from tests.helpers import bearer
 
 ME = "/api/v1/auth/me"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def claims_of(token: str) -> dict:

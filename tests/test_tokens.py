@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import text
 
 from app.extensions import db
-from tests.conftest import PASSWORD, TEST_SECRET, redis_url_or_skip
+from tests.conftest import PASSWORD, TEST_SECRET, error_body, redis_url_or_skip
+from tests.helpers import bearer
 
 
 @pytest.fixture(params=["database", "redis"])
@@ -16,10 +17,6 @@ def config(config, request):
     if request.param == "redis":
         config["REDIS_URL"] = redis_url_or_skip()
     return config
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def decode(token: str) -> dict:
@@ -62,7 +59,10 @@ def test_reusing_a_rotated_refresh_token_revokes_every_token(client, alice):
 
 
 def test_refresh_token_is_not_an_access_token(client, alice):
-    assert_rejected(client.get("/api/v1/auth/me", headers=bearer(alice.tokens["refresh_token"])))
+    response = client.get("/api/v1/auth/me", headers=bearer(alice.tokens["refresh_token"]))
+    assert_rejected(response)
+    error_body(response, 401)
+    assert response.headers["WWW-Authenticate"] == "Bearer"
     assert_rejected(client.get("/api/v1/items", headers=bearer(alice.tokens["refresh_token"])))
 
 

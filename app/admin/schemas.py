@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.auth.schemas import UserSchema
+from app.auth.schemas import RegisterSchema, UserSchema
 from app.fields import Text
 
 
@@ -12,6 +12,12 @@ class AdminUserSchema(UserSchema):
     """An account as admins see it."""
 
     is_admin = fields.Boolean(dump_only=True)
+
+
+class AdminUserCreateSchema(RegisterSchema):
+    """A new account as an admin creates it: registration's fields, and its role."""
+
+    is_admin = fields.Boolean(load_default=False)
 
 
 class UserQueryArgs(Schema):

@@ -1,4 +1,4 @@
-"""Listing, inspecting, disabling and deleting accounts as an admin."""
+"""Listing, creating, inspecting, disabling, promoting and deleting accounts as an admin."""
 
 from __future__ import annotations
 
@@ -11,16 +11,20 @@ from flask_jwt_extended import current_user
 from sqlalchemy import select
 
 from app.admin import blp
-from app.admin.schemas import AdminUserSchema, UserQueryArgs
-from app.auth.accounts import find_by_username
-from app.database import write_transaction
+from app.admin.schemas import AdminUserCreateSchema, AdminUserSchema, UserQueryArgs
+from app.auth.accounts import create_account, delete_account, get_account, set_admin, set_disabled
 from app.errors import abort
-from app.extensions import db
 from app.listing import containing, page_of
 from app.models import User
-from app.tokens import revoke_all_tokens
 
 F = TypeVar("F", bound=Callable[..., Any])
+NEW_ACCOUNT_EXAMPLE = {
+    "username": "carol",
+    "email": "carol@example.com",
+    "password": "plum kettle harbour",
+    "full_name": "Carol Jones",
+    "is_admin": False,
+}
 
 
 def admin_required(view: F) -> F:
@@ -33,18 +37,6 @@ def admin_required(view: F) -> F:
         return view(*args, **kwargs)
 
     return blp.errors(403)(blp.token_required()(check_admin))  # type: ignore[return-value]
-
-
-def get_user_or_404(username: str) -> User:
-    user = find_by_username(username)
-    if user is None:
-        abort(404, "User not found.")
-    return user
-
-
-def _not_yourself(user: User) -> None:
-    if user.id == current_user.id:
-        abort(409, "Use the account endpoints to change your own account.")
 
 
 @blp.route("/users")
@@ -60,6 +52,14 @@ class Users(MethodView):
             statement = statement.where(containing(args["q"], User.username, User.email))
         return page_of(statement, pagination_parameters)
 
+    @admin_required
+    @blp.errors(409, 415)
+    @blp.arguments(AdminUserCreateSchema, example=NEW_ACCOUNT_EXAMPLE)
+    @blp.response(201, AdminUserSchema)
+    def post(self, data: dict[str, Any]) -> User:
+        """Create an account, an admin one with `is_admin`"""
+        return create_account(**data)
+
 
 @blp.route("/users/<username:username>")
 class UserByName(MethodView):
@@ -68,17 +68,14 @@ class UserByName(MethodView):
     @blp.response(200, AdminUserSchema)
     def get(self, username: str) -> User:
         """Get one account"""
-        return get_user_or_404(username)
+        return get_account(username)
 
     @admin_required
     @blp.errors(404, 409)
     @blp.response(204)
     def delete(self, username: str) -> None:
         """Delete an account and all its items"""
-        with write_transaction():
-            user = get_user_or_404(username)
-            _not_yourself(user)
-            db.session.delete(user)
+        delete_account(username, not_by=current_user.id)
 
 
 @blp.route("/users/<username:username>/disable")
@@ -88,12 +85,7 @@ class DisableUser(MethodView):
     @blp.response(200, AdminUserSchema)
     def post(self, username: str) -> User:
         """Disable an account: it cannot log in and its tokens stop working"""
-        with write_transaction():
-            user = get_user_or_404(username)
-            _not_yourself(user)
-            user.disabled = True
-            revoke_all_tokens(user.id)
-        return user
+        return set_disabled(username, True, not_by=current_user.id)
 
 
 @blp.route("/users/<username:username>/enable")
@@ -103,7 +95,24 @@ class EnableUser(MethodView):
     @blp.response(200, AdminUserSchema)
     def post(self, username: str) -> User:
         """Enable a disabled account"""
-        with write_transaction():
-            user = get_user_or_404(username)
-            user.disabled = False
-        return user
+        return set_disabled(username, False)
+
+
+@blp.route("/users/<username:username>/promote")
+class PromoteUser(MethodView):
+    @admin_required
+    @blp.errors(404, 409)
+    @blp.response(200, AdminUserSchema)
+    def post(self, username: str) -> User:
+        """Make an account an admin"""
+        return set_admin(username, True, not_by=current_user.id)
+
+
+@blp.route("/users/<username:username>/demote")
+class DemoteUser(MethodView):
+    @admin_required
+    @blp.errors(404, 409)
+    @blp.response(200, AdminUserSchema)
+    def post(self, username: str) -> User:
+        """Take admin rights away from an account; not your own"""
+        return set_admin(username, False, not_by=current_user.id)

@@ -1,16 +1,24 @@
-"""Finding and checking accounts, shared by the views and the CLI."""
+"""Account operations, one rule each, shared by the API, the admin API and the CLI.
+
+Refusals are HTTP errors (app.errors.abort): views let them answer, the CLI
+turns them into messages.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from flask import current_app
 from flask_jwt_extended import current_user
 from sqlalchemy import func, or_, select, update
 
+from app.auth.password_policy import check_password_policy
 from app.database import write_transaction
 from app.errors import abort
 from app.extensions import db
 from app.models import User
 from app.passwords import check_password, hash_cost, hash_password
+from app.tokens import revoke_all_tokens
 
 BAD_CREDENTIALS = "Incorrect username or password."
 
@@ -23,8 +31,14 @@ def find_user(login: str) -> User | None:
     )
 
 
-def find_by_username(username: str) -> User | None:
-    return db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+def get_account(login: str, *, not_by: int | None = None) -> User:
+    """The account named `login` (username or email): 404 if none, 409 if it is `not_by`'s own."""
+    user = find_user(login)
+    if user is None:
+        abort(404, "User not found.")
+    if user.id == not_by:
+        abort(409, "Use the account endpoints to change your own account.")
+    return user
 
 
 def current_account() -> User:
@@ -62,6 +76,62 @@ def ensure_available(username: str | None, email: str | None) -> None:
 
 def new_password_hash(password: str) -> str:
     return hash_password(password, current_app.config["BCRYPT_ROUNDS"])
+
+
+def create_account(
+    username: str, email: str, password: str, full_name: str | None = None, is_admin: bool = False
+) -> User:
+    """A new account from checked fields: 422 for a refused password, 409 for a taken name."""
+    check_password_policy(password, username, email, "password")
+    ensure_available(username, email)
+    user = User(username=username, email=email, full_name=full_name, is_admin=is_admin)
+    user.password_hash = new_password_hash(password)
+    with write_transaction():
+        db.session.add(user)
+    return user
+
+
+def change_profile(user: User, changes: dict[str, Any]) -> User:
+    """Save the `email` (already checked as free) and `full_name` given in `changes`."""
+    with write_transaction():
+        user.email = changes.get("email", user.email)
+        user.full_name = changes.get("full_name", user.full_name)
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    """Replace the password; every token issued before stops working."""
+    check_password_policy(password, user.username, user.email, "new_password")
+    password_hash = new_password_hash(password)
+    with write_transaction():
+        user.password_hash = password_hash
+        revoke_all_tokens(user.id)
+
+
+def set_disabled(login: str, disabled: bool, *, not_by: int | None = None) -> User:
+    """Disable (its tokens stop working) or enable an account."""
+    with write_transaction():
+        user = get_account(login, not_by=not_by)
+        user.disabled = disabled
+        if disabled:
+            revoke_all_tokens(user.id)
+    return user
+
+
+def set_admin(login: str, is_admin: bool, *, not_by: int | None = None) -> User:
+    """Promote an account to admin or demote it."""
+    with write_transaction():
+        user = get_account(login, not_by=not_by)
+        user.is_admin = is_admin
+    return user
+
+
+def delete_account(login: str, *, not_by: int | None = None) -> User:
+    """Delete an account and, by cascade, its items and tokens."""
+    with write_transaction():
+        user = get_account(login, not_by=not_by)
+        db.session.delete(user)
+    return user
 
 
 def password_matches(user: User | None, password: str) -> bool:

@@ -6,6 +6,8 @@ import gzip
 from functools import cache
 from pathlib import Path
 
+from app.errors import abort
+
 COMMON_PASSWORDS_FILE = Path(__file__).parent.parent / "data" / "common-passwords.txt.gz"
 
 
@@ -15,14 +17,12 @@ def common_passwords() -> frozenset[str]:
         return frozenset(line.strip() for line in lines if line.strip())
 
 
-def password_problem(password: str, username: str | None, email: str | None) -> str | None:
-    """Why `password` is refused for this account, or None when it is fine."""
+def check_password_policy(password: str, username: str, email: str, field: str) -> None:
+    """Refuse (422 on `field`) a password that is common or is the account's own name."""
     lowered = password.lower()
     if lowered in common_passwords():
-        return "This password is too common; choose a less predictable one."
-    identities = {value.lower() for value in (username, email) if value}
-    if email:
-        identities.add(email.lower().split("@", 1)[0])
-    if lowered in identities:
-        return "The password must not be your username or email."
-    return None
+        problem = "This password is too common; choose a less predictable one."
+        abort(422, problem, errors={"json": {field: [problem]}})
+    if lowered in {username.lower(), email.lower(), email.lower().split("@", 1)[0]}:
+        problem = "The password must not be your username or email."
+        abort(422, problem, errors={"json": {field: [problem]}})

@@ -7,7 +7,6 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from app.auth.password_policy import password_problem
 from app.fields import Text, UTCTimestamp
 from app.passwords import MAX_PASSWORD_BYTES
 
@@ -33,7 +32,7 @@ class Email(Text):
         return checked.normalized.lower()
 
 
-class Password(Text):
+class NewPassword(Text):
     """At least 8 characters and at most 72 bytes of UTF-8 (bcrypt's limit)."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -79,14 +78,8 @@ class RegisterSchema(Schema):
         ),
     )
     email = Email(required=True)
-    password = Password()
+    password = NewPassword()
     full_name = Text(allow_none=True, validate=validate.Length(max=200))
-
-    @validates_schema
-    def _password_policy(self, data: dict[str, Any], **_: Any) -> None:
-        problem = password_problem(data["password"], data["username"], data["email"])
-        if problem:
-            raise ValidationError(problem, field_name="password")
 
 
 class LoginSchema(Schema):
@@ -133,7 +126,7 @@ class PasswordChangeSchema(Schema):
     """The current password and the one to replace it."""
 
     current_password = Text(required=True, load_only=True)
-    new_password = Password()
+    new_password = NewPassword()
 
 
 class AccountDeletionSchema(Schema):

@@ -7,16 +7,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_jwt_extended import current_user, get_jwt
 
-from app.auth import blp
-from app.auth.accounts import (
-    authenticate,
-    current_account,
-    ensure_available,
-    find_user,
-    new_password_hash,
-    require_current_password,
-)
-from app.auth.password_policy import password_problem
+from app.auth import accounts, blp
 from app.auth.schemas import (
     AccountDeletionSchema,
     LoginSchema,
@@ -26,10 +17,7 @@ from app.auth.schemas import (
     TokenSchema,
     UserSchema,
 )
-from app.database import write_transaction
 from app.devices import issue_device_token, trusted_device
-from app.errors import abort
-from app.extensions import db
 from app.models import User
 from app.rate_limits import (
     current_password_check,
@@ -37,10 +25,10 @@ from app.rate_limits import (
     limit_registration,
     login_attempt,
 )
-from app.tokens import issue_token_pair, revoke_all_tokens, revoke_session, spend_refresh_token
+from app.tokens import issue_token_pair, revoke_session, spend_refresh_token
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-Tokens = tuple[dict[str, Any], dict[str, str]]
+TokenReply = tuple[dict[str, Any], dict[str, str]]  # body, headers
 
 
 @blp.route("/register")
@@ -51,17 +39,7 @@ class Register(MethodView):
     @blp.response(201, UserSchema)
     def post(self, data: dict[str, Any]) -> User:
         """Create an account"""
-        ensure_available(data["username"], data["email"])
-        password_hash = new_password_hash(data["password"])
-        user = User(
-            username=data["username"],
-            email=data["email"],
-            full_name=data.get("full_name"),
-            password_hash=password_hash,
-        )
-        with write_transaction():
-            db.session.add(user)
-        return user
+        return accounts.create_account(**data)
 
 
 @blp.route("/login")
@@ -73,13 +51,13 @@ class Login(MethodView):
         "`device_token` of an earlier login so that this client is throttled on its own."
     )
     @blp.response(200, TokenSchema)
-    def post(self, credentials: dict[str, Any]) -> Tokens:
+    def post(self, credentials: dict[str, Any]) -> TokenReply:
         """Log in with username (or email) and password; returns a token pair and a device token"""
         login = credentials["username"]
-        found = find_user(login)
+        found = accounts.find_user(login)
         device = trusted_device(credentials.get("device_token"), found)
         with login_attempt(login, found, device):
-            user = authenticate(found, credentials["password"])
+            user = accounts.authenticate(found, credentials["password"])
         tokens = issue_token_pair(user)
         return {**tokens, "device_token": issue_device_token(user, device)}, NO_STORE
 
@@ -88,7 +66,7 @@ class Login(MethodView):
 class Refresh(MethodView):
     @blp.token_required(refresh=True)
     @blp.response(200, TokenSchema)
-    def post(self) -> Tokens:
+    def post(self) -> TokenReply:
         """Trade a refresh token for a new pair; the one presented stops working"""
         claims = get_jwt()
         spend_refresh_token(claims)
@@ -110,7 +88,7 @@ class Me(MethodView):
     @blp.response(200, UserSchema)
     def get(self) -> User:
         """The account the access token belongs to"""
-        return current_account()
+        return accounts.current_account()
 
     @blp.token_required()
     @blp.errors(409, 415, 429)
@@ -118,16 +96,13 @@ class Me(MethodView):
     @blp.response(200, UserSchema)
     def patch(self, changes: dict[str, Any]) -> User:
         """Change your full name, or your email (with your current password)"""
-        user = current_account()
+        user = accounts.current_account()
         if "email" in changes and changes["email"] != user.email:
             with current_password_check():
-                require_current_password(user, changes["current_password"])
+                accounts.require_current_password(user, changes["current_password"])
             with email_availability_check():
-                ensure_available(None, changes["email"])
-        with write_transaction():
-            user.email = changes.get("email", user.email)
-            user.full_name = changes.get("full_name", user.full_name)
-        return user
+                accounts.ensure_available(None, changes["email"])
+        return accounts.change_profile(user, changes)
 
     @blp.token_required()
     @blp.errors(415, 429)
@@ -135,11 +110,10 @@ class Me(MethodView):
     @blp.response(204)
     def delete(self, confirmation: dict[str, Any]) -> None:
         """Delete your account and all its items"""
-        user = current_account()
+        user = accounts.current_account()
         with current_password_check():
-            require_current_password(user, confirmation["current_password"])
-        with write_transaction():
-            db.session.delete(user)
+            accounts.require_current_password(user, confirmation["current_password"])
+        accounts.delete_account(user.username)
 
 
 @blp.route("/me/password")
@@ -150,13 +124,7 @@ class Password(MethodView):
     @blp.response(204)
     def post(self, change: dict[str, Any]) -> None:
         """Change your password; every token issued before stops working"""
-        user = current_account()
+        user = accounts.current_account()
         with current_password_check():
-            require_current_password(user, change["current_password"])
-        problem = password_problem(change["new_password"], user.username, user.email)
-        if problem:
-            abort(422, problem, errors={"json": {"new_password": [problem]}})
-        password_hash = new_password_hash(change["new_password"])
-        with write_transaction():
-            user.password_hash = password_hash
-            revoke_all_tokens(user.id)
+            accounts.require_current_password(user, change["current_password"])
+        accounts.set_password(user, change["new_password"])

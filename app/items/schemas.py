@@ -28,7 +28,11 @@ class ItemCreateSchema(Schema):
 
 
 class ItemPatchSchema(ItemCreateSchema):
-    """The fields to change; any subset of an item's client fields."""
+    """The fields to change: ItemCreateSchema's, any subset of them (always partial)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["partial"] = True
+        super().__init__(**kwargs)
 
 
 class ItemSchema(Schema):

@@ -10,8 +10,8 @@ from sqlalchemy.exc import IntegrityError
 
 from app.database import write_transaction
 from app.transfer.export import write_export
-from app.transfer.loading import ImportOutcome, write_plan
-from app.transfer.reading import ImportPlan, MalformedStore, read_store
+from app.transfer.parse_store import ImportPlan, MalformedStore, read_store
+from app.transfer.write_store import ImportOutcome, write_plan
 
 
 @click.command("import-json")

@@ -47,9 +47,6 @@ class OriginalUserSchema(RegisterSchema):
     disabled = fields.Boolean(load_default=False)
     created_at = OriginalTimestamp(required=True)
 
-    def _password_policy(self, data: dict[str, Any], **_: Any) -> None:
-        """No password to check, only its hash: this override drops the hook."""
-
     @validates("hashed_password")
     def _cost_within_rounds(self, value: str, **_: Any) -> None:
         """A costlier hash than BCRYPT_ROUNDS could hold a worker past its timeout at login."""

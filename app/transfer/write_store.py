@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, or_, select
 from app.extensions import db
 from app.items.store import recount_items
 from app.models import Item, User
-from app.transfer.reading import ImportPlan, UserRecord, record_path
+from app.transfer.parse_store import ImportPlan, UserRecord, record_path
 from app.transfer.user_ids import skip_user_ids_past
 
 # Rows per INSERT batch, and values per IN (...) lookup, which keeps every

@@ -1,4 +1,4 @@
-"""Reading a file of the original store into a checked plan of what to import.
+"""Parsing a file of the original store into a checked plan of what to import.
 
 The containers (the top-level object, `users`, `items` and each owner's list
 of items) must have the right types, or the whole file is refused. Records
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError
 
+from app.cli import describe_problems
 from app.models import MAX_ID
 from app.transfer.schemas import OriginalItemSchema, OriginalUserSchema
 
@@ -199,22 +199,8 @@ def _load(schema: Schema, raw: Any, defaults: dict[str, str]) -> dict[str, Any] 
     try:
         data: dict[str, Any] = schema.load({**defaults, **raw})
     except ValidationError as exc:
-        return _describe(exc.normalized_messages())
+        return describe_problems(exc.normalized_messages())
     return data
-
-
-def _describe(messages: dict[str, Any]) -> str:
-    return "; ".join(f"{name}: {_flatten(problems)}" for name, problems in messages.items())
-
-
-def _flatten(problems: Any) -> str:
-    if isinstance(problems, str):
-        return problems
-    if isinstance(problems, dict):
-        return _describe(problems)
-    if isinstance(problems, Iterable):
-        return " ".join(_flatten(problem) for problem in problems)
-    return str(problems)
 
 
 def record_path(section: str, key: str) -> str:
