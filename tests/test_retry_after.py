@@ -9,7 +9,9 @@ from app.extensions import limiter
 
 @pytest.fixture
 def config(config):
-    config.update(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3/minute", REGISTER_RATE_LIMIT="2/minute")
+    config.update(
+        RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3/minute", REGISTER_RATE_LIMIT="2/minute"
+    )
     return config
 
 
