@@ -167,6 +167,7 @@ def test_oauth2_password_security_scheme(spec):
     assert scheme["type"] == "oauth2"
     assert scheme["flows"]["password"]["tokenUrl"] == "/api/v1/auth/login"
     public = {
+        ("/", "get"),
         ("/health", "get"),
         ("/health/live", "get"),
         ("/api/v1/auth/register", "post"),
@@ -232,3 +233,25 @@ def test_docs_page_loads_only_local_assets(client):
             assert expected in asset.mimetype, (url, asset.mimetype)
             if url.endswith(".css"):
                 assert not re.search(rb"url\(\s*['\"]?(https?:)?//", asset.get_data())
+
+
+def test_root_links_to_the_docs_the_document_and_the_health_check(client, spec):
+    response = client.get("/")
+    assert response.status_code == 200
+    links = response.get_json()
+    assert links == {"docs": "/docs", "openapi": "/openapi.json", "health": "/health"}
+    for path in links.values():
+        assert client.get(path).status_code == 200, path
+    assert spec["paths"]["/"]["get"]["tags"] == ["service"]
+
+
+def test_tags_list_the_resources_first_and_the_service_last(spec):
+    assert [tag["name"] for tag in spec["tags"]] == ["auth", "items", "admin", "service"]
+
+
+def test_metrics_are_documented_only_when_they_are_on(make_app, config, spec):
+    assert "/metrics" not in spec["paths"]
+    on = make_app({**config, "METRICS_TOKEN": "metrics-token-0123456789"})
+    document = on.test_client().get("/openapi.json").get_json()
+    assert "/metrics" in document["paths"]
+    assert [tag["name"] for tag in document["tags"]][-2:] == ["service", "metrics"]
