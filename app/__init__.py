@@ -23,6 +23,7 @@ from app.extensions import api, cors, db
 from app.observability import metrics
 from app.secret_key import resolve_secret_key
 from app.sessions import NoSessions
+from app.startup import commands_exit_on_config_error
 
 API_PREFIX = "/api/v1"
 CORS_EXPOSED_HEADERS = ["X-Pagination", "ETag", "Location", "Retry-After", "X-Request-ID"]
@@ -40,6 +41,7 @@ class SyncFlask(Flask):
         return func
 
 
+@commands_exit_on_config_error
 def create_app(test_config: dict[str, Any] | None = None, *, commands: bool = True) -> Flask:
     """Build the app from the environment, overridden by `test_config`.
 

@@ -26,9 +26,7 @@ def test_the_sample_imports_in_full_and_its_users_log_in(runner, client):
     assert result.exit_code == 0, result.output
     assert "Imported 2 users and 3 items." in result.output
     for username, password in SAMPLE_PASSWORDS.items():
-        login = client.post(
-            "/api/v1/auth/login", data={"username": username, "password": password}
-        )
+        login = client.post("/api/v1/auth/login", data={"username": username, "password": password})
         assert login.status_code == 200, username
     token = client.post(
         "/api/v1/auth/login", data={"username": "alice", "password": SAMPLE_PASSWORDS["alice"]}
