@@ -1,4 +1,4 @@
-"""What an install carries: serving needs requirements.txt only; the metadata is in pyproject.toml."""
+"""What an install carries (serving: requirements.txt only), and the metadata in pyproject.toml."""
 
 from __future__ import annotations
 
