@@ -23,7 +23,7 @@ blp = Blueprint("service", __name__, description="Service health.")
 
 
 class LivenessSchema(Schema):
-    status = fields.String(metadata={"enum": ["ok"]})
+    status = fields.String(metadata={"enum": ["ok"], "example": "ok"})
 
 
 class IndexSchema(Schema):
@@ -33,8 +33,10 @@ class IndexSchema(Schema):
 
 
 class HealthSchema(Schema):
-    status = fields.String(required=True, metadata={"enum": ["ok", "error"]})
-    database = fields.String(required=True, metadata={"enum": ["ok", "unavailable"]})
+    status = fields.String(required=True, metadata={"enum": ["ok", "error"], "example": "ok"})
+    database = fields.String(
+        required=True, metadata={"enum": ["ok", "unavailable"], "example": "ok"}
+    )
 
 
 # Not strict: with it, Werkzeug answers `//` with a redirect to `/` (see app.routing).

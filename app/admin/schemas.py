@@ -11,7 +11,7 @@ from app.fields import Text
 class AdminUserSchema(UserSchema):
     """An account as admins see it."""
 
-    is_admin = fields.Boolean(dump_only=True)
+    is_admin = fields.Boolean(dump_only=True, metadata={"example": False})
 
 
 class UserQueryArgs(Schema):
@@ -19,5 +19,5 @@ class UserQueryArgs(Schema):
 
     q = Text(
         validate=validate.Length(max=200),
-        metadata={"description": "Text to find in username or email."},
+        metadata={"description": "Text to find in username or email.", "example": "alice"},
     )
