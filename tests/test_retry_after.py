@@ -5,13 +5,16 @@ from __future__ import annotations
 import pytest
 
 from app.extensions import limiter
+from tests.conftest import redis_url_or_skip
 
 
-@pytest.fixture
-def config(config):
+@pytest.fixture(params=["memory", "redis"])
+def config(config, request):
     config.update(
         RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3/minute", REGISTER_RATE_LIMIT="2/minute"
     )
+    if request.param == "redis":
+        config["RATELIMIT_STORAGE_URI"] = redis_url_or_skip()
     return config
 
 
