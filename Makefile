@@ -6,15 +6,23 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export FLASK_APP := app
 
-.PHONY: install db run dev test lint clean cluster cluster-stop bench
+.PHONY: install install-dev db run dev test lint clean cluster cluster-stop bench
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt
+# Two stamps: serving needs only requirements.txt; the test, lint and client
+# tools (requirements-dev.txt: Playwright, mypy...) come with make test, lint, bench.
+$(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(BIN)/.installed-dev: $(BIN)/.installed requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-install: $(BIN)/.installed
+install: $(BIN)/.installed  ## What serving needs, nothing more
+
+install-dev: $(BIN)/.installed-dev  ## Also the test, lint and client tools
 
 db: install  ## Create or upgrade the schema (and the dev secret) in instance/
 	$(BIN)/flask db upgrade
@@ -31,14 +39,14 @@ cluster: install  ## Three gunicorn instances behind nginx (HTTPS on CLUSTER_POR
 cluster-stop:  ## Stop the instances and nginx started by `make cluster`
 	deploy/cluster.sh stop
 
-test: install
+test: install-dev
 	$(BIN)/pytest
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check app tests wsgi.py gunicorn.conf.py deploy migrations
 	$(BIN)/mypy app
 
-bench: install  ## Load test against a bare-Flask baseline (needs wrk); see bench/README.md
+bench: install-dev  ## Load test against a bare-Flask baseline (needs wrk); see bench/README.md
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:

@@ -26,14 +26,13 @@ def _int(
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
+    allowed = f"from {minimum} to {maximum}" if maximum is not None else f"{minimum} or more"
     try:
         value = int(raw)
     except ValueError as exc:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise ConfigError(f"{name} must be at most {maximum}, got {value}")
+        raise ConfigError(f"{name} must be a whole number {allowed}, got {raw!r}") from exc
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ConfigError(f"{name} must be {allowed}, got {value}")
     return value
 
 

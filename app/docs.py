@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import Blueprint, Flask, Response, send_from_directory
 from marshmallow import Schema, fields
 from swagger_ui_bundle import swagger_ui_path
 
 from app.extensions import api
+from app.routing import AsciiIntegerConverter, UsernameConverter
 
 assets = Blueprint("docs_assets", __name__)
 
@@ -14,11 +18,21 @@ assets = Blueprint("docs_assets", __name__)
 class ErrorSchema(Schema):
     """The body of every error (built by app.errors); documented, never dumped."""
 
-    code = fields.Integer(required=True, metadata={"description": "The HTTP status code."})
-    status = fields.String(required=True, metadata={"description": "Its reason phrase."})
-    message = fields.String(metadata={"description": "What went wrong."})
+    code = fields.Integer(
+        required=True, metadata={"description": "The HTTP status code.", "example": 422}
+    )
+    status = fields.String(
+        required=True,
+        metadata={"description": "Its reason phrase.", "example": "Unprocessable Entity"},
+    )
+    message = fields.String(
+        metadata={"description": "What went wrong.", "example": "The request was invalid."}
+    )
     errors = fields.Dict(
-        metadata={"description": 'Messages by location and field: {"json": {"title": [...]}}.'}
+        metadata={
+            "description": 'Messages by location and field: {"json": {"title": [...]}}.',
+            "example": {"json": {"title": ["Missing data for required field."]}},
+        }
     )
 
 
@@ -42,20 +56,46 @@ def init_app(app: Flask) -> None:
             "securitySchemes": {
                 "OAuth2": {
                     "type": "oauth2",
-                    "description": "Access token from the login endpoint.",
+                    "description": "**Log in with your username and password alone.** "
+                    "Leave client_id and client_secret empty and the client credentials "
+                    "location as it is: this API has no OAuth2 clients and ignores them. "
+                    "No account yet? Run POST /api/v1/auth/register first.",
                     "flows": {"password": {"tokenUrl": login_url, "scopes": {}}},
                 },
                 "RefreshToken": {
                     "type": "http",
                     "scheme": "bearer",
                     "bearerFormat": "JWT",
-                    "description": "A refresh token as the bearer token.",
+                    "description": "Only for POST /api/v1/auth/refresh: paste the "
+                    "refresh_token of a login here. Leave it empty otherwise; every other "
+                    "operation uses the OAuth2 login above.",
                 },
             }
         },
-        "info": {
-            "description": "User accounts with JWT authentication and a "
-            "per-user collection of items. Log in with Authorize "
-            "(OAuth2 password flow) to try the item endpoints."
-        },
+        "info": {"description": API_DESCRIPTION},
     }
+
+
+API_DESCRIPTION = """User accounts with JWT authentication and a per-user collection of items.
+
+To try it here, each "Try it out" proposes a working example:
+
+1. **POST /api/v1/auth/register** creates the account `alice`.
+2. **Authorize**: in the OAuth2 box, type the username and password alone
+   (`alice`, `correct-horse-battery-staple`); client_id, client_secret and the
+   RefreshToken box do not matter.
+3. **POST /api/v1/items** creates "Buy milk"; the item operations then find it as id 1.
+"""
+
+
+def _example_param(kind: str, example: object, **limits: object) -> Callable[[Any], dict]:
+    def schema(converter: Any) -> dict[str, object]:
+        return {"type": kind, **limits, "example": example}
+
+    return schema
+
+
+# Path values Swagger UI proposes: the first item and the first account. Once
+# per process: the Api object keeps them for every app it is bound to.
+api.register_converter(AsciiIntegerConverter, _example_param("integer", 1, minimum=0))
+api.register_converter(UsernameConverter, _example_param("string", "alice"))

@@ -1,4 +1,4 @@
-"""Service endpoints: the checks load balancers and operators poll.
+"""Service endpoints: the checks load balancers and operators poll, and the index at /.
 
 /health is readiness (can this instance serve requests: is its database
 reachable?); /health/live is liveness (is the process answering at all?),
@@ -31,12 +31,29 @@ blp = Blueprint("service", __name__, description="Service health.")
 
 
 class LivenessSchema(Schema):
-    status = fields.String(metadata={"enum": ["ok"]})
+    status = fields.String(metadata={"enum": ["ok"], "example": "ok"})
+
+
+class IndexSchema(Schema):
+    docs = fields.String(required=True, metadata={"example": "/docs"})
+    openapi = fields.String(required=True, metadata={"example": "/openapi.json"})
+    health = fields.String(required=True, metadata={"example": "/health"})
 
 
 class HealthSchema(Schema):
-    status = fields.String(required=True, metadata={"enum": ["ok", "error"]})
-    database = fields.String(required=True, metadata={"enum": ["ok", "unavailable"]})
+    status = fields.String(required=True, metadata={"enum": ["ok", "error"], "example": "ok"})
+    database = fields.String(
+        required=True, metadata={"enum": ["ok", "unavailable"], "example": "ok"}
+    )
+
+
+# Not strict: with it, Werkzeug answers `//` with a redirect to `/` (see app.routing).
+@blp.route("/", strict_slashes=False)
+class Index(MethodView):
+    @blp.response(200, IndexSchema)
+    def get(self) -> dict[str, str]:
+        """Where to start: the interactive docs, the OpenAPI document and the health check"""
+        return {"docs": "/docs", "openapi": "/openapi.json", "health": "/health"}
 
 
 @blp.route("/health")

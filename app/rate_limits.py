@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar, cast
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, request
 from flask_jwt_extended import get_jwt
 from limits import RateLimitItem, parse_many
 from werkzeug.exceptions import HTTPException
@@ -184,4 +184,13 @@ def init_app(app: Flask) -> None:
     _refuse_unshared_counts(app)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     app.config.setdefault("RATELIMIT_STRATEGY", "moving-window")
+    # Registered first, so it runs after the limiter's own header hook.
+    app.after_request(_retry_after_only_when_refused)
     limiter.init_app(app)
+
+
+def _retry_after_only_when_refused(response: Response) -> Response:
+    """Flask-Limiter adds Retry-After to every limited answer; it means "wait" only on 429/503."""
+    if response.status_code not in (429, 503):
+        response.headers.pop("Retry-After", None)
+    return response

@@ -142,3 +142,76 @@ def test_swagger_ui_logs_in_and_tries_the_items(
     page.screenshot(path=str(tmp_path / "swagger-ui.png"))
     assert (tmp_path / "swagger-ui.png").stat().st_size > 10_000
     assert outside == []
+
+
+def test_a_newcomer_tries_each_operation_without_editing(
+    server: LiveServer, browser: Any, tmp_path: Path
+) -> None:
+    """The docs' own examples register alice, log her in and find her first item."""
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.set_default_timeout(TIMEOUT_MS)
+    outside = stay_local(page)
+    page.goto(server.url + "/docs")
+    page.get_by_role("heading", name="Items API").wait_for()
+
+    tags = page.locator("h3.opblock-tag").evaluate_all("tags => tags.map(t => t.dataset.tag)")
+    assert tags == ["auth", "items", "admin", "service"]
+
+    registered = try_it_out_as_proposed(
+        page,
+        "post_register",
+        {
+            "username": "alice",
+            "email": "alice@example.com",
+            "password": "correct-horse-battery-staple",
+            "full_name": "Alice Liddell",
+        },
+    )
+    assert status(registered) == "201"
+
+    page.get_by_role("button", name="Authorize").first.click()
+    dialog = page.locator(".modal-ux")
+    assert "username and password alone" in dialog.inner_text()
+    assert "Leave client_id and client_secret empty" in dialog.inner_text()
+    assert "Only for POST /api/v1/auth/refresh" in dialog.inner_text()
+    oauth = dialog.locator(".auth-container").first
+    oauth.locator("#oauth_username").fill("alice")
+    oauth.locator("#oauth_password").fill("correct-horse-battery-staple")
+    oauth.get_by_role("button", name="Authorize").click()
+    oauth.get_by_text("Authorized", exact=True).wait_for()
+    dialog.get_by_role("button", name="Close").first.click()
+
+    created = try_it_out_as_proposed(
+        page, "post_items", {"title": "Buy milk", "description": "Two litres, semi-skimmed"}
+    )
+    assert status(created) == "201"
+
+    operation = page.locator("[id$='-get_item_by_id']")
+    operation.locator(".opblock-summary").click()
+    operation.get_by_role("button", name="Try it out").click()
+    assert operation.locator("input[placeholder='item_id']").input_value() == "1"
+    operation.get_by_role("button", name="Execute").click()
+    fetched = operation.locator(".live-responses-table tr.response")
+    fetched.wait_for()
+    assert status(fetched) == "200"
+    body = json.loads(
+        fetched.locator(".response-col_description pre.microlight").first.inner_text()
+    )
+    assert (body["title"], body["owner"]) == ("Buy milk", "alice")
+    assert outside == []
+
+
+def try_it_out_as_proposed(page: Any, operation_id: str, proposed: dict[str, Any]) -> Any:
+    """Open "Try it out", check the body it proposes, and execute it unedited."""
+    operation = page.locator(f"[id$='-{operation_id}']")
+    operation.locator(".opblock-summary").click()
+    operation.get_by_role("button", name="Try it out").click()
+    assert json.loads(operation.locator("textarea.body-param__text").input_value()) == proposed
+    operation.get_by_role("button", name="Execute").click()
+    response = operation.locator(".live-responses-table tr.response")
+    response.wait_for()
+    return response
+
+
+def status(response: Any) -> str:
+    return str(response.locator("td.response-col_status").inner_text().strip())

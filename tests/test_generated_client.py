@@ -17,9 +17,11 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from tests.live import PASSWORD, running_server
+from tests.live import PASSWORD, REPO_ROOT, running_server
 
 PACKAGE = "items_api_client"
+# Where the README's command writes the client: a folder .gitignore keeps out of git.
+OUTPUT = Path("generated") / PACKAGE
 GENERATOR = Path(sys.executable).parent / "openapi-python-client"
 
 
@@ -44,8 +46,6 @@ def generated(
         pytest.skip("openapi-python-client is not installed")
     spec_path = tmp_path / "openapi.json"
     spec_path.write_text(json.dumps(spec))
-    out = tmp_path / "generated"
-    out.mkdir()
     # The generator formats its output with ruff, found on PATH.
     env = {**os.environ, "PATH": f"{GENERATOR.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     result = subprocess.run(
@@ -57,8 +57,10 @@ def generated(
             "--meta",
             "none",
             "--fail-on-warning",
+            "--output-path",
+            str(OUTPUT),
         ],
-        cwd=out,
+        cwd=tmp_path,
         env=env,
         capture_output=True,
         text=True,
@@ -66,10 +68,19 @@ def generated(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Warning" not in result.stdout + result.stderr, result.stdout + result.stderr
-    monkeypatch.syspath_prepend(str(out))
+    monkeypatch.syspath_prepend(str(tmp_path / OUTPUT.parent))
     yield importlib.import_module(PACKAGE)
     for name in [name for name in sys.modules if name.partition(".")[0] == PACKAGE]:
         del sys.modules[name]
+
+
+def test_the_readme_generates_the_client_into_an_ignored_folder() -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"--output-path {OUTPUT}" in readme
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--quiet", str(OUTPUT / "__init__.py")], cwd=REPO_ROOT
+    )
+    assert ignored.returncode == 0, f"{OUTPUT} is not git-ignored"
 
 
 class Operations:

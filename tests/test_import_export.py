@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Item, User
+from app.transfer import PARTIAL_IMPORT_STATUS
 from tests.conftest import PASSWORD
 from tests.helpers import bearer, failing_sqlite
 from tests.helpers import login as login_with
@@ -196,7 +197,7 @@ def test_duplicates_differing_by_case_in_the_file(app, client, runner, write_fil
 
     result = run_import(runner, path)
 
-    assert result.exit_code == 0
+    assert result.exit_code == PARTIAL_IMPORT_STATUS
     assert "Skipped 2 users and 3 items:" in result.output
     assert 'users["Dana"]: same username as users["dana"] without regard to case.' in (
         result.output
@@ -220,7 +221,7 @@ def test_duplicates_against_existing_accounts(app, client, runner, auth, write_f
 
     result = run_import(runner, path)
 
-    assert result.exit_code == 0
+    assert result.exit_code == PARTIAL_IMPORT_STATUS
     assert 'users["frank"]: an existing account has this username and another email.' in (
         result.output
     )
@@ -337,7 +338,7 @@ def test_invalid_users_are_skipped_with_their_reason(
 
     result = run_import(runner, write_file(document))
 
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == PARTIAL_IMPORT_STATUS, result.output
     assert f'users["jon"]: {reason}' in result.output
     assert 'items["jon"]: its user was skipped. Items skipped: 1.' in result.output
     assert "Imported 1 user and 0 items." in result.output
@@ -369,7 +370,7 @@ def test_invalid_items_are_skipped_with_their_reason(
     items = [item("lee", "good"), record]
     result = run_import(runner, write_file(store([user("lee")], {"lee": items})))
 
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == PARTIAL_IMPORT_STATUS, result.output
     assert f'items["lee"][1]: {reason}' in result.output
     assert "Skipped 0 users and 1 item:" in result.output
     assert [i["title"] for i in list_items(client, "lee")] == ["good"]

@@ -11,13 +11,13 @@ from app.fields import Text
 class AdminUserSchema(UserSchema):
     """An account as admins see it."""
 
-    is_admin = fields.Boolean(dump_only=True)
+    is_admin = fields.Boolean(dump_only=True, metadata={"example": False})
 
 
 class AdminUserCreateSchema(RegisterSchema):
     """A new account as an admin creates it: registration's fields, and its role."""
 
-    is_admin = fields.Boolean(load_default=False)
+    is_admin = fields.Boolean(load_default=False, metadata={"example": False})
 
 
 class UserQueryArgs(Schema):
@@ -25,5 +25,5 @@ class UserQueryArgs(Schema):
 
     q = Text(
         validate=validate.Length(max=200),
-        metadata={"description": "Text to find in username or email."},
+        metadata={"description": "Text to find in username or email.", "example": "alice"},
     )

@@ -13,13 +13,18 @@ from app.passwords import MAX_PASSWORD_BYTES
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,32}$"
 MIN_PASSWORD_LENGTH = 8
 MAX_DEVICE_TOKEN_LENGTH = 512
+# Examples the docs propose (Swagger UI's "Try it out"): one account, alice,
+# that registers, logs in and changes her profile with the same password.
+EXAMPLE_PASSWORD = "correct-horse-battery-staple"  # noqa: S105 (shown in the docs)
+EXAMPLE_TIME = "2026-01-15T09:30:00+00:00"
 
 
 class Email(Text):
     """An address checked for syntax and stored lowercase."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(metadata={"format": "email", "maxLength": 254}, **kwargs)
+        metadata = {"format": "email", "maxLength": 254, **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         address = super()._deserialize(value, attr, data, **kwargs)
@@ -37,7 +42,8 @@ class NewPassword(Text):
 
     def __init__(self, **kwargs: Any) -> None:
         limits = {"minLength": MIN_PASSWORD_LENGTH, "maxLength": MAX_PASSWORD_BYTES}
-        super().__init__(load_only=True, required=True, metadata=limits, **kwargs)
+        metadata = {**limits, **kwargs.pop("metadata", {})}
+        super().__init__(load_only=True, required=True, metadata=metadata, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         password = super()._deserialize(value, attr, data, **kwargs)
@@ -60,11 +66,13 @@ class WholeMatch(validate.Regexp):
 class UserSchema(Schema):
     """An account as clients see it, every field present: never a password or a hash."""
 
-    username = fields.String(dump_only=True, required=True)
-    email = fields.String(dump_only=True, required=True)
-    full_name = fields.String(dump_only=True, required=True, allow_none=True)
-    disabled = fields.Boolean(dump_only=True, required=True)
-    created_at = UTCTimestamp(dump_only=True, required=True)
+    username = fields.String(dump_only=True, required=True, metadata={"example": "alice"})
+    email = fields.String(dump_only=True, required=True, metadata={"example": "alice@example.com"})
+    full_name = fields.String(
+        dump_only=True, required=True, allow_none=True, metadata={"example": "Alice Liddell"}
+    )
+    disabled = fields.Boolean(dump_only=True, required=True, metadata={"example": False})
+    created_at = UTCTimestamp(dump_only=True, required=True, metadata={"example": EXAMPLE_TIME})
 
 
 class RegisterSchema(Schema):
@@ -76,24 +84,39 @@ class RegisterSchema(Schema):
             USERNAME_PATTERN,
             error="3-32 characters: letters, digits, '_', '.' or '-'.",
         ),
+        metadata={"example": "alice"},
     )
-    email = Email(required=True)
-    password = NewPassword()
-    full_name = Text(allow_none=True, validate=validate.Length(max=200))
+    email = Email(required=True, metadata={"example": "alice@example.com"})
+    password = NewPassword(metadata={"example": EXAMPLE_PASSWORD})
+    full_name = Text(
+        allow_none=True, validate=validate.Length(max=200), metadata={"example": "Alice Liddell"}
+    )
 
 
 class LoginSchema(Schema):
     """OAuth2 password grant fields, as a form or as JSON."""
 
-    username = Text(required=True, validate=validate.Length(min=1, max=254))
-    # No upper bound here: an over-long password is a failed login (401).
-    password = Text(required=True, load_only=True, validate=validate.Length(min=1))
-    grant_type = fields.String(
-        validate=validate.Equal("password", error="Only the password grant is supported.")
+    username = Text(
+        required=True,
+        validate=validate.Length(min=1, max=254),
+        metadata={"description": "Username or email.", "example": "alice"},
     )
-    scope = fields.String()
-    client_id = fields.String()
-    client_secret = fields.String(load_only=True)
+    # No upper bound here: an over-long password is a failed login (401).
+    password = Text(
+        required=True,
+        load_only=True,
+        validate=validate.Length(min=1),
+        metadata={"example": EXAMPLE_PASSWORD},
+    )
+    grant_type = fields.String(
+        validate=validate.Equal("password", error="Only the password grant is supported."),
+        metadata={"example": "password"},
+    )
+    scope = fields.String(metadata={"description": "Ignored: there are no scopes."})
+    client_id = fields.String(metadata={"description": "Ignored: there are no OAuth2 clients."})
+    client_secret = fields.String(
+        load_only=True, metadata={"description": "Ignored: there are no OAuth2 clients."}
+    )
     device_token = Text(
         load_only=True,
         validate=validate.Length(max=MAX_DEVICE_TOKEN_LENGTH),
@@ -110,9 +133,13 @@ class LoginSchema(Schema):
 class ProfileUpdateSchema(Schema):
     """Profile fields a user may change; a new email also needs the password."""
 
-    full_name = Text(allow_none=True, validate=validate.Length(max=200))
-    email = Email()
-    current_password = Text(load_only=True)
+    full_name = Text(
+        allow_none=True,
+        validate=validate.Length(max=200),
+        metadata={"example": "Alice P. Liddell"},
+    )
+    email = Email(metadata={"example": "alice.liddell@example.com"})
+    current_password = Text(load_only=True, metadata={"example": EXAMPLE_PASSWORD})
 
     @validates_schema
     def _email_needs_password(self, data: dict[str, Any], **_: Any) -> None:
@@ -125,30 +152,36 @@ class ProfileUpdateSchema(Schema):
 class PasswordChangeSchema(Schema):
     """The current password and the one to replace it."""
 
-    current_password = Text(required=True, load_only=True)
-    new_password = NewPassword()
+    current_password = Text(required=True, load_only=True, metadata={"example": EXAMPLE_PASSWORD})
+    new_password = NewPassword(metadata={"example": "purple-kettle-harbour"})
 
 
 class AccountDeletionSchema(Schema):
     """Deleting an account is confirmed with its password."""
 
-    current_password = Text(required=True, load_only=True)
+    current_password = Text(required=True, load_only=True, metadata={"example": EXAMPLE_PASSWORD})
 
 
 class TokenSchema(Schema):
     """A token pair, as OAuth2 clients expect it."""
 
-    access_token = fields.String(required=True)
+    access_token = fields.String(
+        required=True, metadata={"example": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIi..."}
+    )
     token_type = fields.String(required=True, metadata={"example": "bearer"})
     expires_in = fields.Integer(
-        required=True, metadata={"description": "Seconds until the access token expires."}
+        required=True,
+        metadata={"description": "Seconds until the access token expires.", "example": 1800},
     )
-    refresh_token = fields.String(required=True)
+    refresh_token = fields.String(
+        required=True, metadata={"example": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJmcmVzaCI..."}
+    )
     device_token = fields.String(
         metadata={
             "description": "Login only: identifies this client to this account. Keep it "
             "and send it with later logins (the `device_token` field) so that this client "
             "is throttled on its own, not locked out by guesses from elsewhere. It is not "
-            "a bearer token and works for no other account."
+            "a bearer token and works for no other account.",
+            "example": "dXNlcjox.Y2xpZW50LWtleQ",
         }
     )

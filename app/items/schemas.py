@@ -23,8 +23,13 @@ class ItemCreateSchema(Schema):
             validate.Length(min=1, max=200),
             validate.Regexp(NOT_BLANK_PATTERN, error="Must not be blank."),
         ],
+        metadata={"example": "Buy milk"},
     )
-    description = Text(allow_none=True, validate=validate.Length(max=10_000))
+    description = Text(
+        allow_none=True,
+        validate=validate.Length(max=10_000),
+        metadata={"example": "Two litres, semi-skimmed"},
+    )
 
 
 class ItemPatchSchema(ItemCreateSchema):
@@ -44,12 +49,16 @@ class ItemSchema(Schema):
     tests/test_item_body.py holds the two to agreeing on every field.
     """
 
-    id = fields.Integer(required=True)
-    title = fields.String(required=True)
-    description = fields.String(required=True, allow_none=True)
-    owner = fields.String(required=True, metadata={"description": "Owner's username."})
-    created_at = UTCTimestamp(required=True)
-    updated_at = UTCTimestamp(required=True)
+    id = fields.Integer(required=True, metadata={"example": 1})
+    title = fields.String(required=True, metadata={"example": "Buy milk"})
+    description = fields.String(
+        required=True, allow_none=True, metadata={"example": "Two litres, semi-skimmed"}
+    )
+    owner = fields.String(
+        required=True, metadata={"description": "Owner's username.", "example": "alice"}
+    )
+    created_at = UTCTimestamp(required=True, metadata={"example": "2026-01-15T09:30:00+00:00"})
+    updated_at = UTCTimestamp(required=True, metadata={"example": "2026-01-15T09:30:00+00:00"})
 
     def dump(self, obj: Any, *, many: bool | None = None) -> Any:
         if self.many if many is None else many:
@@ -81,7 +90,7 @@ class ItemQueryArgs(Schema):
 
     q = Text(
         validate=validate.Length(max=200),
-        metadata={"description": "Text to find in title or description."},
+        metadata={"description": "Text to find in title or description.", "example": "milk"},
     )
     sort = fields.String(
         load_default="-created_at",

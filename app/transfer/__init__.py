@@ -13,6 +13,10 @@ from app.transfer.export import write_export
 from app.transfer.parse_store import ImportPlan, MalformedStore, read_store
 from app.transfer.write_store import ImportOutcome, write_plan
 
+# Exit status of an import (or dry run) that skipped records: the rest was
+# imported, and a script can tell this from a full import (0) or a refusal (1).
+PARTIAL_IMPORT_STATUS = 3
+
 
 @click.command("import-json")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -25,6 +29,9 @@ def import_json(path: Path, dry_run: bool) -> None:
     passwords. Users and items already present are left alone, so running it
     again changes nothing. Invalid records are skipped and listed; a file
     that is not JSON of the right shape is refused and nothing is written.
+
+    Exit status: 0 when every record was imported (or already present), 3
+    when some were skipped and the rest imported, 1 when the file was refused.
     """
     try:
         plan = read_store(path)
@@ -39,6 +46,8 @@ def import_json(path: Path, dry_run: bool) -> None:
             "Nothing was written; run it again."
         ) from exc
     _report(plan, outcome, dry_run)
+    if plan.skipped:
+        click.get_current_context().exit(PARTIAL_IMPORT_STATUS)
 
 
 def _report(plan: ImportPlan, outcome: ImportOutcome, dry_run: bool) -> None:

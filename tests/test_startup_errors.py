@@ -1,0 +1,53 @@
+"""A refused setting ends `flask` and gunicorn with one line naming it, not a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.live import BIN, REPO_ROOT, server_environment
+
+BAD_SETTINGS = [
+    ("BCRYPT_ROUNDS", "abc", "BCRYPT_ROUNDS must be a whole number from 4 to 15, got 'abc'"),
+    ("BCRYPT_ROUNDS", "99", "BCRYPT_ROUNDS must be from 4 to 15, got 99"),
+    ("APP_ENV", "prod", "APP_ENV must be one of development, testing, production, got 'prod'"),
+    ("LOGIN_RATE_LIMIT", "lots", "LOGIN_RATE_LIMIT must be a limit such as 10/minute"),
+]
+
+
+def run(command: list[str], tmp_path: Path, name: str, value: str) -> subprocess.CompletedProcess:
+    environment = server_environment(tmp_path, 2, {name: value, "LOG_LEVEL": "info"})
+    return subprocess.run(
+        command, cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+
+
+def assert_one_line(result: subprocess.CompletedProcess, expected: str) -> None:
+    assert result.returncode != 0, result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    assert expected in lines[0]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name, value, expected", BAD_SETTINGS)
+def test_flask_db_upgrade_names_the_bad_setting_in_one_line(tmp_path, name, value, expected):
+    """`make run` and `make cluster` start with it."""
+    result = run([str(BIN / "flask"), "db", "upgrade"], tmp_path, name, value)
+    assert_one_line(result, expected)
+
+
+@pytest.mark.parametrize("command", [["routes"], ["import-json", "docs/sample-store.json"]])
+def test_every_flask_command_names_the_bad_setting_in_one_line(tmp_path, command):
+    name, value, expected = BAD_SETTINGS[0]
+    assert_one_line(run([str(BIN / "flask"), *command], tmp_path, name, value), expected)
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("name, value, expected", BAD_SETTINGS)
+def test_gunicorn_names_the_bad_setting_in_one_line(tmp_path, name, value, expected):
+    command = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"]
+    assert_one_line(run(command, tmp_path, name, value), expected)
