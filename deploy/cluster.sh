@@ -174,6 +174,41 @@ start_nginx() {
     say "nginx up: https://127.0.0.1:$HTTPS_PORT (http://127.0.0.1:$HTTP_PORT redirects)"
 }
 
+# The settings the instances and nginx are started with.
+settings() {
+    printf '%s\n' "CLUSTER_PORT=$HTTPS_PORT" "CLUSTER_HTTP_PORT=$HTTP_PORT" \
+        "CLUSTER_APP_PORTS=${APP_PORTS[*]}" "DATABASE_URL=${DATABASE_URL:-}" \
+        "REDIS_URL=${REDIS_URL:-}" "WEB_CONCURRENCY=$WEB_CONCURRENCY"
+}
+
+anything_running() {
+    local name
+    for name in instance-1 instance-2 instance-3 nginx/nginx; do
+        running_pid "$STATE/$name.pid" >/dev/null && return 0
+    done
+    return 1
+}
+
+# A running cluster keeps the settings it was started with: starting it again
+# with others would leave nginx and the instances disagreeing. Names only in
+# the message: a URL may hold a password.
+check_settings() {
+    local changed
+    if anything_running && [[ -f "$STATE/settings" ]]; then
+        changed="$(settings | grep -vxFf "$STATE/settings" | cut -d= -f1 | tr '\n' ' ')"
+        [[ -z "$changed" ]] || fail "the running cluster was started with other settings" \
+            "(${changed% }); run make cluster-stop first, then start it again"
+    fi
+    (umask 077 && settings >"$STATE/settings")
+}
+
+# The value of setting $1 the running cluster was started with (else the current one).
+started_with() {
+    local line
+    line="$(grep -m1 "^$1=" "$STATE/settings" 2>/dev/null)" || line="$1=$2"
+    echo "${line#*=}"
+}
+
 # Before starting anything: every port of a part not yet running must be free.
 check_ports() {
     local ports=()
@@ -201,6 +236,7 @@ start() {
     fi
     export APP_ENV=production TRUSTED_PROXIES=1 FLASK_APP=app
     export WEB_CONCURRENCY="${WEB_CONCURRENCY:-2}"
+    check_settings
     check_ports
     secret_key
     certificate
@@ -248,10 +284,16 @@ stop() {
 }
 
 status() {
-    local pid code=0
-    for name in instance-1 instance-2 instance-3 nginx/nginx; do
+    local pid code=0 n name url ports
+    read -r -a ports <<< "$(started_with CLUSTER_APP_PORTS "${APP_PORTS[*]}")"
+    for n in 1 2 3 nginx; do
+        if [[ "$n" == nginx ]]; then
+            name=nginx/nginx url="https://127.0.0.1:$(started_with CLUSTER_PORT "$HTTPS_PORT")"
+        else
+            name="instance-$n" url="http://127.0.0.1:${ports[n - 1]}"
+        fi
         if pid="$(running_pid "$STATE/$name.pid")"; then
-            echo "${name%/nginx}: running (pid $pid)"
+            echo "${name%/nginx}: running (pid $pid) $url"
         else
             echo "${name%/nginx}: stopped"
             code=3

@@ -30,6 +30,7 @@ from tests.cluster import (
     BIN,
     PASSWORD,
     ROOT,
+    SCRIPT,
     Cluster,
     Endpoint,
     Reply,
@@ -446,3 +447,25 @@ def test_sigterm_lets_the_request_in_flight_finish(cluster: Cluster) -> None:
     assert refuses_connections(cluster.app_ports[2])
     # nginx passes over the stopped instance.
     assert [cluster.nginx.request("GET", "/health").status for _ in range(6)] == [200] * 6
+
+
+def test_start_with_other_settings_is_refused_and_status_shows_the_urls(cluster: Cluster) -> None:
+    """Starting the running cluster again on other ports changes nothing and says why."""
+    moved = {**cluster.env, "CLUSTER_PORT": str(free_ports(1)[0])}
+    refused = subprocess.run(
+        [str(SCRIPT), "start"], env=moved, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert refused.returncode != 0
+    assert "other settings (CLUSTER_PORT)" in refused.stderr
+    assert "make cluster-stop" in refused.stderr
+    assert cluster.nginx.request("GET", "/health").status == 200
+
+    status = cluster.run("status")
+    assert status.returncode == 0, status.stdout + status.stderr
+    nginx_pid = int((cluster.state / "nginx" / "nginx.pid").read_text())
+    assert f"nginx: running (pid {nginx_pid}) https://127.0.0.1:{cluster.https_port}" in (
+        status.stdout
+    )
+    for n, port in enumerate(cluster.app_ports, start=1):
+        line = f"instance-{n}: running (pid {cluster.pid(n)}) http://127.0.0.1:{port}"
+        assert line in status.stdout
