@@ -195,7 +195,7 @@ anything_running() {
 check_settings() {
     local changed
     if anything_running && [[ -f "$STATE/settings" ]]; then
-        changed="$(settings | grep -vxFf "$STATE/settings" | cut -d= -f1 | tr '\n' ' ')"
+        changed="$(settings | { grep -vxFf "$STATE/settings" || true; } | cut -d= -f1 | tr '\n' ' ')"
         [[ -z "$changed" ]] || fail "the running cluster was started with other settings" \
             "(${changed% }); run make cluster-stop first, then start it again"
     fi
