@@ -26,14 +26,19 @@ def count_rows(statement: Select[Any]) -> int:
     return db.session.scalar(counted) or 0
 
 
-def page_of(
-    statement: Select[tuple[T]], pagination: PaginationParameters, *, total: int | None = None
-) -> list[T]:
-    """The page `pagination` asks for, whose item count is set to `total` (counted if None).
+def page_window(pagination: PaginationParameters, total: int) -> tuple[int, int]:
+    """Record the list's `total`; the offset and size of the page `pagination` asks for.
 
     Rows have 32-bit ids, so no table holds more than MAX_ID of them: a page
     number past that is an empty page, not an offset the driver cannot bind.
     """
-    pagination.item_count = count_rows(statement) if total is None else total
-    offset = min(pagination.first_item, MAX_ID)
-    return list(db.session.scalars(statement.limit(pagination.page_size).offset(offset)))
+    pagination.item_count = total
+    return min(pagination.first_item, MAX_ID), pagination.page_size
+
+
+def page_of(
+    statement: Select[tuple[T]], pagination: PaginationParameters, *, total: int | None = None
+) -> list[T]:
+    """The page `pagination` asks for, whose item count is set to `total` (counted if None)."""
+    offset, size = page_window(pagination, count_rows(statement) if total is None else total)
+    return list(db.session.scalars(statement.limit(size).offset(offset)))

@@ -20,7 +20,7 @@ from app.items.store import (
     list_own_items,
     update_item,
 )
-from app.models import MAX_ID
+from app.listing import page_window
 
 Headers = dict[str, str]
 
@@ -41,10 +41,8 @@ class Items(MethodView):
     def get(self, args: dict[str, Any], pagination_parameters: Any) -> list[ListedItem]:
         """List your items, newest first"""
         search = args.get("q")
-        pagination_parameters.item_count = count_own_items(search)
-        # A page past the last possible row is empty, not a driver overflow.
-        offset = min(pagination_parameters.first_item, MAX_ID)
-        return list_own_items(search, args["sort"], offset, pagination_parameters.page_size)
+        offset, size = page_window(pagination_parameters, count_own_items(search))
+        return list_own_items(search, args["sort"], offset, size)
 
     @blp.token_required()
     @blp.errors(415)
