@@ -9,6 +9,9 @@ import pytest
 from tests.live import REPO_ROOT
 
 README = (REPO_ROOT / "README.md").read_text()
+# The cluster's own settings are tabled with the cluster, in the operations page.
+OPERATIONS = (REPO_ROOT / "docs" / "operations.md").read_text()
+CLUSTER_SCRIPT = "deploy/cluster.sh"
 ENV_EXAMPLE = (REPO_ROOT / ".env.example").read_text()
 # Where settings are read: env.get("X") / _int(env, "X", ...) in the app,
 # os.environ.get("X") in gunicorn's config, X ?= in the Makefile, ${X:-} in
@@ -22,11 +25,19 @@ SETTING_PATTERNS = {
 INTERNAL = {"PYTHON", "VENV", "BIN"}  # Makefile knobs, not app settings
 
 
-def settings() -> list[str]:
+def settings(*paths: str) -> list[str]:
     names: set[str] = set()
     for path, pattern in SETTING_PATTERNS.items():
-        names.update(re.findall(pattern, (REPO_ROOT / path).read_text(), re.MULTILINE))
+        if not paths or path in paths:
+            names.update(re.findall(pattern, (REPO_ROOT / path).read_text(), re.MULTILINE))
     return sorted(names - INTERNAL)
+
+
+def app_settings() -> list[str]:
+    cluster_only = set(settings(CLUSTER_SCRIPT)) - set(
+        settings(*set(SETTING_PATTERNS) - {CLUSTER_SCRIPT})
+    )
+    return sorted(set(settings()) - cluster_only)
 
 
 def test_readme_leads_with_make_run_and_make_test() -> None:
@@ -42,9 +53,14 @@ def test_settings_are_found() -> None:
     )
 
 
-@pytest.mark.parametrize("name", settings())
+@pytest.mark.parametrize("name", app_settings())
 def test_every_setting_is_in_the_readme_table(name: str) -> None:
     assert re.search(rf"^\| `{name}` \|", README, re.MULTILINE)
+
+
+@pytest.mark.parametrize("name", sorted(set(settings()) - set(app_settings())))
+def test_every_cluster_setting_is_in_the_operations_table(name: str) -> None:
+    assert re.search(rf"^\| `{name}` \|", OPERATIONS, re.MULTILINE)
 
 
 @pytest.mark.parametrize("name", settings())

@@ -10,7 +10,7 @@ import pytest
 from app.transfer import PARTIAL_IMPORT_STATUS
 
 SAMPLE = Path(__file__).resolve().parent.parent / "docs" / "sample-store.json"
-# The passwords the README gives for the sample's users.
+# The passwords docs/import-export.md gives for the sample's users.
 SAMPLE_PASSWORDS = {"alice": "alice-old-password", "bob": "bob-old-password"}
 
 
