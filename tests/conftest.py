@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from app import create_app
-from app.extensions import db
+from app.extensions import db, limiter
 
 pytest.register_assert_rewrite("tests.live")
 
@@ -47,6 +47,21 @@ def redis_url_or_skip() -> str:
     if not url:
         pytest.skip("TEST_REDIS_URL is not set")
     return url
+
+
+def rate_limited(config: dict[str, object], storage: str, **limits: str) -> dict[str, object]:
+    """`config` with rate limiting on at `limits`, counting in memory or in the test Redis."""
+    config.update(RATELIMIT_ENABLED=True, **limits)
+    if storage == "redis":
+        config["RATELIMIT_STORAGE_URI"] = redis_url_or_skip()
+    return config
+
+
+@pytest.fixture
+def fresh_counters(app: Flask) -> None:
+    """Rate-limit counters from zero: counters in Redis outlive the app."""
+    with app.app_context():
+        limiter.reset()
 
 
 @pytest.fixture

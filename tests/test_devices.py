@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.extensions import limiter
-from tests.conftest import PASSWORD, error_body, redis_url_or_skip
+from tests.conftest import PASSWORD, error_body, rate_limited
+
+pytestmark = pytest.mark.usefixtures("fresh_counters")
 
 LOGIN = "/api/v1/auth/login"
 WRONG = "wrong password"
@@ -13,16 +14,8 @@ WRONG = "wrong password"
 
 @pytest.fixture(params=["memory", "redis"])
 def config(config, request):
-    config.update(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3/minute")
-    if request.param == "redis":
-        config["RATELIMIT_STORAGE_URI"] = redis_url_or_skip()
-    return config
-
-
-@pytest.fixture(autouse=True)
-def fresh_counters(app):
-    with app.app_context():
-        limiter.reset()
+    """Limits on, small enough to reach, in memory and (when available) Redis."""
+    return rate_limited(config, request.param, LOGIN_RATE_LIMIT="3/minute")
 
 
 def login(client, password=PASSWORD, username="alice", device=None, address="10.0.0.1", json=False):

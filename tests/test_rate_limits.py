@@ -8,30 +8,19 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from app.extensions import limiter
-from tests.conftest import PASSWORD, redis_url_or_skip
+from tests.conftest import PASSWORD, rate_limited
 from tests.helpers import bearer
 from tests.helpers import login as login_with
+
+pytestmark = pytest.mark.usefixtures("fresh_counters")
 
 
 @pytest.fixture(params=["memory", "redis"])
 def config(config, request):
     """Limits on, small enough to reach, in memory and (when available) Redis."""
-    config.update(
-        RATELIMIT_ENABLED=True,
-        LOGIN_RATE_LIMIT="3/minute",
-        REGISTER_RATE_LIMIT="2/minute",
+    return rate_limited(
+        config, request.param, LOGIN_RATE_LIMIT="3/minute", REGISTER_RATE_LIMIT="2/minute"
     )
-    if request.param == "redis":
-        config["RATELIMIT_STORAGE_URI"] = redis_url_or_skip()
-    return config
-
-
-@pytest.fixture(autouse=True)
-def fresh_counters(app):
-    """Counters in Redis outlive the app; every test starts from zero."""
-    with app.app_context():
-        limiter.reset()
 
 
 def login(client, username="alice", password="wrong password", **kw):

@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from app.extensions import limiter
-from tests.conftest import redis_url_or_skip
+from tests.conftest import rate_limited
+
+pytestmark = pytest.mark.usefixtures("fresh_counters")
 
 
 @pytest.fixture(params=["memory", "redis"])
 def config(config, request):
-    config.update(
-        RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3/minute", REGISTER_RATE_LIMIT="2/minute"
+    """Limits on, small enough to reach, in memory and (when available) Redis."""
+    return rate_limited(
+        config, request.param, LOGIN_RATE_LIMIT="3/minute", REGISTER_RATE_LIMIT="2/minute"
     )
-    if request.param == "redis":
-        config["RATELIMIT_STORAGE_URI"] = redis_url_or_skip()
-    return config
-
-
-@pytest.fixture(autouse=True)
-def fresh_counters(app):
-    with app.app_context():
-        limiter.reset()
 
 
 def test_answers_under_the_limit_carry_no_retry_after(client, auth):
