@@ -3,66 +3,25 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 
 import pytest
-import redis
 
 from tests.conftest import PASSWORD
-from tests.live import free_port
+from tests.private_services import PrivateRedis
 
 pytestmark = pytest.mark.skipif(
     not shutil.which("redis-server"), reason="redis-server not installed"
 )
 
 
-class PrivateRedis:
-    """A throwaway redis-server this test may stop and start at will."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.url = f"redis://127.0.0.1:{port}/0"
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self._process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                redis.Redis.from_url(self.url).ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.terminate()
-            self._process.wait(timeout=10)
-            self._process = None
-
-
 @pytest.fixture
 def private_redis() -> Iterator[PrivateRedis]:
-    server = PrivateRedis(free_port())
+    server = PrivateRedis()
     server.start()
     yield server
-    server.stop()
+    server.remove()
 
 
 @pytest.fixture
@@ -99,10 +58,11 @@ def test_outage_fails_closed_then_recovers(client, auth, private_redis):
         assert response.get_json()["code"] == 503
     assert elapsed < 15
 
-    # Redis keeps nothing on disk here: the revocation is lost with it, which
-    # is why tokens are short-lived; a real deployment persists Redis.
+    # This Redis keeps an append-only file, as a deployment should: the
+    # revocation outlives the restart.
     private_redis.start()
     assert client.get("/api/v1/items", headers=live_headers).status_code == 200
+    assert client.get("/api/v1/auth/me", headers=revoked).status_code == 401
     assert (
         client.post(
             "/api/v1/auth/login", data={"username": "alice", "password": PASSWORD}
