@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import shutil
 import socket
@@ -99,6 +100,41 @@ class Cluster:
     state: Path
     env: dict[str, str]
     leaders: set[int] = field(default_factory=set)
+
+    @classmethod
+    def on_free_ports(
+        cls, state: Path, database_url: str, redis_url: str, **settings: str
+    ) -> Cluster:
+        """A cluster on five free ports, with only the settings given here.
+
+        Nothing of the developer's shell leaks in (no SECRET_KEY: the script
+        generates one).
+        """
+        https_port, http_port, *app_ports = free_ports(5)
+        env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
+        env.update(
+            BIN=str(BIN),
+            DATABASE_URL=database_url,
+            REDIS_URL=redis_url,
+            CLUSTER_PORT=str(https_port),
+            CLUSTER_HTTP_PORT=str(http_port),
+            CLUSTER_APP_PORTS=" ".join(map(str, app_ports)),
+            CLUSTER_STATE_DIR=str(state),
+            WEB_CONCURRENCY="2",
+            BCRYPT_ROUNDS="4",
+            REGISTER_RATE_LIMIT="1000/minute",
+            **settings,
+        )
+        return cls(https_port, http_port, app_ports, state, env)
+
+    def stop_cleanly(self, timeout: float) -> None:
+        """Stop everything; no process is left and every port is free again."""
+        stopped = self.run("stop", timeout=timeout)
+        assert stopped.returncode == 0, stopped.stderr
+        leftovers = {leader: live_members(leader) for leader in self.leaders}
+        assert not any(leftovers.values()), f"processes left after stop: {leftovers}"
+        ports = [self.https_port, self.http_port, *self.app_ports]
+        assert all(refuses_connections(port) for port in ports)
 
     def run(self, action: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -19,7 +19,6 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -93,37 +92,23 @@ def running_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluste
     pytest.importorskip("psycopg", reason="the PostgreSQL driver (psycopg) is not installed")
     reset_database()
     reset_redis()
-    https_port, http_port, *app_ports = free_ports(5)
-    # Only what is set here, so no setting of the developer's shell leaks in
-    # (and no SECRET_KEY: the script generates one).
-    env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
-    env.update(
-        BIN=str(BIN),
-        DATABASE_URL=DATABASE_URL,
-        REDIS_URL=REDIS_URL,
-        CLUSTER_PORT=str(https_port),
-        CLUSTER_HTTP_PORT=str(http_port),
-        CLUSTER_APP_PORTS=" ".join(map(str, app_ports)),
-        CLUSTER_STATE_DIR=str(tmp_path_factory.mktemp("cluster")),
-        WEB_CONCURRENCY="2",
-        BCRYPT_ROUNDS="4",
+    cluster = Cluster.on_free_ports(
+        tmp_path_factory.mktemp("cluster"),
+        DATABASE_URL,
+        REDIS_URL,
         RATELIMIT_ENABLED="true",
         LOGIN_RATE_LIMIT=f"{LOGIN_LIMIT}/minute",
-        REGISTER_RATE_LIMIT="1000/minute",
         GUNICORN_GRACEFUL_TIMEOUT=str(GRACEFUL_TIMEOUT),
     )
-    cluster = Cluster(https_port, http_port, app_ports, Path(env["CLUSTER_STATE_DIR"]), env)
     try:
         cluster.start()
         yield cluster
     finally:
-        stopped = cluster.run("stop", timeout=GRACEFUL_TIMEOUT + 30)
-        reset_database()
-        reset_redis()
-    assert stopped.returncode == 0, stopped.stderr
-    leftovers = {leader: live_members(leader) for leader in cluster.leaders}
-    assert not any(leftovers.values()), f"processes left after stop: {leftovers}"
-    assert all(refuses_connections(port) for port in [https_port, http_port, *app_ports])
+        try:
+            cluster.stop_cleanly(timeout=GRACEFUL_TIMEOUT + 30)
+        finally:
+            reset_database()
+            reset_redis()
 
 
 @pytest.fixture

@@ -20,15 +20,12 @@ import signal
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
 from tests.cluster import (
-    BIN,
     Cluster,
     Endpoint,
-    free_ports,
     list_items,
     live_members,
     missing_tool,
@@ -99,30 +96,17 @@ def cluster(
     private_redis: PrivateRedis,
     enough_files: None,
 ) -> Iterator[Cluster]:
-    https_port, http_port, *app_ports = free_ports(5)
-    env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
-    env.update(
-        BIN=str(BIN),
-        DATABASE_URL=postgres.url,
-        REDIS_URL=private_redis.url,
-        CLUSTER_PORT=str(https_port),
-        CLUSTER_HTTP_PORT=str(http_port),
-        CLUSTER_APP_PORTS=" ".join(map(str, app_ports)),
-        CLUSTER_STATE_DIR=str(tmp_path_factory.mktemp("fault-cluster")),
-        WEB_CONCURRENCY="2",
-        BCRYPT_ROUNDS="4",
-        REGISTER_RATE_LIMIT="1000/minute",
+    running = Cluster.on_free_ports(
+        tmp_path_factory.mktemp("fault-cluster"),
+        postgres.url,
+        private_redis.url,
         GUNICORN_GRACEFUL_TIMEOUT="10",
     )
-    running = Cluster(https_port, http_port, app_ports, Path(env["CLUSTER_STATE_DIR"]), env)
     try:
         running.start()
         yield running
     finally:
-        stopped = running.run("stop", timeout=60)
-    assert stopped.returncode == 0, stopped.stderr
-    assert not any(live_members(leader) for leader in running.leaders)
-    assert all(refuses_connections(port) for port in [https_port, http_port, *app_ports])
+        running.stop_cleanly(timeout=60)
 
 
 @pytest.fixture(scope="module")
