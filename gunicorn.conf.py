@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -142,11 +143,20 @@ def pre_fork(server: Arbiter, worker: Worker) -> None:
 
 
 def post_fork(server: Arbiter, worker: Worker) -> None:
-    """In a new worker: collections back on, and no database connection of the master's.
+    """In a new worker: stop signals that work, collections back on, and no
+    database connection of the master's.
+
+    Until gunicorn installs the worker's own signal handlers, the child keeps
+    the master's, which only queue a signal for the master's loop: a stop
+    sent to a worker still booting was lost, and shutdown then waited the
+    whole graceful timeout for it. The default action ends such a worker,
+    which has served nothing yet, at once.
 
     SQLAlchemy's advice for forking: drop the inherited pool without
     closing its connections, which belong to the parent.
     """
+    for stop_signal in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        signal.signal(stop_signal, signal.SIG_DFL)
     gc.enable()
     app = server.app.wsgi()
     db = app.extensions.get("sqlalchemy")
