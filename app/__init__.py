@@ -19,11 +19,11 @@ from app import (
     tokens,
 )
 from app.config import FIXED_SETTINGS, from_environment
+from app.cookie_sessions import NoSessions
 from app.extensions import api, cors, db
 from app.json_encoding import CompactJSONProvider
 from app.observability import metrics
 from app.secret_key import resolve_secret_key
-from app.sessions import NoSessions
 from app.startup import commands_exit_on_config_error
 
 API_PREFIX = "/api/v1"

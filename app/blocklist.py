@@ -1,8 +1,11 @@
-"""Where revoked token ids live: the database by default, Redis when configured.
+"""Where spent refresh tokens are remembered: the database by default, Redis when configured.
 
-Every worker and every instance must see a revocation at once, so the list
-is never kept in process memory. Adding to the database list writes in the
-caller's transaction (see app.database.write_transaction); Redis writes at once.
+A refresh token works once (rotation); spending it twice is theft. Every
+worker and every instance must see a spent token at once, so the list is
+never kept in process memory. Adding to the database list writes in the
+caller's transaction (see app.database.write_transaction); Redis writes at
+once. Access tokens are never listed here: they end with their session
+(app.login_sessions) or their account's token version.
 """
 
 from __future__ import annotations
@@ -12,16 +15,14 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from flask import Flask, current_app
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
 from app.models import RevokedToken
 
 ROTATED = "rotated"
-LOGOUT = "logout"
 REVOKED = RevokedToken.__table__
-REVOKED_REASON = select(RevokedToken.reason).where(RevokedToken.jti == bindparam("jti"))
 # Both dialects' INSERT ... ON CONFLICT DO NOTHING: adding tells whether it was new.
 INSERT_BY_DIALECT: dict[str, Callable[[Any], Any]] = {
     "sqlite": sqlite.insert,
@@ -30,40 +31,28 @@ INSERT_BY_DIALECT: dict[str, Callable[[Any], Any]] = {
 
 
 class Blocklist(Protocol):
-    in_database: bool
-    """True when the token check reads revocations in its database statement."""
-
-    def add(self, jti: str, expires_at: datetime, reason: str) -> bool:
-        """Record `jti` as revoked; False if it already was (atomically)."""
-
-    def reason(self, jti: str) -> str | None:
-        """Why `jti` was revoked, or None if it was not."""
+    def add(self, jti: str, expires_at: datetime) -> bool:
+        """Record the refresh token `jti` as spent; False if it already was (atomically)."""
 
 
 class DatabaseBlocklist:
-    """Revoked ids in the `revoked_tokens` table; expired rows are pruned on write."""
+    """Spent ids in the `revoked_tokens` table; expired rows are pruned on write."""
 
-    in_database = True
-
-    def add(self, jti: str, expires_at: datetime, reason: str) -> bool:
+    def add(self, jti: str, expires_at: datetime) -> bool:
         connection = db.session.connection()
         connection.execute(delete(REVOKED).where(REVOKED.c.expires_at < datetime.now(UTC)))
         insert = INSERT_BY_DIALECT[connection.dialect.name](REVOKED)
         added = connection.execute(
-            insert.values(jti=jti, expires_at=expires_at, reason=reason)
+            insert.values(jti=jti, expires_at=expires_at, reason=ROTATED)
             .on_conflict_do_nothing(index_elements=["jti"])
             .returning(REVOKED.c.jti)
         )
         return added.first() is not None
 
-    def reason(self, jti: str) -> str | None:
-        return db.session.execute(REVOKED_REASON, {"jti": jti}).scalar_one_or_none()
-
 
 class RedisBlocklist:
-    """Revoked ids as Redis keys that expire with the token."""
+    """Spent ids as Redis keys that expire with the token."""
 
-    in_database = False
     PREFIX = "revoked:"
 
     def __init__(self, url: str) -> None:
@@ -73,13 +62,9 @@ class RedisBlocklist:
             url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True
         )
 
-    def add(self, jti: str, expires_at: datetime, reason: str) -> bool:
+    def add(self, jti: str, expires_at: datetime) -> bool:
         ttl = max(1, int((expires_at - datetime.now(UTC)).total_seconds()) + 1)
-        return bool(self._redis.set(self.PREFIX + jti, reason, ex=ttl, nx=True))
-
-    def reason(self, jti: str) -> str | None:
-        value = self._redis.get(self.PREFIX + jti)
-        return str(value) if value is not None else None
+        return bool(self._redis.set(self.PREFIX + jti, ROTATED, ex=ttl, nx=True))
 
 
 def blocklist() -> Blocklist:

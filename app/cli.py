@@ -1,4 +1,5 @@
-"""Admin commands: `flask users create|list|show|disable|enable|promote|demote|delete|set-password`.
+"""Admin commands: `flask users ...` to create, list, show, disable, enable, promote,
+demote and delete accounts, set passwords, and list or end sessions.
 
 They only read arguments and print answers; app.auth.accounts does the work
 and its refusals (HTTP errors) become one-line messages here.
@@ -19,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, NotFound
 
+from app import login_sessions
 from app.auth import accounts
 from app.auth.schemas import NewPassword, RegisterSchema
 from app.extensions import db
@@ -181,3 +183,36 @@ def demote_user(username: str) -> None:
 def enable_user(username: str) -> None:
     """Enable a disabled account again."""
     _apply(username, lambda login: accounts.set_disabled(login, False), "Enabled user {}.")
+
+
+@users.command("sessions")
+@click.argument("username")
+def list_sessions(username: str) -> None:
+    """List an account's live sessions: id, login, last use, address and client."""
+    with refusals_as_messages(username):
+        user = accounts.get_account(username)
+    sessions = login_sessions.session_bodies(user)
+    if not sessions:
+        click.echo(f"{user.username} has no live sessions.")
+    for session in sessions:
+        click.echo(
+            f"{session['id']}	since {session['created_at'].isoformat()}"
+            f"	last used {session['last_used_at'].isoformat()}"
+            f"	{session['last_ip'] or '-'}	{session['last_user_agent'] or '-'}"
+        )
+
+
+@users.command("end-sessions")
+@click.argument("username")
+@click.option("--session", "session_id", default=None, help="End only this session (its id).")
+def end_sessions(username: str, session_id: str | None) -> None:
+    """End an account's sessions (or one of them): their tokens stop working."""
+    with refusals_as_messages(username):
+        user = accounts.get_account(username)
+    if session_id is None:
+        ended = login_sessions.end_all(user)
+        click.echo(f"Ended {ended} session(s) of {user.username}.")
+    elif login_sessions.end(user, session_id):
+        click.echo(f"Ended session {session_id} of {user.username}.")
+    else:
+        raise click.ClickException(f"{user.username} has no live session {session_id!r}.")

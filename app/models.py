@@ -1,4 +1,4 @@
-"""Database models: users and their items."""
+"""Database models: users, their items, their login sessions and revoked tokens."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ from app.extensions import db
 # Ids are INTEGER columns (32-bit on PostgreSQL): larger ids cannot exist,
 # and binding one makes the database raise "integer out of range".
 MAX_ID = 2**31 - 1
+# What a session keeps of a client's User-Agent header.
+USER_AGENT_LENGTH = 256
 
 
 def utcnow() -> datetime:
@@ -123,3 +125,27 @@ class RevokedToken(db.Model):  # type: ignore[name-defined]
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     reason: Mapped[str] = mapped_column(String(16))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class LoginSession(db.Model):  # type: ignore[name-defined]
+    """One login and its refresh rotations: what a user sees as a signed-in device.
+
+    Its id is the `sid` claim of every token it issued. A session is live
+    while it is not ended, its account's `token_version` is still the one
+    it began with (a password change, a disable or a refresh-token reuse
+    moves it on) and its latest refresh token has not expired.
+    """
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_ip: Mapped[str | None] = mapped_column(String(45))
+    created_user_agent: Mapped[str | None] = mapped_column(String(USER_AGENT_LENGTH))
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    last_ip: Mapped[str | None] = mapped_column(String(45))
+    last_user_agent: Mapped[str | None] = mapped_column(String(USER_AGENT_LENGTH))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

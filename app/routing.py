@@ -33,6 +33,12 @@ class UsernameConverter(BaseConverter):
     regex = USERNAME_REGEX
 
 
+class SessionIdConverter(BaseConverter):
+    """`<session_id:...>`: the 32 lowercase hex digits of a login session's id."""
+
+    regex = r"[0-9a-f]{32}"
+
+
 def no_redirects(url_map: Map) -> None:
     """Doubled slashes and defaults never answer a redirect.
 
@@ -49,4 +55,5 @@ def init_app(app: Flask) -> None:
     app.request_class = BoundedRequest
     app.url_map.converters["int"] = AsciiIntegerConverter
     app.url_map.converters["username"] = UsernameConverter
+    app.url_map.converters["session_id"] = SessionIdConverter
     no_redirects(app.url_map)

@@ -4,12 +4,13 @@ flask-jwt-extended issues the tokens. Checking them here instead of with its
 `jwt_required` lets a worker verify each token string once (its claims never
 change, so a verified string maps to its claims; expiry is still checked on
 every request) and read the account's state together with the token's
-revocation in one statement. The claims and the account then go where
+session in one statement. The claims and the account then go where
 flask-jwt-extended keeps them, so `get_jwt()` and `current_user` work as usual.
 
-Nothing is cached about the account or the revocation: a logout, a password
-change, a disable or a refresh-token reuse takes effect on the very next
-request, on every worker and instance.
+Nothing is cached about the account or the session: a logout, an ended
+session, a password change, a disable or a refresh-token reuse takes effect
+on the very next request, on every worker and instance. A refresh token's
+reuse is caught when it is spent (app.tokens).
 """
 
 from __future__ import annotations
@@ -23,14 +24,14 @@ import jwt
 from flask import Flask, current_app, g, request
 from sqlalchemy import Select, bindparam, select
 
-from app.blocklist import blocklist
 from app.database import read_connection
 from app.errors import abort
-from app.models import MAX_ID, RevokedToken, User
+from app.login_sessions import touch_if_stale
+from app.models import MAX_ID, LoginSession, User
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-REQUIRED_CLAIMS = ("sub", "iat", "exp", "jti", "type", "uid", "ver")
+REQUIRED_CLAIMS = ("sub", "iat", "exp", "jti", "type", "uid", "ver", "sid")
 TOKEN_TYPES = frozenset({"access", "refresh"})
 VERIFIED_TOKENS_KEPT = 4096
 
@@ -48,18 +49,20 @@ class Account(NamedTuple):
 
 
 ACCOUNT_COLUMNS = tuple(getattr(User, field) for field in Account._fields)
+# Of the token's session: its owner (None when there is no such session), end and last use.
+SESSION_COLUMNS = (LoginSession.user_id, LoginSession.ended_at, LoginSession.last_used_at)
 
 
 def account_statement(*joined: Any, onclause: Any = None) -> Select[*tuple[Any, ...]]:
-    """The token check's statement: the account, the token's revocation, and
+    """The token check's statement: the account, the token's session, and
     optionally the `joined` columns of one more row (outer-joined on
     `onclause`), so that a view's own read costs no second statement.
     """
-    source = User.__table__.outerjoin(RevokedToken, RevokedToken.jti == bindparam("jti"))
+    source = User.__table__.outerjoin(LoginSession, LoginSession.id == bindparam("sid"))
     if joined:
         source = source.outerjoin(joined[0].table, onclause)
     return (
-        select(*ACCOUNT_COLUMNS, RevokedToken.reason, *joined)
+        select(*ACCOUNT_COLUMNS, *SESSION_COLUMNS, *joined)
         .select_from(source)
         .where(User.id == bindparam("uid"))
     )
@@ -134,6 +137,7 @@ def _well_formed(claims: dict[str, Any]) -> bool:
         and type(uid) is int
         and 0 < uid <= MAX_ID
         and type(version) is int
+        and isinstance(claims["sid"], str)
     )
 
 
@@ -162,7 +166,7 @@ def check_token(
     claims = verifier.claims(bearer_token())
     if claims["type"] != ("refresh" if refresh else "access"):
         _refuse("Invalid token.")
-    params = {"uid": claims["uid"], "jti": claims["jti"]}
+    params = {"uid": claims["uid"], "sid": claims["sid"]}
     extra = joined.params(view_args or {}) if joined is not None else None
     statement = joined.statement if joined is not None and extra is not None else ACCOUNT
     row = read_connection().execute(statement, params | (extra or {})).first()
@@ -175,24 +179,17 @@ def check_token(
         or account.token_version != claims["ver"]
     ):
         _refuse("Token is no longer valid.")
-    # Refresh tokens are checked when they are spent (app.tokens).
-    if not refresh and _revoked(row[width], claims["jti"]):  # type: ignore[index]
+    session_owner, session_ended, session_used = row[width : width + 3]  # type: ignore[index]
+    if session_owner != account.id or session_ended is not None:
         _refuse("Token has been revoked.")
+    touch_if_stale(claims["sid"], session_used)
     g._jwt_extended_jwt = claims
     g._jwt_extended_jwt_header = {}
     g._jwt_extended_jwt_user = {"loaded_user": account}
     g._jwt_extended_jwt_location = "headers"
     if joined is None:
         return None
-    return joined.make(tuple(row[width + 1 :]) if extra is not None else None)  # type: ignore[index]
-
-
-def _revoked(reason_in_database: str | None, jti: str) -> bool:
-    """Revoked per the statement's join, or per Redis when revocations live there."""
-    revocations = blocklist()
-    if revocations.in_database:
-        return reason_in_database is not None
-    return revocations.reason(jti) is not None
+    return joined.make(tuple(row[width + 3 :]) if extra is not None else None)  # type: ignore[index]
 
 
 def token_required(refresh: bool = False, joined: JoinedRow | None = None) -> Callable[[F], F]:

@@ -6,7 +6,6 @@ Presented tokens are checked in app.token_check.
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +13,8 @@ from flask import Flask, current_app
 from flask_jwt_extended import create_access_token, create_refresh_token
 from sqlalchemy import update
 
-from app.blocklist import LOGOUT, ROTATED, blocklist
+from app import login_sessions
+from app.blocklist import blocklist
 from app.database import write_transaction
 from app.errors import abort
 from app.extensions import db, jwt
@@ -28,41 +28,30 @@ def refresh_lifetime() -> timedelta:
 def issue_token_pair(account: Any, session_id: str | None = None) -> dict[str, Any]:
     """A fresh access and refresh token for `account`, shaped as the Token body.
 
-    Both carry the account id (`uid`), its token version (`ver`) and the
-    session (`sid`: one login and its refresh rotations). The access token
-    names its refresh token (`rjti`) so that logging out with the access
-    token revokes both.
+    Without `session_id` (a login) they begin a new session; with it (a
+    refresh) they continue that one. Both tokens carry the account id
+    (`uid`), its token version (`ver`) and the session (`sid`).
     """
-    session = session_id or uuid.uuid4().hex
-    claims = {"uid": account.id, "ver": account.token_version, "sid": session}
-    refresh_jti = str(uuid.uuid4())
+    refresh_expires = datetime.now(UTC) + refresh_lifetime()
+    if session_id is None:
+        session_id = login_sessions.start(account, refresh_expires)
+    else:
+        login_sessions.continue_session(session_id, refresh_expires)
+    claims = {"uid": account.id, "ver": account.token_version, "sid": session_id}
     access_lifetime: timedelta = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
     return {
-        "access_token": create_access_token(
-            account.username, additional_claims={**claims, "rjti": refresh_jti}
-        ),
+        "access_token": create_access_token(account.username, additional_claims=claims),
         "token_type": "bearer",
         "expires_in": int(access_lifetime.total_seconds()),
         "refresh_token": create_refresh_token(
-            account.username,
-            additional_claims={**claims, "jti": refresh_jti},
-            expires_delta=refresh_lifetime(),
+            account.username, additional_claims=claims, expires_delta=refresh_lifetime()
         ),
     }
 
 
-def revoke_session(claims: dict[str, Any]) -> None:
-    """Log out: revoke the refresh token issued with this access token, then the token.
-
-    In this order a logout that fails half way (a busy database, a Redis
-    blip) can be retried with the same access token until both are revoked;
-    revoking either twice is not an error.
-    """
-    with write_transaction():
-        if isinstance(claims.get("rjti"), str):
-            expires = datetime.now(UTC) + refresh_lifetime()
-            blocklist().add(claims["rjti"], expires, LOGOUT)
-        blocklist().add(claims["jti"], _expiry(claims), LOGOUT)
+def revoke_session(account: Any, claims: dict[str, Any]) -> None:
+    """Log out: end the token's session, so its access and refresh tokens stop working."""
+    login_sessions.end(account, claims["sid"])
 
 
 def revoke_all_tokens(account_id: int) -> None:
@@ -73,17 +62,14 @@ def revoke_all_tokens(account_id: int) -> None:
 
 
 def spend_refresh_token(claims: dict[str, Any]) -> None:
-    """Mark a refresh token used; a second use is theft and revokes everything."""
+    """Mark a refresh token used; a second use is theft and revokes every token of the account."""
     with write_transaction():
-        if blocklist().add(claims["jti"], _expiry(claims), ROTATED):
+        if blocklist().add(claims["jti"], _expiry(claims)):
             return
-        reused = blocklist().reason(claims["jti"]) == ROTATED
-        if reused:
-            revoke_all_tokens(claims["uid"])
-    if reused:
-        logging.getLogger(__name__).warning(
-            "refresh token reused for user id %s: revoked all tokens", claims["uid"]
-        )
+        revoke_all_tokens(claims["uid"])
+    logging.getLogger(__name__).warning(
+        "refresh token reused for user id %s: revoked all tokens", claims["uid"]
+    )
     abort(401, "Token has been revoked.", headers={"WWW-Authenticate": "Bearer"})
 
 

@@ -170,3 +170,12 @@ def alice(auth: AuthActions) -> Account:
 @pytest.fixture
 def bob(auth: AuthActions) -> Account:
     return auth.account("bob")
+
+
+@pytest.fixture
+def admin(auth: AuthActions, runner: FlaskCliRunner) -> Account:
+    """An admin, made one by the CLI as operators do."""
+    account = auth.account("root.admin")
+    result = runner.invoke(args=["users", "promote", "root.admin"])
+    assert result.exit_code == 0, result.output
+    return account

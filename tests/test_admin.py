@@ -9,14 +9,6 @@ import pytest
 from tests.conftest import PASSWORD, error_body
 
 
-@pytest.fixture
-def admin(auth, runner):
-    account = auth.account("root.admin")
-    result = runner.invoke(args=["users", "promote", "root.admin"])
-    assert result.exit_code == 0, result.output
-    return account
-
-
 def test_cli_creates_an_admin(runner, auth, client):
     result = runner.invoke(
         args=[

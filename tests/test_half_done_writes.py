@@ -15,13 +15,6 @@ NEW_PASSWORD = "a brand new passphrase"
 REVOKING_TOKENS = "BEFORE UPDATE OF token_version ON users"
 
 
-@pytest.fixture
-def admin(auth, runner):
-    account = auth.account("root.admin")
-    assert runner.invoke(args=["users", "promote", "root.admin"]).exit_code == 0
-    return account
-
-
 def assert_alice_untouched(client, alice, password: str = PASSWORD) -> None:
     assert login(client, "alice", password).status_code == 200
     assert client.get("/api/v1/auth/me", headers=alice.headers).status_code == 200

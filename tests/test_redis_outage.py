@@ -36,33 +36,41 @@ def config(config, private_redis):
 
 
 def test_outage_fails_closed_then_recovers(client, auth, private_redis):
+    """Redis holds spent refresh tokens and rate limits; sessions live in the database."""
     account = auth.account("alice")
     assert client.post("/api/v1/auth/logout", headers=account.headers).status_code == 204
     revoked = account.headers
     assert client.get("/api/v1/auth/me", headers=revoked).status_code == 401
-    live = auth.login("alice").get_json()
+    spent = auth.login("alice").get_json()["refresh_token"]
+    spent_headers = {"Authorization": f"Bearer {spent}"}
+    live = client.post("/api/v1/auth/refresh", headers=spent_headers).get_json()
     live_headers = {"Authorization": f"Bearer {live['access_token']}"}
+    refresh_headers = {"Authorization": f"Bearer {live['refresh_token']}"}
 
     private_redis.stop()
     started = time.monotonic()
     during = [
-        client.get("/api/v1/auth/me", headers=revoked),
-        client.get("/api/v1/items", headers=live_headers),
+        client.post("/api/v1/auth/refresh", headers=refresh_headers),
         client.post("/api/v1/auth/login", data={"username": "alice", "password": PASSWORD}),
     ]
     elapsed = time.monotonic() - started
-
     for response in during:
         assert response.status_code == 503
         assert response.headers["Retry-After"] == "1"
         assert response.get_json()["code"] == 503
     assert elapsed < 15
-
-    # This Redis keeps an append-only file, as a deployment should: the
-    # revocation outlives the restart.
-    private_redis.start()
-    assert client.get("/api/v1/items", headers=live_headers).status_code == 200
+    # Access tokens need only the database: a logged-out one stays refused,
+    # a live one keeps working.
     assert client.get("/api/v1/auth/me", headers=revoked).status_code == 401
+    assert client.get("/api/v1/items", headers=live_headers).status_code == 200
+
+    # This Redis keeps an append-only file, as a deployment should: what it
+    # held outlives the restart.
+    private_redis.start()
+    assert client.post("/api/v1/auth/refresh", headers=refresh_headers).status_code == 200
+    assert client.get("/api/v1/auth/me", headers=revoked).status_code == 401
+    # The refresh token spent before the outage is still known as spent.
+    assert client.post("/api/v1/auth/refresh", headers=spent_headers).status_code == 401
     assert (
         client.post(
             "/api/v1/auth/login", data={"username": "alice", "password": PASSWORD}

@@ -1,4 +1,5 @@
-"""Listing, creating, inspecting, disabling, promoting and deleting accounts as an admin."""
+"""Listing, creating, inspecting, disabling, promoting and deleting accounts as an admin,
+and ending their sessions."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask.views import MethodView
-from flask_jwt_extended import current_user
+from flask_jwt_extended import current_user, get_jwt
 from sqlalchemy import select
 
+from app import login_sessions
 from app.admin import blp
 from app.admin.schemas import AdminUserCreateSchema, AdminUserSchema, UserQueryArgs
 from app.auth.accounts import create_account, delete_account, get_account, set_admin, set_disabled
+from app.auth.schemas import SessionSchema
 from app.errors import abort
 from app.listing import containing, page_of
 from app.models import User
@@ -116,3 +119,31 @@ class DemoteUser(MethodView):
     def post(self, username: str) -> User:
         """Take admin rights away from an account; not your own"""
         return set_admin(username, False, not_by=current_user.id)
+
+
+@blp.route("/users/<username:username>/sessions")
+class UserSessions(MethodView):
+    @admin_required
+    @blp.errors(404)
+    @blp.response(200, SessionSchema(many=True))
+    def get(self, username: str) -> list[dict[str, Any]]:
+        """List an account's live sessions, the most recently used first"""
+        return login_sessions.session_bodies(get_account(username), current=get_jwt()["sid"])
+
+    @admin_required
+    @blp.errors(404)
+    @blp.response(204)
+    def delete(self, username: str) -> None:
+        """End every session of an account: all its tokens stop working"""
+        login_sessions.end_all(get_account(username))
+
+
+@blp.route("/users/<username:username>/sessions/<session_id:session_id>")
+class UserSession(MethodView):
+    @admin_required
+    @blp.errors(404)
+    @blp.response(204)
+    def delete(self, username: str, session_id: str) -> None:
+        """End one session of an account"""
+        if not login_sessions.end(get_account(username), session_id):
+            abort(404, "No such session.")

@@ -1,7 +1,7 @@
-"""Accounts and tokens: registration, login and the caller's own profile."""
+"""Accounts and tokens: registration, login, the caller's own profile and sessions."""
 
 from app.blueprint import Blueprint
 
 blp = Blueprint("auth", __name__, description="Accounts and tokens.")
 
-from app.auth import views  # noqa: E402,F401  (routes register on import)
+from app.auth import session_views, views  # noqa: E402,F401  (routes register on import)

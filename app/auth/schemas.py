@@ -1,4 +1,4 @@
-"""Schemas of account bodies: registration, login, tokens, the public user."""
+"""Schemas of account bodies: registration, login, tokens, sessions, the public user."""
 
 from __future__ import annotations
 
@@ -73,6 +73,60 @@ class UserSchema(Schema):
     )
     disabled = fields.Boolean(dump_only=True, required=True, metadata={"example": False})
     created_at = UTCTimestamp(dump_only=True, required=True, metadata={"example": EXAMPLE_TIME})
+
+
+class SessionSchema(Schema):
+    """A login session: one sign-in on one device, and its refresh rotations."""
+
+    id = fields.String(
+        dump_only=True, required=True, metadata={"example": "5f0c6e1d2b3a4c8e9f7a6b5c4d3e2f1a"}
+    )
+    created_at = UTCTimestamp(
+        dump_only=True,
+        required=True,
+        metadata={"description": "The login.", "example": EXAMPLE_TIME},
+    )
+    last_used_at = UTCTimestamp(
+        dump_only=True,
+        required=True,
+        metadata={"description": "Recorded to the minute.", "example": EXAMPLE_TIME},
+    )
+    ip = fields.String(
+        attribute="last_ip",
+        dump_only=True,
+        required=True,
+        allow_none=True,
+        metadata={"description": "The client's address at its last use.", "example": "203.0.113.7"},
+    )
+    user_agent = fields.String(
+        attribute="last_user_agent",
+        dump_only=True,
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "The client's User-Agent at its last use.",
+            "example": "curl/8.5.0",
+        },
+    )
+    login_ip = fields.String(
+        attribute="created_ip",
+        dump_only=True,
+        required=True,
+        allow_none=True,
+        metadata={"description": "The client's address at login.", "example": "203.0.113.7"},
+    )
+    login_user_agent = fields.String(
+        attribute="created_user_agent",
+        dump_only=True,
+        required=True,
+        allow_none=True,
+        metadata={"description": "The client's User-Agent at login.", "example": "curl/8.5.0"},
+    )
+    current = fields.Boolean(
+        dump_only=True,
+        required=True,
+        metadata={"description": "True for the session of the request's token.", "example": True},
+    )
 
 
 class RegisterSchema(Schema):

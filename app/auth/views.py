@@ -79,7 +79,7 @@ class Logout(MethodView):
     @blp.response(204)
     def post(self) -> None:
         """Revoke this access token and the refresh token issued with it"""
-        revoke_session(get_jwt())
+        revoke_session(current_user, get_jwt())
 
 
 @blp.route("/me")

@@ -1,0 +1,39 @@
+"""The caller's login sessions: list them, end one, or end all but this one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_jwt_extended import current_user, get_jwt
+
+from app import login_sessions
+from app.auth import blp
+from app.auth.schemas import SessionSchema
+from app.errors import abort
+
+
+@blp.route("/sessions")
+class Sessions(MethodView):
+    @blp.token_required()
+    @blp.response(200, SessionSchema(many=True))
+    def get(self) -> list[dict[str, Any]]:
+        """Your signed-in sessions, one per login, the most recently used first"""
+        return login_sessions.session_bodies(current_user, current=get_jwt()["sid"])
+
+    @blp.token_required()
+    @blp.response(204)
+    def delete(self) -> None:
+        """Sign out everywhere else: end every session but this one"""
+        login_sessions.end_all(current_user, keep=get_jwt()["sid"])
+
+
+@blp.route("/sessions/<session_id:session_id>")
+class OneSession(MethodView):
+    @blp.token_required()
+    @blp.errors(404)
+    @blp.response(204)
+    def delete(self, session_id: str) -> None:
+        """End one of your sessions: its access and refresh tokens stop working at once"""
+        if not login_sessions.end(current_user, session_id):
+            abort(404, "No such session.")

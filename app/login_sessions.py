@@ -1,0 +1,148 @@
+"""Login sessions: one per login, continued by each refresh, ended one by one or all at once.
+
+A session's id is the `sid` claim of every token it issued, and the token
+check reads the session in its one statement (app.token_check): ending a
+session stops its access and refresh tokens on the very next request, on
+every worker and instance.
+
+Its last use is written at most once a minute (`TOUCH_AFTER`), by the
+first request that finds it older, so reads stay reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import request
+from sqlalchemy import distinct, exc, func, select, update
+
+from app.database import write_transaction
+from app.extensions import db
+from app.models import USER_AGENT_LENGTH, LoginSession
+
+TOUCH_AFTER = timedelta(seconds=60)
+SESSIONS = LoginSession.__table__
+
+log = logging.getLogger(__name__)
+
+
+def _client() -> dict[str, str | None]:
+    user_agent = request.headers.get("User-Agent")
+    return {
+        "ip": request.remote_addr,
+        "user_agent": user_agent[:USER_AGENT_LENGTH] if user_agent else None,
+    }
+
+
+def start(account: Any, expires_at: datetime) -> str:
+    """A new session for `account`, whose first refresh token expires at `expires_at`."""
+    client = _client()
+    now = datetime.now(UTC)
+    session_id = uuid.uuid4().hex
+    with write_transaction():
+        db.session.execute(
+            SESSIONS.insert().values(
+                id=session_id,
+                user_id=account.id,
+                token_version=account.token_version,
+                created_at=now,
+                created_ip=client["ip"],
+                created_user_agent=client["user_agent"],
+                last_used_at=now,
+                last_ip=client["ip"],
+                last_user_agent=client["user_agent"],
+                expires_at=expires_at,
+            )
+        )
+    return session_id
+
+
+def continue_session(session_id: str, expires_at: datetime) -> None:
+    """A refresh: the session lives until its new refresh token expires."""
+    with write_transaction():
+        db.session.execute(_used_now(session_id).values(expires_at=expires_at))
+
+
+def touch_if_stale(session_id: str, last_used_at: datetime) -> None:
+    """Record this request as the session's last use, if the one on record is a minute old.
+
+    A failed write (a busy database) loses only this mark, never the request.
+    """
+    if datetime.now(UTC) - last_used_at < TOUCH_AFTER:
+        return
+    try:
+        with write_transaction():
+            db.session.execute(_used_now(session_id))
+    except exc.OperationalError as error:
+        log.warning("session last use not recorded: %s", type(error).__name__)
+
+
+def _used_now(session_id: str) -> Any:
+    client = _client()
+    return (
+        update(SESSIONS)
+        .where(SESSIONS.c.id == session_id)
+        .values(
+            last_used_at=datetime.now(UTC),
+            last_ip=client["ip"],
+            last_user_agent=client["user_agent"],
+        )
+    )
+
+
+def _live(account: Any) -> tuple[Any, ...]:
+    """What makes one of the account's sessions live."""
+    return (
+        LoginSession.user_id == account.id,
+        LoginSession.token_version == account.token_version,
+        LoginSession.ended_at.is_(None),
+        LoginSession.expires_at > datetime.now(UTC),
+    )
+
+
+def session_bodies(account: Any, current: str | None = None) -> list[dict[str, Any]]:
+    """The account's live sessions, the most recently used first, `current` marked."""
+    statement = (
+        select(SESSIONS)
+        .where(*_live(account))
+        .order_by(SESSIONS.c.last_used_at.desc(), SESSIONS.c.id)
+    )
+    rows = db.session.execute(statement).mappings()
+    return [{**row, "current": row["id"] == current} for row in rows]
+
+
+def end(account: Any, session_id: str) -> bool:
+    """End one live session of the account; False when it has none by that id."""
+    with write_transaction():
+        ended = _end_where(account, LoginSession.id == session_id)
+    return ended > 0
+
+
+def end_all(account: Any, keep: str | None = None) -> int:
+    """End every live session of the account but `keep`; how many ended."""
+    with write_transaction():
+        return _end_where(account, LoginSession.id != keep) if keep else _end_where(account)
+
+
+def _end_where(account: Any, *conditions: Any) -> int:
+    result = db.session.execute(
+        update(LoginSession).where(*_live(account), *conditions).values(ended_at=datetime.now(UTC)),
+        execution_options={"synchronize_session": False},
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def active_users(within: timedelta) -> int:
+    """How many accounts made an authenticated request in the last `within`.
+
+    Read from the sessions' last use, so it counts across every worker and
+    instance; as the last use is recorded to the minute, so is this.
+    """
+    since = datetime.now(UTC) - within
+    statement = select(func.count(distinct(SESSIONS.c.user_id))).where(
+        SESSIONS.c.last_used_at >= since
+    )
+    return int(db.session.execute(statement).scalar_one())
