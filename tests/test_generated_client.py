@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, timedelta
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from tests.live import PASSWORD, REPO_ROOT, running_server
+from tests.live import PASSWORD, REPO_ROOT, LiveServer, running_server
 
 PACKAGE = "items_api_client"
 # Where the README's command writes the client: a folder .gitignore keeps out of git.
@@ -26,15 +25,19 @@ GENERATOR = Path(sys.executable).parent / "openapi-python-client"
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    with running_server(tmp_path) as live:
-        yield live.url
+def live(tmp_path: Path) -> Iterator[LiveServer]:
+    with running_server(tmp_path) as server:
+        yield server
 
 
 @pytest.fixture
-def spec(server: str) -> dict[str, Any]:
-    with urllib.request.urlopen(server + "/openapi.json", timeout=10) as response:
-        return dict(json.load(response))
+def server(live: LiveServer) -> str:
+    return live.url
+
+
+@pytest.fixture
+def spec(live: LiveServer) -> dict[str, Any]:
+    return dict(live.call("GET", "/openapi.json").json())
 
 
 @pytest.fixture
