@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import pytest
+from flask.testing import FlaskClient
 
-from tests.conftest import rate_limited
+from tests.conftest import AuthActions, rate_limited
 
 pytestmark = pytest.mark.usefixtures("fresh_counters")
 
 
 @pytest.fixture(params=["memory", "redis"])
-def config(config, request):
+def config(config: dict[str, object], request: pytest.FixtureRequest) -> dict[str, object]:
     """Limits on, small enough to reach, in memory and (when available) Redis."""
     return rate_limited(
         config, request.param, LOGIN_RATE_LIMIT="3/minute", REGISTER_RATE_LIMIT="2/minute"
     )
 
 
-def test_answers_under_the_limit_carry_no_retry_after(client, auth):
+def test_answers_under_the_limit_carry_no_retry_after(
+    client: FlaskClient, auth: AuthActions
+) -> None:
     created = auth.register("alice")
     taken = auth.register("alice")
     wrong_password = auth.login("alice", "wrong password")
@@ -29,7 +32,7 @@ def test_answers_under_the_limit_carry_no_retry_after(client, auth):
     assert created.headers["X-RateLimit-Remaining"] == "1"
 
 
-def test_a_refused_attempt_says_when_to_retry(auth):
+def test_a_refused_attempt_says_when_to_retry(auth: AuthActions) -> None:
     auth.register("alice")
     auth.register("bob")
 
