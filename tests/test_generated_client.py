@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from tests.live import PASSWORD, REPO_ROOT, LiveServer, running_server
 
 PACKAGE = "items_api_client"
-# Where the README's command writes the client: a folder .gitignore keeps out of git.
+# Where the documented command (docs/development.md) writes the client: a folder .gitignore keeps out of git.
 OUTPUT = Path("generated") / PACKAGE
 GENERATOR = Path(sys.executable).parent / "openapi-python-client"
 
@@ -77,9 +77,9 @@ def generated(
         del sys.modules[name]
 
 
-def test_the_readme_generates_the_client_into_an_ignored_folder() -> None:
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    assert f"--output-path {OUTPUT}" in readme
+def test_the_docs_generate_the_client_into_an_ignored_folder() -> None:
+    development = (REPO_ROOT / "docs" / "development.md").read_text(encoding="utf-8")
+    assert f"--output-path {OUTPUT}" in development
     ignored = subprocess.run(
         ["git", "check-ignore", "--quiet", str(OUTPUT / "__init__.py")], cwd=REPO_ROOT
     )
