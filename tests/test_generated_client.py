@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from tests.live import PASSWORD, REPO_ROOT, LiveServer, running_server
 
 PACKAGE = "items_api_client"
-# Where the documented command (docs/development.md) writes the client: a folder .gitignore keeps out of git.
+# Where docs/development.md has the client written: a folder .gitignore keeps out of git.
 OUTPUT = Path("generated") / PACKAGE
 GENERATOR = Path(sys.executable).parent / "openapi-python-client"
 

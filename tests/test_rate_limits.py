@@ -226,3 +226,30 @@ def test_concurrent_wrong_guesses_never_pass_the_limit(
     assert 1 <= statuses.count(401) <= 3, statuses
     assert statuses.count(429) == guesses - statuses.count(401)
     assert_limited(login(app.test_client(), password=PASSWORD))
+
+
+# --- Retry-After: on a refused attempt only ----------------------------------
+
+
+def test_answers_under_the_limit_carry_no_retry_after(
+    client: FlaskClient, auth: AuthActions
+) -> None:
+    created = auth.register("alice")
+    taken = auth.register("alice")
+    wrong_password = auth.login("alice", "wrong password")
+
+    assert (created.status_code, taken.status_code, wrong_password.status_code) == (201, 409, 401)
+    for response in (created, taken, wrong_password):
+        assert "Retry-After" not in response.headers
+    # The limiter's own counters still tell a client where it stands.
+    assert created.headers["X-RateLimit-Remaining"] == "1"
+
+
+def test_a_refused_attempt_says_when_to_retry(auth: AuthActions) -> None:
+    auth.register("alice")
+    auth.register("bob")
+
+    refused = auth.register("carol")
+
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
