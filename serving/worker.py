@@ -67,18 +67,13 @@ class HeaderDeadlineSocket(socket.socket):
         self.received += len(data)
         self._tail = self._tail[-3:] + data
         if HEADER_END in self._tail or not data:
-            self._end_deadline()
+            self.deadline = None
+            self.settimeout(None)  # blocking again, as gunicorn reads a body
         return data
 
     def sendall(self, data: Any, flags: int = 0) -> None:
-        self._end_deadline()
+        self.deadline = None  # an answer ends the header's time; gunicorn sets the blocking
         super().sendall(data, flags)
-
-    def _end_deadline(self) -> None:
-        if self.deadline is not None:
-            self.deadline = None
-            self._tail = b""
-            self.settimeout(None)
 
     def _close_stalled(self) -> None:
         """408 to a client that sent part of a header, then close at once.
@@ -86,7 +81,7 @@ class HeaderDeadlineSocket(socket.socket):
         gunicorn's own graceful close would wait two more seconds for the
         client; nothing it sent is left unread, so closing loses nothing.
         """
-        self._end_deadline()
+        self.deadline = None
         if self.received:
             message = f"The request header was not complete within {self.seconds:g} seconds."
             write_json_error(self, 408, "Request Timeout", message)
