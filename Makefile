@@ -43,8 +43,8 @@ test: install-dev
 	$(BIN)/pytest
 
 lint: install-dev
-	$(BIN)/ruff check app tests wsgi.py gunicorn.conf.py deploy migrations
-	$(BIN)/mypy app
+	$(BIN)/ruff check app serving tests wsgi.py gunicorn.conf.py deploy migrations
+	$(BIN)/mypy app serving tests
 
 bench: install-dev  ## Load test against a bare-Flask baseline (needs wrk); see bench/README.md
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

@@ -11,7 +11,6 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import click
 from flask.cli import AppGroup
@@ -23,6 +22,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from app import login_sessions
 from app.auth import accounts
 from app.auth.schemas import NewPassword, RegisterSchema
+from app.errors import describe_problems
 from app.extensions import db
 from app.models import User
 
@@ -44,19 +44,6 @@ def _read_password(from_stdin: bool) -> str:
     if from_stdin or _stdin_is_piped():
         return sys.stdin.readline().rstrip("\r\n")
     return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
-
-
-def describe_problems(messages: dict[str, Any]) -> str:
-    """Validation messages on one line: `field: problem problem; field: ...`."""
-    return "; ".join(f"{name}: {_flatten(problems)}" for name, problems in messages.items())
-
-
-def _flatten(problems: Any) -> str:
-    if isinstance(problems, dict):
-        return describe_problems(problems)
-    if isinstance(problems, list | tuple):
-        return " ".join(_flatten(problem) for problem in problems)
-    return str(problems)
 
 
 @contextmanager

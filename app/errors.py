@@ -1,4 +1,4 @@
-"""One JSON error shape for every layer: HTTP, validation, database, crashes."""
+"""One error shape for every layer (HTTP, validation, database, crashes), and as one line."""
 
 from __future__ import annotations
 
@@ -124,3 +124,16 @@ def init_app(app: Flask) -> None:
 
         app.register_error_handler(RedisError, handle_redis_unavailable)
     app.register_error_handler(Exception, handle_unexpected_error)
+
+
+def describe_problems(messages: dict[str, Any]) -> str:
+    """Validation messages on one line: `field: problem problem; field: ...`."""
+    return "; ".join(f"{name}: {_flatten(problems)}" for name, problems in messages.items())
+
+
+def _flatten(problems: Any) -> str:
+    if isinstance(problems, dict):
+        return describe_problems(problems)
+    if isinstance(problems, list | tuple):
+        return " ".join(_flatten(problem) for problem in problems)
+    return str(problems)

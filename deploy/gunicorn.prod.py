@@ -1,14 +1,11 @@
-"""gunicorn settings for an instance behind nginx: the shared gunicorn.conf.py plus a few
+"""gunicorn settings for an instance behind nginx: the shared serving/settings.py plus a few
 choices that only matter in production. `deploy/cluster.sh` starts every instance with it."""
 
 import os
-import runpy
-from pathlib import Path
 
-# One source of truth: workers, timeouts and logging come from the shared file
+# One source of truth: workers, timeouts and logging come from the shared settings
 # (and so from WEB_CONCURRENCY, GUNICORN_TIMEOUT, GUNICORN_GRACEFUL_TIMEOUT...).
-_shared = runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
-globals().update({name: value for name, value in _shared.items() if not name.startswith("_")})
+from serving.settings import *  # noqa: F403
 
 # Each worker imports the app after the fork, so no database connection or
 # Redis socket is ever shared between workers.

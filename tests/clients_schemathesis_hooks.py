@@ -7,13 +7,12 @@ twice, revokes them).
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.parse
-import urllib.request
 from typing import Any
 
 import schemathesis
+
+from tests.live import Client
 
 
 @schemathesis.auth()
@@ -25,12 +24,10 @@ class FuzzerLogin:
     """
 
     def get(self, case: Any, context: Any) -> dict[str, str]:
-        form = urllib.parse.urlencode(
-            {"username": os.environ["FUZZ_USERNAME"], "password": os.environ["FUZZ_PASSWORD"]}
-        ).encode()
-        login_url = os.environ["FUZZ_BASE_URL"] + "/api/v1/auth/login"
-        with urllib.request.urlopen(login_url, data=form, timeout=10) as response:
-            return dict(json.load(response))
+        form = {"username": os.environ["FUZZ_USERNAME"], "password": os.environ["FUZZ_PASSWORD"]}
+        login = Client(os.environ["FUZZ_BASE_URL"]).call("POST", "/api/v1/auth/login", form=form)
+        assert login.status == 200, login.body
+        return dict(login.json())
 
     def set(self, case: Any, data: dict[str, str], context: Any) -> None:
         refresh = context.operation.path.endswith("/auth/refresh")

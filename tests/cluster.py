@@ -6,8 +6,6 @@ Shared by tests/test_cluster.py (behaviour) and tests/test_cluster_faults.py
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
 import re
 import shutil
@@ -20,6 +18,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tests.live import Client, free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "deploy" / "cluster.sh"
@@ -36,58 +36,10 @@ def missing_tool() -> str | None:
     return None
 
 
-@dataclass
-class Reply:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-    started: float = 0.0
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class Endpoint:
-    """One address to send requests to: nginx over HTTPS, or an instance over HTTP."""
-
-    port: int
-    tls: ssl.SSLContext | None = None
-    source: str | None = None
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        token: str | None = None,
-        headers: dict[str, str] | None = None,
-        raw: bytes | None = None,
-    ) -> Reply:
-        sent = dict(headers or {})
-        data = raw
-        if body is not None:
-            data = json.dumps(body).encode()
-            sent["Content-Type"] = "application/json"
-        if token:
-            sent["Authorization"] = f"Bearer {token}"
-        source = (self.source, 0) if self.source else None
-        connection: http.client.HTTPConnection
-        if self.tls is not None:
-            connection = http.client.HTTPSConnection(
-                "127.0.0.1", self.port, timeout=30, context=self.tls, source_address=source
-            )
-        else:
-            connection = http.client.HTTPConnection(
-                "127.0.0.1", self.port, timeout=30, source_address=source
-            )
-        started = time.monotonic()
-        try:
-            connection.request(method, path, body=data, headers=sent)
-            response = connection.getresponse()
-            return Reply(response.status, response.headers, response.read(), started)
-        finally:
-            connection.close()
+def local(port: int, tls: ssl.SSLContext | None = None, source: str | None = None) -> Client:
+    """A client of a port of this machine: HTTPS verified by `tls` when given, else HTTP."""
+    scheme = "https" if tls else "http"
+    return Client(f"{scheme}://127.0.0.1:{port}", tls, source, timeout=30)
 
 
 @dataclass
@@ -158,11 +110,11 @@ class Cluster:
         return ssl.create_default_context(cafile=str(self.state / "tls" / "cert.pem"))
 
     @property
-    def nginx(self) -> Endpoint:
-        return Endpoint(self.https_port, self.tls)
+    def nginx(self) -> Client:
+        return local(self.https_port, self.tls)
 
-    def instance(self, n: int) -> Endpoint:
-        return Endpoint(self.app_ports[n - 1])
+    def instance(self, n: int) -> Client:
+        return local(self.app_ports[n - 1])
 
     def pid(self, n: int) -> int:
         return int((self.state / f"instance-{n}.pid").read_text())
@@ -181,16 +133,6 @@ class Cluster:
         # nginx writes the line just after the client has its answer.
         wait_until(read_log, 5)
         return found
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
 
 
 def live_members(session: int) -> list[int]:
@@ -223,22 +165,17 @@ def wait_until(condition: Any, seconds: float) -> bool:
     return bool(condition())
 
 
-def new_account(endpoint: Endpoint) -> tuple[str, dict[str, str]]:
+def new_account(client: Client) -> tuple[str, dict[str, str]]:
+    """A new user of a name of its own: the name and the tokens."""
     username = f"u{uuid.uuid4().hex[:12]}"
-    body = {"username": username, "email": f"{username}@example.com", "password": PASSWORD}
-    assert endpoint.request("POST", "/api/v1/auth/register", body).status == 201
-    login = endpoint.request(
-        "POST", "/api/v1/auth/login", {"username": username, "password": PASSWORD}
-    )
-    assert login.status == 200, login.body
-    return username, login.json()
+    return username, client.register_and_log_in(username, PASSWORD)
 
 
-def list_items(endpoint: Endpoint, token: str) -> dict[int, str]:
+def list_items(client: Client, token: str) -> dict[int, str]:
     """Every item of the token's owner, id to title, page by page."""
     items: dict[int, str] = {}
     for page in range(1, 100):
-        reply = endpoint.request("GET", f"/api/v1/items?page={page}&page_size=100", token=token)
+        reply = client.call("GET", f"/api/v1/items?page={page}&page_size=100", token=token)
         assert reply.status == 200, reply.body
         items.update((item["id"], item["title"]) for item in reply.json())
         if len(reply.json()) < 100:

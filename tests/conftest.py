@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from werkzeug.test import TestResponse
 
 from app import create_app
 from app.extensions import db, limiter
@@ -24,7 +25,7 @@ PASSWORD = "correct horse battery"
 ERROR_KEYS = {"code", "status", "message", "errors"}
 
 
-def error_body(response, code: int) -> dict:
+def error_body(response: TestResponse, code: int) -> dict:
     """Assert `response` is a `code` error in the common shape; return its body."""
     assert response.status_code == code, response.get_data(as_text=True)
     assert response.mimetype == "application/json"
@@ -141,11 +142,13 @@ class AuthActions:
     def __init__(self, client: FlaskClient) -> None:
         self._client = client
 
-    def register(self, username: str = "alice", password: str = PASSWORD, **extra: str):
+    def register(
+        self, username: str = "alice", password: str = PASSWORD, **extra: str
+    ) -> TestResponse:
         body = {"username": username, "email": f"{username}@example.com", "password": password}
         return self._client.post("/api/v1/auth/register", json={**body, **extra})
 
-    def login(self, username: str = "alice", password: str = PASSWORD):
+    def login(self, username: str = "alice", password: str = PASSWORD) -> TestResponse:
         return self._client.post(
             "/api/v1/auth/login", data={"username": username, "password": password}
         )

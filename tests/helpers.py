@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import text
+from werkzeug.test import TestResponse
 
 from app.extensions import db
 from tests.conftest import PASSWORD, error_body
@@ -25,12 +28,18 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def field_errors(response, code: int = 422, location: str = "json") -> dict:
+def field_errors(response: TestResponse, code: int = 422, location: str = "json") -> dict:
     """The per-field messages of a `code` error in the common shape."""
     return error_body(response, code)["errors"][location]
 
 
-def login(client, username: str = "alice", password: str = PASSWORD, path: str = LOGIN, **kw):
+def login(
+    client: FlaskClient,
+    username: str = "alice",
+    password: str = PASSWORD,
+    path: str = LOGIN,
+    **kw: Any,
+) -> TestResponse:
     """POST the login form, as OAuth2 clients do."""
     return client.post(path, data={"username": username, "password": password}, **kw)
 

@@ -1,11 +1,13 @@
-"""A real gunicorn for tests: start it on a migrated temp database, call it, stop it.
+"""The one HTTP client of the tests, and a real gunicorn to call: start it on a
+migrated temp database, call it, stop it.
 
     with running_server(tmp_path, workers=4) as server:
         token = server.sign_up("alice")
         response = server.call("POST", "/api/v1/items", token=token, json={"title": "x"})
 
-Only the standard library: each `call` opens its own connection, so threads
-may share one `LiveServer`.
+`Client` calls any server (the cluster's nginx over HTTPS too). Only the
+standard library: each `call` opens its own connection, so threads may share
+one client.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json as jsonlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -21,7 +24,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import Message
-from http.client import HTTPConnection
+from http.client import HTTPConnection, HTTPSConnection
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -37,11 +40,12 @@ INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH")
 
 @dataclass(frozen=True)
 class Response:
-    """What came back: status, headers and the raw body."""
+    """What came back: status, headers and the raw body; when it was asked (monotonic)."""
 
     status: int
     headers: Message
     body: bytes
+    started: float = 0.0
 
     def json(self) -> Any:
         return jsonlib.loads(self.body)
@@ -54,13 +58,20 @@ def call(
     token: str | None = None,
     json: Any = None,
     form: Mapping[str, str] | None = None,
+    data: bytes | None = None,
     headers: Mapping[str, str] | None = None,
     timeout: float = 10.0,
+    tls: ssl.SSLContext | None = None,
+    source: str | None = None,
 ) -> Response:
-    """Send one request on a fresh connection; any status is returned, not raised."""
+    """Send one request on a fresh connection; any status is returned, not raised.
+
+    The body is `json`, `form` or the raw bytes `data`; an https `url` is
+    verified with `tls`; `source` is the local address to send from.
+    """
     parts = urlsplit(url)
     sent = dict(headers or {})
-    body: bytes | None = None
+    body = data
     if token is not None:
         sent["Authorization"] = f"Bearer {token}"
     if json is not None:
@@ -70,30 +81,37 @@ def call(
         body = urlencode(form).encode()
         sent.setdefault("Content-Type", "application/x-www-form-urlencoded")
     path = parts.path + (f"?{parts.query}" if parts.query else "")
-    connection = HTTPConnection(parts.netloc, timeout=timeout)
+    source_address = (source, 0) if source else None
+    connection = (
+        HTTPSConnection(parts.netloc, timeout=timeout, context=tls, source_address=source_address)
+        if parts.scheme == "https"
+        else HTTPConnection(parts.netloc, timeout=timeout, source_address=source_address)
+    )
+    started = time.monotonic()
     try:
         connection.request(method, path, body=body, headers=sent)
         response = connection.getresponse()
-        return Response(response.status, response.msg, response.read())
+        return Response(response.status, response.msg, response.read(), started)
     finally:
         connection.close()
 
 
 @dataclass(frozen=True)
-class LiveServer:
-    """A running gunicorn: where it listens, where it logs, its master's pid."""
+class Client:
+    """Requests to one server: its base URL and how to reach it."""
 
     url: str
-    database_url: str
-    log_path: Path
-    pid: int
+    tls: ssl.SSLContext | None = None
+    source: str | None = None
+    timeout: float = 10.0
 
     def call(self, method: str, path: str, **kwargs: Any) -> Response:
         """`call()` against a path of this server."""
-        return call(method, self.url + path, **kwargs)
+        kwargs.setdefault("timeout", self.timeout)
+        return call(method, self.url + path, tls=self.tls, source=self.source, **kwargs)
 
-    def sign_up(self, username: str, password: str = PASSWORD) -> str:
-        """Register `username`, log in with the OAuth2 form, return the access token."""
+    def register_and_log_in(self, username: str, password: str = PASSWORD) -> dict[str, str]:
+        """Register `username`, log in with the OAuth2 form, return the tokens."""
         account = {"username": username, "email": f"{username}@example.com", "password": password}
         registered = self.call("POST", "/api/v1/auth/register", json=account)
         assert registered.status == 201, registered.body
@@ -101,16 +119,36 @@ class LiveServer:
             "POST", "/api/v1/auth/login", form={"username": username, "password": password}
         )
         assert login.status == 200, login.body
-        return str(login.json()["access_token"])
+        tokens: dict[str, str] = login.json()
+        return tokens
+
+    def sign_up(self, username: str, password: str = PASSWORD) -> str:
+        """Register `username` and log in; the access token."""
+        return self.register_and_log_in(username, password)["access_token"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LiveServer(Client):
+    """A running gunicorn: where it listens, where it logs, its master's pid."""
+
+    database_url: str
+    log_path: Path
+    pid: int
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def free_ports(count: int = 1) -> list[int]:
+    """`count` different ports that were free a moment ago."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 def server_environment(tmp_path: Path, workers: int, env: Mapping[str, str]) -> dict[str, str]:
@@ -120,7 +158,7 @@ def server_environment(tmp_path: Path, workers: int, env: Mapping[str, str]) -> 
         **inherited,
         "FLASK_APP": "app",
         "HOST": "127.0.0.1",
-        "PORT": str(free_port()),
+        "PORT": str(free_ports()[0]),
         "WEB_CONCURRENCY": str(workers),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'live.db'}",
         "SECRET_KEY": SECRET,
@@ -168,7 +206,9 @@ def running_server(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    server = LiveServer(url, environment["DATABASE_URL"], log_path, process.pid)
+    server = LiveServer(
+        url, database_url=environment["DATABASE_URL"], log_path=log_path, pid=process.pid
+    )
     try:
         wait_until_healthy(server, process, startup_timeout)
         yield server

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -17,11 +16,7 @@ from pathlib import Path
 
 import redis
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.live import free_ports
 
 
 def postgres_bin() -> Path | None:
@@ -59,7 +54,7 @@ class PrivatePostgres:
         bin_dir = postgres_bin()
         assert bin_dir is not None
         self.bin = bin_dir
-        self.port = free_port()
+        self.port = free_ports()[0]
         self.directory = Path(tempfile.mkdtemp(prefix="items-api-postgres-"))
         self.data = self.directory / "data"
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
@@ -125,7 +120,7 @@ class PrivateRedis:
     """A redis-server with an append-only file, so a restart keeps what it held."""
 
     def __init__(self) -> None:
-        self.port = free_port()
+        self.port = free_ports()[0]
         self.directory = Path(tempfile.mkdtemp(prefix="items-api-redis-"))
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._process: subprocess.Popen[bytes] | None = None

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from flask.testing import FlaskClient
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, Account, AuthActions
 
 
-def me(client, account):
+def me(client: FlaskClient, account: Account) -> Any:
     return client.get("/api/v1/auth/me", headers=account.headers).get_json()
 
 
-def test_patch_full_name_needs_no_password(client, alice):
+def test_patch_full_name_needs_no_password(client: FlaskClient, alice: Account) -> None:
     response = client.patch(
         "/api/v1/auth/me", json={"full_name": "Alice Liddell"}, headers=alice.headers
     )
@@ -21,7 +24,7 @@ def test_patch_full_name_needs_no_password(client, alice):
     assert me(client, alice)["full_name"] == "Alice Liddell"
 
 
-def test_patch_email_with_current_password(client, alice):
+def test_patch_email_with_current_password(client: FlaskClient, alice: Account) -> None:
     response = client.patch(
         "/api/v1/auth/me",
         json={"email": "New.Alice@Example.com", "current_password": PASSWORD},
@@ -45,7 +48,9 @@ def test_patch_email_with_current_password(client, alice):
         ({"full_name": "x" * 201}, 422),
     ],
 )
-def test_patch_refusals_change_nothing(client, alice, body, status):
+def test_patch_refusals_change_nothing(
+    client: FlaskClient, alice: Account, body: dict[str, Any], status: int
+) -> None:
     before = me(client, alice)
 
     response = client.patch("/api/v1/auth/me", json=body, headers=alice.headers)
@@ -55,7 +60,9 @@ def test_patch_refusals_change_nothing(client, alice, body, status):
     assert me(client, alice) == before
 
 
-def test_patch_email_taken_by_another_user_is_409(client, alice, bob):
+def test_patch_email_taken_by_another_user_is_409(
+    client: FlaskClient, alice: Account, bob: Account
+) -> None:
     response = client.patch(
         "/api/v1/auth/me",
         json={"email": "BOB@example.com", "current_password": PASSWORD},
@@ -66,7 +73,9 @@ def test_patch_email_taken_by_another_user_is_409(client, alice, bob):
     assert "email" in response.get_json()["errors"]["json"]
 
 
-def test_password_change_then_new_password_works_at_once(client, auth, alice):
+def test_password_change_then_new_password_works_at_once(
+    client: FlaskClient, auth: AuthActions, alice: Account
+) -> None:
     response = client.post(
         "/api/v1/auth/me/password",
         json={"current_password": PASSWORD, "new_password": "tangerine submarine"},
@@ -94,7 +103,14 @@ def test_password_change_then_new_password_works_at_once(client, auth, alice):
         ({"current_password": PASSWORD, "new_password": "é" * 37}, 422, "new_password"),
     ],
 )
-def test_password_change_refusals_change_nothing(client, auth, alice, body, status, field):
+def test_password_change_refusals_change_nothing(
+    client: FlaskClient,
+    auth: AuthActions,
+    alice: Account,
+    body: dict[str, Any],
+    status: int,
+    field: str,
+) -> None:
     response = client.post("/api/v1/auth/me/password", json=body, headers=alice.headers)
 
     assert response.status_code == status
@@ -103,7 +119,9 @@ def test_password_change_refusals_change_nothing(client, auth, alice, body, stat
     assert auth.login("alice", PASSWORD).status_code == 200
 
 
-def test_delete_account_removes_it_and_its_items(client, auth, alice, bob):
+def test_delete_account_removes_it_and_its_items(
+    client: FlaskClient, auth: AuthActions, alice: Account, bob: Account
+) -> None:
     client.post("/api/v1/items", json={"title": "mine"}, headers=alice.headers)
     bobs = client.post("/api/v1/items", json={"title": "bob's"}, headers=bob.headers)
 
@@ -121,7 +139,9 @@ def test_delete_account_removes_it_and_its_items(client, auth, alice, bob):
 @pytest.mark.parametrize(
     "body, status", [({}, 422), ({"current_password": "wrong password"}, 401), (None, 422)]
 )
-def test_delete_account_needs_the_current_password(client, auth, alice, body, status):
+def test_delete_account_needs_the_current_password(
+    client: FlaskClient, auth: AuthActions, alice: Account, body: dict[str, Any] | None, status: int
+) -> None:
     response = client.delete("/api/v1/auth/me", json=body, headers=alice.headers)
 
     assert response.status_code == status
@@ -138,7 +158,9 @@ def test_delete_account_needs_the_current_password(client, auth, alice, body, st
         ("CAROL.SMITH@example.com", "email"),
     ],
 )
-def test_register_refuses_common_or_personal_passwords(auth, password, reason):
+def test_register_refuses_common_or_personal_passwords(
+    auth: AuthActions, password: str, reason: str
+) -> None:
     response = auth.register("carol.smith", password)
 
     assert response.status_code == 422

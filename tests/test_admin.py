@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+from flask.testing import FlaskClient, FlaskCliRunner
 
-from tests.conftest import PASSWORD, error_body
+from tests.conftest import PASSWORD, Account, AuthActions, error_body
 
 
-def test_cli_creates_an_admin(runner, auth, client):
+def test_cli_creates_an_admin(
+    runner: FlaskCliRunner, auth: AuthActions, client: FlaskClient
+) -> None:
     result = runner.invoke(
         args=[
             "users",
@@ -30,7 +34,9 @@ def test_cli_creates_an_admin(runner, auth, client):
     assert response.status_code == 200
 
 
-def test_demoted_admin_loses_access(runner, client, admin):
+def test_demoted_admin_loses_access(
+    runner: FlaskCliRunner, client: FlaskClient, admin: Account
+) -> None:
     runner.invoke(args=["users", "demote", "root.admin"])
 
     assert client.get("/api/v1/admin/users", headers=admin.headers).status_code == 403
@@ -49,7 +55,9 @@ def test_demoted_admin_loses_access(runner, client, admin):
         ("post", "/api/v1/admin/users/alice/demote"),
     ],
 )
-def test_non_admin_gets_403_and_anonymous_401(client, alice, bob, method, path):
+def test_non_admin_gets_403_and_anonymous_401(
+    client: FlaskClient, alice: Account, bob: Account, method: str, path: str
+) -> None:
     forbidden = getattr(client, method)(path, headers=bob.headers)
     anonymous = getattr(client, method)(path)
 
@@ -59,7 +67,9 @@ def test_non_admin_gets_403_and_anonymous_401(client, alice, bob, method, path):
     assert client.get("/api/v1/auth/me", headers=alice.headers).status_code == 200
 
 
-def test_list_is_paginated_and_searchable(client, auth, admin):
+def test_list_is_paginated_and_searchable(
+    client: FlaskClient, auth: AuthActions, admin: Account
+) -> None:
     for name in ("dora", "diego", "boots"):
         auth.register(name)
 
@@ -73,7 +83,7 @@ def test_list_is_paginated_and_searchable(client, auth, admin):
     assert all("password_hash" not in user for user in everyone.get_json())
 
 
-def test_get_one_user(client, admin, alice):
+def test_get_one_user(client: FlaskClient, admin: Account, alice: Account) -> None:
     response = client.get("/api/v1/admin/users/ALICE", headers=admin.headers)
 
     assert response.status_code == 200
@@ -82,7 +92,9 @@ def test_get_one_user(client, admin, alice):
     assert client.get("/api/v1/admin/users/nobody", headers=admin.headers).status_code == 404
 
 
-def test_disable_and_enable(client, auth, admin, alice):
+def test_disable_and_enable(
+    client: FlaskClient, auth: AuthActions, admin: Account, alice: Account
+) -> None:
     disabled = client.post("/api/v1/admin/users/alice/disable", headers=admin.headers)
 
     assert disabled.status_code == 200
@@ -96,7 +108,9 @@ def test_disable_and_enable(client, auth, admin, alice):
     assert auth.login("alice").status_code == 200
 
 
-def test_delete_user_and_items(client, auth, admin, alice):
+def test_delete_user_and_items(
+    client: FlaskClient, auth: AuthActions, admin: Account, alice: Account
+) -> None:
     client.post("/api/v1/items", json={"title": "doomed"}, headers=alice.headers)
 
     response = client.delete("/api/v1/admin/users/alice", headers=admin.headers)
@@ -107,7 +121,7 @@ def test_delete_user_and_items(client, auth, admin, alice):
     assert auth.login("alice").status_code == 401
 
 
-def test_admin_cannot_disable_or_delete_themselves(client, admin):
+def test_admin_cannot_disable_or_delete_themselves(client: FlaskClient, admin: Account) -> None:
     assert (
         client.post("/api/v1/admin/users/root.admin/disable", headers=admin.headers).status_code
         == 409
@@ -115,7 +129,9 @@ def test_admin_cannot_disable_or_delete_themselves(client, admin):
     assert client.delete("/api/v1/admin/users/root.admin", headers=admin.headers).status_code == 409
 
 
-def test_admin_sees_only_their_own_items(client, admin, alice):
+def test_admin_sees_only_their_own_items(
+    client: FlaskClient, admin: Account, alice: Account
+) -> None:
     client.post("/api/v1/items", json={"title": "alice's"}, headers=alice.headers)
     item_id = client.get("/api/v1/items", headers=alice.headers).get_json()[0]["id"]
 
@@ -147,7 +163,9 @@ ADMIN_ROUTES = [
         "a" * 33,
     ],
 )
-def test_names_no_account_can_have_are_404_on_every_admin_route(client, admin, alice, name):
+def test_names_no_account_can_have_are_404_on_every_admin_route(
+    client: FlaskClient, admin: Account, alice: Account, name: str
+) -> None:
     """PostgreSQL refuses NUL in a query: the path is checked before any lookup."""
     for method, suffix in ADMIN_ROUTES:
         response = getattr(client, method)(
@@ -158,7 +176,7 @@ def test_names_no_account_can_have_are_404_on_every_admin_route(client, admin, a
 
 
 @pytest.mark.parametrize("query", ["q=%00", "q=a%00b", "q=" + "x" * 201])
-def test_unusable_searches_are_422(client, admin, query):
+def test_unusable_searches_are_422(client: FlaskClient, admin: Account, query: str) -> None:
     response = client.get(f"/api/v1/admin/users?{query}", headers=admin.headers)
 
     assert "q" in error_body(response, 422)["errors"]["query"]
@@ -167,7 +185,9 @@ def test_unusable_searches_are_422(client, admin, query):
 @pytest.mark.parametrize(
     "page", [2**31, 2**63, 2**64, 10**100], ids=["2^31", "2^63", "2^64", "10^100"]
 )
-def test_pages_far_past_the_end_are_empty(client, admin, alice, page):
+def test_pages_far_past_the_end_are_empty(
+    client: FlaskClient, admin: Account, alice: Account, page: int
+) -> None:
     response = client.get(f"/api/v1/admin/users?page={page}&page_size=100", headers=admin.headers)
 
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -175,7 +195,9 @@ def test_pages_far_past_the_end_are_empty(client, admin, alice, page):
     assert json.loads(response.headers["X-Pagination"])["total"] == 2
 
 
-def test_search_is_literal_and_ignores_case(client, auth, admin):
+def test_search_is_literal_and_ignores_case(
+    client: FlaskClient, auth: AuthActions, admin: Account
+) -> None:
     for name in ("under_score", "underXscore", "Percent.Sign"):
         auth.register(name)
 
@@ -192,7 +214,9 @@ NEW_ACCOUNT = {"username": "dave", "email": "Dave@Example.com", "password": PASS
 
 
 @pytest.mark.parametrize("is_admin", [False, True])
-def test_admin_creates_an_account(client, auth, admin, is_admin):
+def test_admin_creates_an_account(
+    client: FlaskClient, auth: AuthActions, admin: Account, is_admin: bool
+) -> None:
     body = {**NEW_ACCOUNT, "full_name": "Dave D", "is_admin": is_admin}
     response = client.post("/api/v1/admin/users", json=body, headers=admin.headers)
 
@@ -207,7 +231,7 @@ def test_admin_creates_an_account(client, auth, admin, is_admin):
     assert listing.status_code == (200 if is_admin else 403)
 
 
-def test_created_accounts_are_not_admins_by_default(client, admin):
+def test_created_accounts_are_not_admins_by_default(client: FlaskClient, admin: Account) -> None:
     response = client.post("/api/v1/admin/users", json=NEW_ACCOUNT, headers=admin.headers)
 
     assert response.status_code == 201
@@ -227,8 +251,13 @@ def test_created_accounts_are_not_admins_by_default(client, admin):
     ],
 )
 def test_admin_create_refuses_what_registration_refuses(
-    client, admin, alice, changes, status, field
-):
+    client: FlaskClient,
+    admin: Account,
+    alice: Account,
+    changes: dict[str, Any],
+    status: int,
+    field: str,
+) -> None:
     response = client.post(
         "/api/v1/admin/users", json={**NEW_ACCOUNT, **changes}, headers=admin.headers
     )
@@ -237,7 +266,7 @@ def test_admin_create_refuses_what_registration_refuses(
     assert client.get("/api/v1/admin/users/dave", headers=admin.headers).status_code == 404
 
 
-def test_promote_and_demote(client, admin, alice):
+def test_promote_and_demote(client: FlaskClient, admin: Account, alice: Account) -> None:
     promoted = client.post("/api/v1/admin/users/ALICE/promote", headers=admin.headers)
 
     assert promoted.status_code == 200
@@ -252,7 +281,9 @@ def test_promote_and_demote(client, admin, alice):
 
 
 @pytest.mark.parametrize("action", ["promote", "demote"])
-def test_roles_of_unknown_accounts_and_your_own_are_refused(client, admin, action):
+def test_roles_of_unknown_accounts_and_your_own_are_refused(
+    client: FlaskClient, admin: Account, action: str
+) -> None:
     unknown = client.post(f"/api/v1/admin/users/nobody/{action}", headers=admin.headers)
     own = client.post(f"/api/v1/admin/users/root.admin/{action}", headers=admin.headers)
 

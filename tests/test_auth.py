@@ -6,13 +6,18 @@ import base64
 import json
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import jwt
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from werkzeug.test import TestResponse
 
 from app.auth import accounts as account_operations
 from app.extensions import db
-from tests.conftest import PASSWORD, TEST_SECRET, error_body
+from tests.conftest import PASSWORD, TEST_SECRET, Account, error_body
 from tests.helpers import bearer, field_errors
 
 REGISTER = "/api/v1/auth/register"
@@ -21,7 +26,7 @@ ME = "/api/v1/auth/me"
 USER_FIELDS = {"username", "email", "full_name", "disabled", "created_at"}
 
 
-def register(client, **fields):
+def register(client: FlaskClient, **fields: Any) -> TestResponse:
     body = {"username": "alice", "email": "alice@example.com", "password": PASSWORD}
     return client.post(REGISTER, json={**body, **fields})
 
@@ -29,7 +34,7 @@ def register(client, **fields):
 # --- registration -----------------------------------------------------------
 
 
-def test_register_returns_the_user_and_no_secret(client):
+def test_register_returns_the_user_and_no_secret(client: FlaskClient) -> None:
     response = register(client, full_name="Alice Liddell")
     assert response.status_code == 201
     body = response.get_json()
@@ -45,17 +50,17 @@ def test_register_returns_the_user_and_no_secret(client):
     assert "$2b$" not in text
 
 
-def test_full_name_is_optional(client):
+def test_full_name_is_optional(client: FlaskClient) -> None:
     response = register(client)
     assert response.status_code == 201
     assert response.get_json()["full_name"] is None
 
 
-def test_full_name_may_be_null(client):
+def test_full_name_may_be_null(client: FlaskClient) -> None:
     assert register(client, full_name=None).status_code == 201
 
 
-def test_register_answers_on_unversioned_path(client):
+def test_register_answers_on_unversioned_path(client: FlaskClient) -> None:
     body = {"username": "carol", "email": "carol@example.com", "password": PASSWORD}
     response = client.post("/auth/register", json=body)
     assert response.status_code == 201
@@ -65,7 +70,7 @@ def test_register_answers_on_unversioned_path(client):
     )
 
 
-def test_me_returns_the_caller(client, alice):
+def test_me_returns_the_caller(client: FlaskClient, alice: Account) -> None:
     response = client.get(ME, headers=alice.headers)
     assert response.status_code == 200
     assert response.get_json()["username"] == "alice"
@@ -74,26 +79,26 @@ def test_me_returns_the_caller(client, alice):
 
 
 @pytest.mark.parametrize("username", ["alice", "ALICE", "Alice", "aLiCe"])
-def test_username_is_unique_without_regard_to_case(client, username):
+def test_username_is_unique_without_regard_to_case(client: FlaskClient, username: str) -> None:
     assert register(client).status_code == 201
     response = register(client, username=username, email="other@example.com")
     assert field_errors(response, 409) == {"username": ["This username is already taken."]}
 
 
 @pytest.mark.parametrize("email", ["alice@example.com", "ALICE@EXAMPLE.COM", "Alice@Example.com"])
-def test_email_is_unique_without_regard_to_case(client, email):
+def test_email_is_unique_without_regard_to_case(client: FlaskClient, email: str) -> None:
     assert register(client).status_code == 201
     response = register(client, username="alice2", email=email)
     assert field_errors(response, 409) == {"email": ["This email is already registered."]}
 
 
-def test_both_taken_names_both_fields(client):
+def test_both_taken_names_both_fields(client: FlaskClient) -> None:
     assert register(client).status_code == 201
     response = register(client, username="ALICE", email="ALICE@example.com")
     assert field_errors(response, 409).keys() == {"username", "email"}
 
 
-def test_email_is_stored_lowercase(client):
+def test_email_is_stored_lowercase(client: FlaskClient) -> None:
     response = register(client, email="Alice@Example.COM")
     assert response.get_json()["email"] == "alice@example.com"
 
@@ -107,8 +112,8 @@ def test_email_is_stored_lowercase(client):
     ids=["username", "email"],
 )
 def test_concurrent_registrations_differing_by_case_cannot_both_succeed(
-    app, monkeypatch, first, second
-):
+    app: Flask, monkeypatch: pytest.MonkeyPatch, first: str, second: str
+) -> None:
     """Both requests pass the friendly pre-check; the unique index decides (409)."""
     barrier = threading.Barrier(2, timeout=10)
     real_hash = account_operations.new_password_hash
@@ -143,7 +148,7 @@ def test_concurrent_registrations_differing_by_case_cannot_both_succeed(
     "username",
     ["abc", "a" * 32, "A.b-c_9", "123", "..."],
 )
-def test_valid_usernames(client, username):
+def test_valid_usernames(client: FlaskClient, username: str) -> None:
     assert register(client, username=username).status_code == 201
 
 
@@ -166,7 +171,7 @@ def test_valid_usernames(client, username):
         ["alice"],
     ],
 )
-def test_invalid_usernames(client, username):
+def test_invalid_usernames(client: FlaskClient, username: str) -> None:
     assert "username" in field_errors(register(client, username=username), 422)
 
 
@@ -185,7 +190,7 @@ def test_invalid_usernames(client, username):
         None,
     ],
 )
-def test_invalid_emails(client, email):
+def test_invalid_emails(client: FlaskClient, email: str) -> None:
     assert "email" in field_errors(register(client, email=email), 422)
 
 
@@ -193,18 +198,18 @@ def test_invalid_emails(client, email):
     "password",
     ["1234567", "", "a" * 73, "é" * 37, "😀" * 19, 12345678, None],
 )
-def test_invalid_passwords(client, password):
+def test_invalid_passwords(client: FlaskClient, password: str) -> None:
     assert "password" in field_errors(register(client, password=password), 422)
 
 
 @pytest.mark.parametrize("password", ["k9#Lm2qZ", "a" * 72, "é" * 30, "é" * 36, "😀" * 18])
-def test_passwords_up_to_72_bytes_work(client, password):
+def test_passwords_up_to_72_bytes_work(client: FlaskClient, password: str) -> None:
     assert register(client, password=password).status_code == 201
     response = client.post(LOGIN, data={"username": "alice", "password": password})
     assert response.status_code == 200
 
 
-def test_password_is_never_truncated_at_login(client):
+def test_password_is_never_truncated_at_login(client: FlaskClient) -> None:
     """72 bytes register; a longer guess sharing those bytes does not log in."""
     password = "é" * 36
     assert register(client, password=password).status_code == 201
@@ -225,14 +230,16 @@ def test_password_is_never_truncated_at_login(client):
         ("token_version", 3),
     ],
 )
-def test_unknown_fields_are_refused(client, field, value):
+def test_unknown_fields_are_refused(
+    client: FlaskClient, field: str, value: bool | int | str
+) -> None:
     response = register(client, **{field: value})
     assert field in field_errors(response, 422)
     assert client.post(LOGIN, data={"username": "alice", "password": PASSWORD}).status_code == 401
 
 
 @pytest.mark.parametrize("missing", ["username", "email", "password"])
-def test_required_fields(client, missing):
+def test_required_fields(client: FlaskClient, missing: str) -> None:
     body = {"username": "alice", "email": "alice@example.com", "password": PASSWORD}
     del body[missing]
     assert (
@@ -240,7 +247,7 @@ def test_required_fields(client, missing):
     )
 
 
-def test_full_name_length(client):
+def test_full_name_length(client: FlaskClient) -> None:
     assert "full_name" in field_errors(register(client, full_name="x" * 201), 422)
     assert register(client, full_name="x" * 200).status_code == 201
 
@@ -259,20 +266,24 @@ def test_full_name_length(client):
         {"client_id": "swagger-ui", "client_secret": "unused"},
     ],
 )
-def test_login_with_the_oauth2_form(client, alice, extra):
+def test_login_with_the_oauth2_form(
+    client: FlaskClient, alice: Account, extra: dict[str, Any]
+) -> None:
     response = client.post(LOGIN, data={"username": "alice", "password": PASSWORD, **extra})
     assert response.status_code == 200
     assert response.get_json()["token_type"] == "bearer"
 
 
-def test_login_with_json(client, alice):
+def test_login_with_json(client: FlaskClient, alice: Account) -> None:
     response = client.post(LOGIN, json={"username": "alice", "password": PASSWORD})
     assert response.status_code == 200
     assert client.get(ME, headers=bearer(response.get_json()["access_token"])).status_code == 200
 
 
 @pytest.mark.parametrize("login", ["alice@example.com", "ALICE@example.com", "ALICE"])
-def test_login_by_email_or_name_in_any_case(client, alice, login):
+def test_login_by_email_or_name_in_any_case(
+    client: FlaskClient, alice: Account, login: str
+) -> None:
     response = client.post(LOGIN, data={"username": login, "password": PASSWORD})
     assert response.status_code == 200
     token = response.get_json()["access_token"]
@@ -280,26 +291,28 @@ def test_login_by_email_or_name_in_any_case(client, alice, login):
 
 
 @pytest.mark.parametrize("grant_type", ["client_credentials", "refresh_token", "", "PASSWORD"])
-def test_other_grant_types_are_refused(client, alice, grant_type):
+def test_other_grant_types_are_refused(
+    client: FlaskClient, alice: Account, grant_type: str
+) -> None:
     data = {"username": "alice", "password": PASSWORD, "grant_type": grant_type}
     assert "grant_type" in field_errors(client.post(LOGIN, data=data), 422, "form")
     assert "grant_type" in field_errors(client.post(LOGIN, json=data), 422, "json")
 
 
-def test_login_form_rejects_unknown_fields(client, alice):
+def test_login_form_rejects_unknown_fields(client: FlaskClient, alice: Account) -> None:
     data = {"username": "alice", "password": PASSWORD, "admin": "1"}
     assert "admin" in field_errors(client.post(LOGIN, data=data), 422, "form")
 
 
 @pytest.mark.parametrize("missing", ["username", "password"])
-def test_login_requires_both_fields(client, alice, missing):
+def test_login_requires_both_fields(client: FlaskClient, alice: Account, missing: str) -> None:
     data = {"username": "alice", "password": PASSWORD}
     del data[missing]
     assert missing in field_errors(client.post(LOGIN, data=data), 422, "form")
     assert missing in field_errors(client.post(LOGIN, json=data), 422, "json")
 
 
-def test_token_response(client, alice):
+def test_token_response(client: FlaskClient, alice: Account) -> None:
     response = client.post(LOGIN, data={"username": "alice", "password": PASSWORD})
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
@@ -324,13 +337,17 @@ def test_token_response(client, alice):
     assert header["alg"] == "HS256"
 
 
-def test_each_login_gets_distinct_tokens(client, alice):
+def test_each_login_gets_distinct_tokens(client: FlaskClient, alice: Account) -> None:
     first = client.post(LOGIN, data={"username": "alice", "password": PASSWORD}).get_json()
     second = client.post(LOGIN, data={"username": "alice", "password": PASSWORD}).get_json()
     assert decode(first["access_token"])["jti"] != decode(second["access_token"])["jti"]
 
 
-def test_access_token_lifetime_follows_the_environment(make_app, monkeypatch, config):
+def test_access_token_lifetime_follows_the_environment(
+    make_app: Callable[[dict[str, object]], Flask],
+    monkeypatch: pytest.MonkeyPatch,
+    config: dict[str, object],
+) -> None:
     monkeypatch.setenv("ACCESS_TOKEN_MINUTES", "5")
     app = make_app(config)
     with app.app_context():
@@ -358,7 +375,9 @@ def test_access_token_lifetime_follows_the_environment(make_app, monkeypatch, co
         ("alice@example.org", PASSWORD),
     ],
 )
-def test_bad_credentials_all_look_the_same(client, alice, username, password):
+def test_bad_credentials_all_look_the_same(
+    client: FlaskClient, alice: Account, username: str, password: str
+) -> None:
     response = client.post(LOGIN, data={"username": username, "password": password})
     body = error_body(response, 401)
     assert response.headers["WWW-Authenticate"] == "Bearer"
@@ -372,7 +391,9 @@ def test_bad_credentials_all_look_the_same(client, alice, username, password):
     )
 
 
-def test_unknown_user_costs_a_password_check(client, alice, monkeypatch):
+def test_unknown_user_costs_a_password_check(
+    client: FlaskClient, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Unknown names spend bcrypt's time too, so timing does not reveal them."""
     import bcrypt
 
@@ -396,12 +417,14 @@ def test_unknown_user_costs_a_password_check(client, alice, monkeypatch):
         assert checks[0] == b"$2b$04$"  # the configured cost, for real and dummy hashes
 
 
-def test_bad_credentials_by_json_too(client, alice):
+def test_bad_credentials_by_json_too(client: FlaskClient, alice: Account) -> None:
     response = client.post(LOGIN, json={"username": "alice", "password": "nope nope"})
     assert error_body(response, 401)["message"] == "Incorrect username or password."
 
 
-def test_disabled_user_cannot_log_in(client, runner, alice):
+def test_disabled_user_cannot_log_in(
+    client: FlaskClient, runner: FlaskCliRunner, alice: Account
+) -> None:
     result = runner.invoke(args=["users", "disable", "alice"])
     assert result.exit_code == 0, result.output
     response = client.post(LOGIN, data={"username": "alice", "password": PASSWORD})
@@ -410,7 +433,9 @@ def test_disabled_user_cannot_log_in(client, runner, alice):
     assert error_body(wrong, 401)["message"] == "Incorrect username or password."
 
 
-def test_disabled_users_token_stops_working_at_once(client, runner, alice):
+def test_disabled_users_token_stops_working_at_once(
+    client: FlaskClient, runner: FlaskCliRunner, alice: Account
+) -> None:
     assert client.get(ME, headers=alice.headers).status_code == 200
     assert runner.invoke(args=["users", "disable", "alice"]).exit_code == 0
     response = client.get(ME, headers=alice.headers)
@@ -419,7 +444,9 @@ def test_disabled_users_token_stops_working_at_once(client, runner, alice):
     assert client.get("/api/v1/items", headers=alice.headers).status_code == 401
 
 
-def test_enabled_again_user_logs_in_but_old_token_stays_dead(client, runner, alice):
+def test_enabled_again_user_logs_in_but_old_token_stays_dead(
+    client: FlaskClient, runner: FlaskCliRunner, alice: Account
+) -> None:
     assert runner.invoke(args=["users", "disable", "alice"]).exit_code == 0
     assert runner.invoke(args=["users", "enable", "alice"]).exit_code == 0
     assert client.get(ME, headers=alice.headers).status_code == 401
@@ -500,7 +527,9 @@ BAD_TOKENS = {
 
 
 @pytest.mark.parametrize("kind", BAD_TOKENS)
-def test_bad_tokens_are_refused(client, alice, bob, kind):
+def test_bad_tokens_are_refused(
+    client: FlaskClient, alice: Account, bob: Account, kind: str
+) -> None:
     claims = decode(alice.tokens["access_token"])
     token = BAD_TOKENS[kind](claims)
     for url in (ME, "/api/v1/items", "/items"):
@@ -523,7 +552,9 @@ def test_bad_tokens_are_refused(client, alice, bob, kind):
         "Bearer  {access}x",
     ],
 )
-def test_malformed_authorization_headers(client, alice, authorization):
+def test_malformed_authorization_headers(
+    client: FlaskClient, alice: Account, authorization: str | None
+) -> None:
     headers = {}
     if authorization is not None:
         headers["Authorization"] = authorization.format(access=alice.tokens["access_token"])
@@ -535,21 +566,21 @@ def test_malformed_authorization_headers(client, alice, authorization):
 # --- device tokens (their limits: tests/test_devices.py) ----------------------
 
 
-def test_a_device_token_is_never_a_bearer_token(client, alice):
+def test_a_device_token_is_never_a_bearer_token(client: FlaskClient, alice: Account) -> None:
     device = bearer(alice.tokens["device_token"])
 
     assert error_body(client.get(ME, headers=device), 401)
     assert error_body(client.post("/api/v1/auth/refresh", headers=device), 401)
 
 
-def test_refresh_answers_without_a_device_token(client, alice):
+def test_refresh_answers_without_a_device_token(client: FlaskClient, alice: Account) -> None:
     response = client.post("/api/v1/auth/refresh", headers=bearer(alice.tokens["refresh_token"]))
 
     assert response.status_code == 200
     assert "device_token" not in response.get_json()
 
 
-def test_the_device_token_is_documented(client):
+def test_the_device_token_is_documented(client: FlaskClient) -> None:
     schemas = client.get("/openapi.json").get_json()["components"]["schemas"]
 
     sent = schemas["Login"]["properties"]["device_token"]

@@ -16,7 +16,7 @@ from app.blueprint import Blueprint
         itertools.product([1, 2, 3, 7, 10**6], [1, 2, 50, 100], [0, 1, 2, 49, 50, 51, 100, 10**6])
     ),
 )
-def test_pagination_metadata_is_flask_smorests(page, page_size, item_count):
+def test_pagination_metadata_is_flask_smorests(page: int, page_size: int, item_count: int) -> None:
     ours = Blueprint._make_pagination_metadata(page, page_size, item_count)
     theirs = PaginationMixin._make_pagination_metadata(page, page_size, item_count)
     assert ours == theirs

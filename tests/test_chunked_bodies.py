@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.live import LiveServer
+
 pytestmark = pytest.mark.live
 
 ONE_MIB = 1024 * 1024
@@ -50,7 +52,9 @@ OVER_THE_LIMIT = {
 }
 
 
-def test_chunked_bodies_over_the_limit_are_413_and_within_it_are_read(live_server):
+def test_chunked_bodies_over_the_limit_are_413_and_within_it_are_read(
+    live_server: LiveServer,
+) -> None:
     """One server for every case: starting gunicorn is the slow part."""
     token = live_server.sign_up("alice")
 

@@ -3,27 +3,38 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import Result
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
 
 from app.extensions import db
 from app.models import Item, User
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, Account, AuthActions
 from tests.live import BIN, REPO_ROOT, migrate, server_environment
 
 LOGIN = "/api/v1/auth/login"
 
 
-def create(runner, username="carol", email="carol@example.com", *extra, input=PASSWORD + "\n"):
+def create(
+    runner: FlaskCliRunner,
+    username: str = "carol",
+    email: str = "carol@example.com",
+    *extra: str,
+    input: str | None = PASSWORD + "\n",
+) -> Result:
     args = ["users", "create", username, "--email", email, "--password-stdin", *extra]
     return runner.invoke(args=args, input=input)
 
 
-def logs_in(client, username: str, password: str = PASSWORD) -> int:
+def logs_in(client: FlaskClient, username: str, password: str = PASSWORD) -> int:
     return client.post(LOGIN, data={"username": username, "password": password}).status_code
 
 
-def test_create_with_password_from_stdin(runner, client):
+def test_create_with_password_from_stdin(runner: FlaskCliRunner, client: FlaskClient) -> None:
     result = create(runner, "carol", "Carol@Example.com", "--full-name", "Carol C")
     assert result.exit_code == 0, result.output
     assert "Created user carol." in result.output
@@ -36,14 +47,16 @@ def test_create_with_password_from_stdin(runner, client):
     assert me.get_json()["email"] == "carol@example.com"
 
 
-def test_stdin_password_keeps_inner_and_edge_spaces(runner, client):
+def test_stdin_password_keeps_inner_and_edge_spaces(
+    runner: FlaskCliRunner, client: FlaskClient
+) -> None:
     password = "  spaced out pass  "
     assert create(runner, input=password + "\r\n").exit_code == 0
     assert logs_in(client, "carol", password) == 200
     assert logs_in(client, "carol", password.strip()) == 401
 
 
-def test_create_with_prompted_hidden_password(runner, client):
+def test_create_with_prompted_hidden_password(runner: FlaskCliRunner, client: FlaskClient) -> None:
     args = ["users", "create", "dave", "--email", "dave@example.com"]
     result = runner.invoke(args=args, input=f"{PASSWORD}\n{PASSWORD}\n")
     assert result.exit_code == 0, result.output
@@ -53,7 +66,7 @@ def test_create_with_prompted_hidden_password(runner, client):
     assert logs_in(client, "dave") == 200
 
 
-def test_prompted_password_must_be_confirmed(runner, client):
+def test_prompted_password_must_be_confirmed(runner: FlaskCliRunner, client: FlaskClient) -> None:
     args = ["users", "create", "dave", "--email", "dave@example.com"]
     result = runner.invoke(args=args, input=f"{PASSWORD}\nsomething else\n")
     assert result.exit_code != 0
@@ -72,7 +85,9 @@ def test_prompted_password_must_be_confirmed(runner, client):
         ("carol", "carol@example.com", "", "password"),
     ],
 )
-def test_create_refuses_invalid_input(runner, username, email, password, message):
+def test_create_refuses_invalid_input(
+    runner: FlaskCliRunner, username: str, email: str, password: str, message: str
+) -> None:
     result = create(runner, username, email, input=password + "\n")
     assert result.exit_code != 0
     assert "Error:" in result.output
@@ -89,7 +104,9 @@ def test_create_refuses_invalid_input(runner, username, email, password, message
         ("carol", "carol@example.com"),
     ],
 )
-def test_create_refuses_taken_names(runner, client, username, email):
+def test_create_refuses_taken_names(
+    runner: FlaskCliRunner, client: FlaskClient, username: str, email: str
+) -> None:
     assert create(runner).exit_code == 0
     result = create(runner, username, email, input="another password\n")
     assert result.exit_code != 0
@@ -97,14 +114,18 @@ def test_create_refuses_taken_names(runner, client, username, email):
     assert logs_in(client, username, "another password") == 401
 
 
-def test_create_refuses_names_taken_through_the_api(runner, auth):
+def test_create_refuses_names_taken_through_the_api(
+    runner: FlaskCliRunner, auth: AuthActions
+) -> None:
     assert auth.register("carol").status_code == 201
     result = create(runner, "Carol", "new@example.com")
     assert result.exit_code != 0
     assert "already taken" in result.output
 
 
-def test_list_users(runner, client, alice, bob):
+def test_list_users(
+    runner: FlaskCliRunner, client: FlaskClient, alice: Account, bob: Account
+) -> None:
     client.post("/api/v1/items", json={"title": "one"}, headers=alice.headers)
     client.post("/api/v1/items", json={"title": "two"}, headers=alice.headers)
     assert runner.invoke(args=["users", "disable", "bob"]).exit_code == 0
@@ -117,13 +138,13 @@ def test_list_users(runner, client, alice, bob):
     assert "$2b$" not in result.output
 
 
-def test_list_without_users(runner):
+def test_list_without_users(runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["users", "list"])
     assert result.exit_code == 0
     assert result.output.strip() == "No users."
 
 
-def test_disable_and_enable(runner, client, alice):
+def test_disable_and_enable(runner: FlaskCliRunner, client: FlaskClient, alice: Account) -> None:
     result = runner.invoke(args=["users", "disable", "ALICE"])
     assert result.exit_code == 0
     assert "Disabled user alice." in result.output
@@ -134,27 +155,29 @@ def test_disable_and_enable(runner, client, alice):
     assert logs_in(client, "alice") == 200
 
 
-def test_disabling_twice_is_harmless(runner, client, alice):
+def test_disabling_twice_is_harmless(
+    runner: FlaskCliRunner, client: FlaskClient, alice: Account
+) -> None:
     assert runner.invoke(args=["users", "disable", "alice"]).exit_code == 0
     assert runner.invoke(args=["users", "disable", "alice"]).exit_code == 0
     assert logs_in(client, "alice") == 403
 
 
 @pytest.mark.parametrize("command", ["disable", "enable"])
-def test_unknown_user(runner, alice, command):
+def test_unknown_user(runner: FlaskCliRunner, alice: Account, command: str) -> None:
     result = runner.invoke(args=["users", command, "nobody"])
     assert result.exit_code != 0
     assert "No user named 'nobody'" in result.output
 
 
 @pytest.mark.parametrize("command", ["disable", "enable"])
-def test_missing_username_argument(runner, command):
+def test_missing_username_argument(runner: FlaskCliRunner, command: str) -> None:
     result = runner.invoke(args=["users", command])
     assert result.exit_code == 2
     assert "Missing argument" in result.output
 
 
-def test_shell_context_preloads_db_and_models(app):
+def test_shell_context_preloads_db_and_models(app: Flask) -> None:
     with app.app_context():
         context = app.make_shell_context()
     assert context["db"] is db
@@ -163,7 +186,7 @@ def test_shell_context_preloads_db_and_models(app):
     assert context["app"] is app
 
 
-def test_shell_context_objects_work(app, alice):
+def test_shell_context_objects_work(app: Flask, alice: Account) -> None:
     with app.app_context():
         context = app.make_shell_context()
         session = context["db"].session
@@ -177,7 +200,7 @@ def test_shell_context_objects_work(app, alice):
 NEW_PASSWORD = "a brand new passphrase"
 
 
-def test_show_user(runner, client, alice):
+def test_show_user(runner: FlaskCliRunner, client: FlaskClient, alice: Account) -> None:
     client.post("/api/v1/items", json={"title": "one"}, headers=alice.headers)
     assert runner.invoke(args=["users", "promote", "alice"]).exit_code == 0
 
@@ -192,7 +215,9 @@ def test_show_user(runner, client, alice):
     assert "$2b$" not in result.output
 
 
-def test_set_password_from_stdin(runner, client, alice):
+def test_set_password_from_stdin(
+    runner: FlaskCliRunner, client: FlaskClient, alice: Account
+) -> None:
     args = ["users", "set-password", "alice", "--password-stdin"]
     result = runner.invoke(args=args, input=NEW_PASSWORD + "\n")
 
@@ -203,7 +228,9 @@ def test_set_password_from_stdin(runner, client, alice):
     assert client.get("/api/v1/auth/me", headers=alice.headers).status_code == 401
 
 
-def test_set_password_prompted_twice(runner, client, alice):
+def test_set_password_prompted_twice(
+    runner: FlaskCliRunner, client: FlaskClient, alice: Account
+) -> None:
     result = runner.invoke(
         args=["users", "set-password", "alice"], input=f"{NEW_PASSWORD}\n{NEW_PASSWORD}\n"
     )
@@ -217,7 +244,9 @@ def test_set_password_prompted_twice(runner, client, alice):
     "password, message",
     [("short", "at least 8"), ("password123", "too common"), ("alice@example.com", "username")],
 )
-def test_set_password_keeps_the_rules(runner, client, alice, password, message):
+def test_set_password_keeps_the_rules(
+    runner: FlaskCliRunner, client: FlaskClient, alice: Account, password: str, message: str
+) -> None:
     args = ["users", "set-password", "alice", "--password-stdin"]
     result = runner.invoke(args=args, input=password + "\n")
 
@@ -227,7 +256,9 @@ def test_set_password_keeps_the_rules(runner, client, alice, password, message):
     assert logs_in(client, "alice") == 200
 
 
-def test_delete_user_after_confirmation(runner, client, alice):
+def test_delete_user_after_confirmation(
+    runner: FlaskCliRunner, client: FlaskClient, alice: Account
+) -> None:
     client.post("/api/v1/items", json={"title": "one"}, headers=alice.headers)
 
     refused = runner.invoke(args=["users", "delete", "alice"], input="n\n")
@@ -241,7 +272,9 @@ def test_delete_user_after_confirmation(runner, client, alice):
     assert "No users." in runner.invoke(args=["users", "list"]).output
 
 
-def test_delete_with_yes_asks_nothing(runner, client, alice, bob):
+def test_delete_with_yes_asks_nothing(
+    runner: FlaskCliRunner, client: FlaskClient, alice: Account, bob: Account
+) -> None:
     result = runner.invoke(args=["users", "delete", "bob@example.com", "--yes"])
 
     assert result.exit_code == 0
@@ -252,14 +285,18 @@ def test_delete_with_yes_asks_nothing(runner, client, alice, bob):
 @pytest.mark.parametrize(
     "args", [["show", "nobody"], ["set-password", "nobody"], ["delete", "nobody", "--yes"]]
 )
-def test_new_commands_name_an_unknown_user(runner, alice, args):
+def test_new_commands_name_an_unknown_user(
+    runner: FlaskCliRunner, alice: Account, args: list[Any]
+) -> None:
     result = runner.invoke(args=["users", *args], input=NEW_PASSWORD + "\n")
 
     assert result.exit_code == 1
     assert "No user named 'nobody'" in result.output
 
 
-def test_seed_demo_creates_accounts_with_items_once(runner, client):
+def test_seed_demo_creates_accounts_with_items_once(
+    runner: FlaskCliRunner, client: FlaskClient
+) -> None:
     from app.demo import DEMO_PASSWORD
 
     result = runner.invoke(args=["seed-demo"])
@@ -282,7 +319,7 @@ def test_seed_demo_creates_accounts_with_items_once(runner, client):
     assert runner.invoke(args=["users", "list"]).output.splitlines() == listed
 
 
-def test_seed_demo_is_refused_in_production(app, runner):
+def test_seed_demo_is_refused_in_production(app: Flask, runner: FlaskCliRunner) -> None:
     app.config["APP_ENV"] = "production"
 
     result = runner.invoke(args=["seed-demo"])
@@ -292,7 +329,7 @@ def test_seed_demo_is_refused_in_production(app, runner):
     assert "No users." in runner.invoke(args=["users", "list"]).output
 
 
-def test_piped_passwords_need_no_flag(tmp_path):
+def test_piped_passwords_need_no_flag(tmp_path: Path) -> None:
     """`echo pw | flask users create ...`, as the help text says, in a real process."""
     environment = server_environment(tmp_path, 1, {})
     migrate(environment)

@@ -31,17 +31,16 @@ from tests.cluster import (
     ROOT,
     SCRIPT,
     Cluster,
-    Endpoint,
-    Reply,
-    free_ports,
     list_items,
     live_members,
+    local,
     missing_tool,
     new_account,
     refuses_connections,
     wait_until,
 )
 from tests.conftest import TEST_SECRET
+from tests.live import Client, Response, free_ports
 
 LOGIN_LIMIT = 5
 GRACEFUL_TIMEOUT = 20
@@ -119,24 +118,24 @@ def cluster(running_cluster: Cluster) -> Cluster:
 
 
 def api_has(cluster: Cluster, path: str, method: str, status: str | None = None) -> bool:
-    paths = cluster.nginx.request("GET", "/openapi.json").json()["paths"]
+    paths = cluster.nginx.call("GET", "/openapi.json").json()["paths"]
     operation = paths.get(path, {}).get(method)
     return operation is not None and (status is None or status in operation["responses"])
 
 
 def test_plain_http_redirects_and_https_answers_carry_hsts(cluster: Cluster) -> None:
-    redirect = Endpoint(cluster.http_port).request("GET", "/api/v1/items?page=2")
+    redirect = local(cluster.http_port).call("GET", "/api/v1/items?page=2")
     assert redirect.status == 301
     assert (
         redirect.headers["Location"]
         == f"https://127.0.0.1:{cluster.https_port}/api/v1/items?page=2"
     )
 
-    wrong_port = Endpoint(cluster.https_port).request("GET", "/health")
+    wrong_port = local(cluster.https_port).call("GET", "/health")
     assert wrong_port.status == 301
     assert wrong_port.headers["Location"] == f"https://127.0.0.1:{cluster.https_port}/health"
 
-    health = cluster.nginx.request("GET", "/health", headers={"X-Request-ID": "probe-1"})
+    health = cluster.nginx.call("GET", "/health", headers={"X-Request-ID": "probe-1"})
     assert health.status == 200
     assert health.json() == {"status": "ok", "database": "ok"}
     assert health.headers["Strict-Transport-Security"] == "max-age=31536000"
@@ -147,14 +146,14 @@ def test_nginx_refuses_oversized_bodies_and_metrics_as_json(cluster: Cluster) ->
     # nginx's limit is the app's MAX_CONTENT_LENGTH: a body of exactly that size
     # reaches the app (which wants a token first), one byte more stops at nginx,
     # still as a JSON error with HSTS.
-    at_limit = cluster.nginx.request("POST", "/api/v1/items", raw=b"x" * (1024 * 1024))
+    at_limit = cluster.nginx.call("POST", "/api/v1/items", data=b"x" * (1024 * 1024))
     assert at_limit.status == 401
-    too_big = cluster.nginx.request("POST", "/api/v1/items", raw=b"x" * (1024 * 1024 + 1))
+    too_big = cluster.nginx.call("POST", "/api/v1/items", data=b"x" * (1024 * 1024 + 1))
     assert too_big.status == 413
     assert too_big.json()["code"] == 413
     assert "Strict-Transport-Security" in too_big.headers
 
-    metrics = cluster.nginx.request("GET", "/metrics")
+    metrics = cluster.nginx.call("GET", "/metrics")
     assert metrics.status == 404
     assert metrics.json()["code"] == 404
 
@@ -176,8 +175,8 @@ def test_slow_clients_wait_in_nginx_not_in_an_instance(cluster: Cluster) -> None
         # Every worker of every instance is free: none is waiting for them.
         started = time.monotonic()
         for n in (1, 2, 3, 1, 2, 3):
-            assert cluster.instance(n).request("GET", "/health/live").status == 200
-        assert [cluster.nginx.request("GET", "/health").status for _ in range(6)] == [200] * 6
+            assert cluster.instance(n).call("GET", "/health/live").status == 200
+        assert [cluster.nginx.call("GET", "/health").status for _ in range(6)] == [200] * 6
         assert time.monotonic() - started < 5
 
 
@@ -187,7 +186,7 @@ def test_no_instance_left_is_a_503_with_retry_after(cluster: Cluster) -> None:
     assert wait_until(lambda: all(map(refuses_connections, cluster.app_ports)), 10)
 
     for method, path in (("GET", "/health"), ("POST", "/api/v1/items")):
-        reply = cluster.nginx.request(method, path, headers={"X-Request-ID": "gone-1"})
+        reply = cluster.nginx.call(method, path, headers={"X-Request-ID": "gone-1"})
         assert reply.status == 503, reply.body
         assert reply.headers["Content-Type"] == "application/json"
         assert reply.headers["Retry-After"] == "1"
@@ -201,7 +200,7 @@ def test_no_instance_left_is_a_503_with_retry_after(cluster: Cluster) -> None:
     # forgotten (fail_timeout, 10 s), so the next test finds them served.
     cluster.start()
     assert wait_until(
-        lambda: [cluster.nginx.request("GET", "/health").status for _ in range(6)] == [200] * 6,
+        lambda: [cluster.nginx.call("GET", "/health").status for _ in range(6)] == [200] * 6,
         20,
     )
 
@@ -209,13 +208,13 @@ def test_no_instance_left_is_a_503_with_retry_after(cluster: Cluster) -> None:
 def test_a_token_from_one_instance_works_on_every_instance(cluster: Cluster) -> None:
     username, tokens = new_account(cluster.instance(1))
     for n in (1, 2, 3):
-        me = cluster.instance(n).request("GET", "/api/v1/auth/me", token=tokens["access_token"])
+        me = cluster.instance(n).call("GET", "/api/v1/auth/me", token=tokens["access_token"])
         assert me.status == 200, (n, me.body)
         assert me.json()["username"] == username
 
     ids = {f"spread-{uuid.uuid4().hex}" for _ in range(6)}
     for request_id in ids:
-        reply = cluster.nginx.request(
+        reply = cluster.nginx.call(
             "GET",
             "/api/v1/auth/me",
             token=tokens["access_token"],
@@ -232,15 +231,13 @@ def test_logout_on_one_instance_is_honoured_by_the_others(cluster: Cluster) -> N
         pytest.skip("POST /auth/logout is not built yet (issue 3): cross-instance logout unchecked")
     _, tokens = new_account(cluster.instance(1))
     assert (
-        cluster.instance(2)
-        .request("POST", "/api/v1/auth/logout", token=tokens["access_token"])
-        .status
+        cluster.instance(2).call("POST", "/api/v1/auth/logout", token=tokens["access_token"]).status
         == 204
     )
     for n in (1, 2, 3):
-        me = cluster.instance(n).request("GET", "/api/v1/auth/me", token=tokens["access_token"])
+        me = cluster.instance(n).call("GET", "/api/v1/auth/me", token=tokens["access_token"])
         assert me.status == 401, (n, me.body)
-    refresh = cluster.instance(3).request(
+    refresh = cluster.instance(3).call(
         "POST", "/api/v1/auth/refresh", token=tokens["refresh_token"]
     )
     assert refresh.status == 401
@@ -250,58 +247,58 @@ def test_the_login_rate_limit_is_shared_by_the_instances(cluster: Cluster) -> No
     if not api_has(cluster, "/api/v1/auth/login", "post", "429"):
         pytest.skip("login rate limits are not built yet (issue 3): shared limit unchecked")
     # A loopback address of its own, so this client's failures limit no other test.
-    client = Endpoint(
+    client = local(
         cluster.https_port,
         cluster.tls,
         source=f"127.0.{os.getpid() % 250}.{time.time_ns() % 250 + 2}",
     )
     ids = {f"guess-{uuid.uuid4().hex}" for _ in range(LOGIN_LIMIT)}
     for request_id in ids:
-        guess = client.request(
+        guess = client.call(
             "POST",
             "/api/v1/auth/login",
-            {"username": f"victim{uuid.uuid4().hex[:8]}", "password": "wrong password"},
+            json={"username": f"victim{uuid.uuid4().hex[:8]}", "password": "wrong password"},
             headers={"X-Request-ID": request_id},
         )
         assert guess.status == 401
     # Each instance saw at most two of them; only a shared count reaches the limit.
     assert len(set(cluster.upstreams(ids).values())) == 3
 
-    spoofed = client.request(
+    spoofed = client.call(
         "POST",
         "/api/v1/auth/login",
-        {"username": "someone-new", "password": "wrong password"},
+        json={"username": "someone-new", "password": "wrong password"},
         headers={"X-Forwarded-For": "198.51.100.7"},
     )
     assert spoofed.status == 429, spoofed.body
     assert spoofed.json()["code"] == 429
     assert int(spoofed.headers["Retry-After"]) > 0
 
-    elsewhere = Endpoint(cluster.https_port, cluster.tls, source="127.0.0.1")
-    other = elsewhere.request(
-        "POST", "/api/v1/auth/login", {"username": "someone-new", "password": "wrong"}
+    elsewhere = local(cluster.https_port, cluster.tls, source="127.0.0.1")
+    other = elsewhere.call(
+        "POST", "/api/v1/auth/login", json={"username": "someone-new", "password": "wrong"}
     )
     assert other.status == 401
 
 
 def post_items(
-    endpoint: Endpoint, token: str, count: int, threads: int, on_reply: Any = None
-) -> list[Reply]:
+    client: Client, token: str, count: int, threads: int, on_reply: Any = None
+) -> list[Response]:
     """POST `count` items from `threads` threads; every reply, in no particular order."""
 
-    def post(n: int) -> Reply:
+    def post(n: int) -> Response:
         started = time.monotonic()
         try:
-            reply = endpoint.request(
+            reply = client.call(
                 "POST",
                 "/api/v1/items",
-                {"title": f"item {n}"},
+                json={"title": f"item {n}"},
                 token=token,
                 headers={"X-Request-ID": f"write-{uuid.uuid4().hex}"},
             )
         except (OSError, http.client.HTTPException):
             # An answer nginx had begun to pass on when its instance died.
-            reply = Reply(CUT_OFF, http.client.HTTPMessage(), b"", started)
+            reply = Response(CUT_OFF, http.client.HTTPMessage(), b"", started)
         if on_reply:
             on_reply(reply)
         return reply
@@ -337,7 +334,7 @@ def test_killing_an_instance_loses_no_acknowledged_write(cluster: Cluster) -> No
         assert wait_until(lambda: refuses_connections(cluster.app_ports[1]), 10)
         killed_at.append(time.monotonic())
 
-    def count_acknowledged(reply: Reply) -> None:
+    def count_acknowledged(reply: Response) -> None:
         if reply.status == 201:
             acknowledged.release()
 
@@ -369,7 +366,7 @@ def test_killing_an_instance_loses_no_acknowledged_write(cluster: Cluster) -> No
         for reply in failed
     )
     assert all(reply.status == 201 for reply in replies if reply.started > killed_at[0])
-    after = [cluster.nginx.request("GET", "/health").status for _ in range(6)]
+    after = [cluster.nginx.call("GET", "/health").status for _ in range(6)]
     assert after == [200] * 6
     assert not live_members(victim)
 
@@ -404,13 +401,13 @@ def test_sigterm_lets_the_request_in_flight_finish(cluster: Cluster) -> None:
     username = create_slow_user(cluster)
     instance = cluster.instance(3)
     leader = cluster.pid(3)
-    outcome: list[Reply | OSError] = []
+    outcome: list[Response | OSError] = []
     finished_at: list[float] = []
 
     def log_in() -> None:
         credentials = {"username": username, "password": PASSWORD}
         try:
-            outcome.append(instance.request("POST", "/api/v1/auth/login", credentials))
+            outcome.append(instance.call("POST", "/api/v1/auth/login", json=credentials))
         except OSError as exc:
             outcome.append(exc)
         finished_at.append(time.monotonic())
@@ -424,14 +421,14 @@ def test_sigterm_lets_the_request_in_flight_finish(cluster: Cluster) -> None:
 
     assert finished_at, "the login did not finish"
     reply = outcome[0]
-    assert isinstance(reply, Reply), f"the login in flight was cut off: {reply!r}"
+    assert isinstance(reply, Response), f"the login in flight was cut off: {reply!r}"
     assert finished_at[0] > terminated_at, "the login was not in flight at SIGTERM"
     assert reply.status == 200, reply.body
     assert reply.json()["token_type"] == "bearer"
     assert wait_until(lambda: not live_members(leader), GRACEFUL_TIMEOUT)
     assert refuses_connections(cluster.app_ports[2])
     # nginx passes over the stopped instance.
-    assert [cluster.nginx.request("GET", "/health").status for _ in range(6)] == [200] * 6
+    assert [cluster.nginx.call("GET", "/health").status for _ in range(6)] == [200] * 6
 
 
 def test_start_with_other_settings_is_refused_and_status_shows_the_urls(cluster: Cluster) -> None:
@@ -443,7 +440,7 @@ def test_start_with_other_settings_is_refused_and_status_shows_the_urls(cluster:
     assert refused.returncode != 0
     assert "other settings (CLUSTER_PORT)" in refused.stderr
     assert "make cluster-stop" in refused.stderr
-    assert cluster.nginx.request("GET", "/health").status == 200
+    assert cluster.nginx.call("GET", "/health").status == 200
 
     status = cluster.run("status")
     assert status.returncode == 0, status.stdout + status.stderr

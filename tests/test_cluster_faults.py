@@ -25,9 +25,9 @@ import pytest
 
 from tests.cluster import (
     Cluster,
-    Endpoint,
     list_items,
     live_members,
+    local,
     missing_tool,
     new_account,
     refuses_connections,
@@ -230,7 +230,7 @@ def test_an_instance_killed_mid_load(
 
     assert not live_members(victim)
     assert cluster.pid(2) != victim
-    assert Endpoint(cluster.app_ports[1]).request("GET", "/health").status == 200
+    assert local(cluster.app_ports[1]).call("GET", "/health").status == 200
     assert cluster.run("status").returncode == 0
 
 
@@ -262,15 +262,15 @@ def test_redis_restarted_mid_load(
 ) -> None:
     username, tokens = new_account(cluster.nginx)
     revoked = tokens["access_token"]
-    assert cluster.nginx.request("POST", "/api/v1/auth/logout", token=revoked).status == 204
-    assert cluster.nginx.request("GET", "/api/v1/auth/me", token=revoked).status == 401
+    assert cluster.nginx.call("POST", "/api/v1/auth/logout", token=revoked).status == 204
+    assert cluster.nginx.call("GET", "/api/v1/auth/me", token=revoked).status == 401
     during: dict[str, tuple[int, str | None]] = {}
 
     def probe_while_down() -> None:
-        login = cluster.nginx.request(
-            "POST", "/api/v1/auth/login", {"username": username, "password": "wrong password"}
+        login = cluster.nginx.call(
+            "POST", "/api/v1/auth/login", json={"username": username, "password": "wrong password"}
         )
-        me = cluster.nginx.request("GET", "/api/v1/auth/me", token=revoked)
+        me = cluster.nginx.call("GET", "/api/v1/auth/me", token=revoked)
         for name, reply in (("login", login), ("me", me)):
             during[name] = (reply.status, reply.headers["Retry-After"])
 
@@ -293,5 +293,5 @@ def test_redis_restarted_mid_load(
     # Limits fail closed: no password is checked while its attempts cannot be
     # counted, and no token is taken while its revocation cannot be checked.
     assert during == {"login": (503, "1"), "me": (503, "1")}
-    assert cluster.nginx.request("GET", "/api/v1/auth/me", token=revoked).status == 401
+    assert cluster.nginx.call("GET", "/api/v1/auth/me", token=revoked).status == 401
     assert_nothing_acknowledged_is_lost(cluster, accounts, results, acknowledged)

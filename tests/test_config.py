@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -27,13 +29,13 @@ ENV_NAMES = (
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch):
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ENV_NAMES:
         monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
-def instance_dir(tmp_path, monkeypatch) -> Path:
+def instance_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point Flask's instance folder (where the dev secret lives) at a temp dir."""
     path = tmp_path / "instance"
     monkeypatch.setattr(Flask, "auto_find_instance_path", lambda self: str(path))
@@ -47,7 +49,12 @@ def without_secret(config: dict) -> dict:
 # --- production -----------------------------------------------------------------
 
 
-def test_production_refuses_a_missing_secret(make_app, monkeypatch, config, instance_dir):
+def test_production_refuses_a_missing_secret(
+    make_app: Callable[[dict[str, object]], Flask],
+    monkeypatch: pytest.MonkeyPatch,
+    config: dict[str, object],
+    instance_dir: Path,
+) -> None:
     monkeypatch.setenv("APP_ENV", "production")
     with pytest.raises(ConfigError, match="SECRET_KEY must be set"):
         make_app(without_secret(config))
@@ -67,7 +74,13 @@ def test_production_refuses_a_missing_secret(make_app, monkeypatch, config, inst
         "   CHANGEME   ",
     ],
 )
-def test_production_refuses_a_weak_secret(make_app, monkeypatch, config, instance_dir, weak):
+def test_production_refuses_a_weak_secret(
+    make_app: Callable[[dict[str, object]], Flask],
+    monkeypatch: pytest.MonkeyPatch,
+    config: dict[str, object],
+    instance_dir: Path,
+    weak: str,
+) -> None:
     monkeypatch.setenv("APP_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", weak)
     with pytest.raises(ConfigError):
@@ -75,13 +88,22 @@ def test_production_refuses_a_weak_secret(make_app, monkeypatch, config, instanc
     assert not instance_dir.exists()
 
 
-def test_production_refuses_a_weak_secret_given_in_config(make_app, monkeypatch, config):
+def test_production_refuses_a_weak_secret_given_in_config(
+    make_app: Callable[[dict[str, object]], Flask],
+    monkeypatch: pytest.MonkeyPatch,
+    config: dict[str, object],
+) -> None:
     monkeypatch.setenv("APP_ENV", "production")
     with pytest.raises(ConfigError, match="too weak"):
         make_app({**config, "SECRET_KEY": "changeme"})
 
 
-def test_production_accepts_a_strong_secret(make_app, monkeypatch, config, instance_dir):
+def test_production_accepts_a_strong_secret(
+    make_app: Callable[[dict[str, object]], Flask],
+    monkeypatch: pytest.MonkeyPatch,
+    config: dict[str, object],
+    instance_dir: Path,
+) -> None:
     strong = secrets.token_urlsafe(48)
     monkeypatch.setenv("APP_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", strong)
@@ -92,14 +114,24 @@ def test_production_accepts_a_strong_secret(make_app, monkeypatch, config, insta
     assert app.test_client().get("/health").status_code == 200
 
 
-def test_app_env_is_case_insensitive(make_app, monkeypatch, config, instance_dir):
+def test_app_env_is_case_insensitive(
+    make_app: Callable[[dict[str, object]], Flask],
+    monkeypatch: pytest.MonkeyPatch,
+    config: dict[str, object],
+    instance_dir: Path,
+) -> None:
     monkeypatch.setenv("APP_ENV", "Production")
     with pytest.raises(ConfigError):
         make_app(without_secret(config))
 
 
 @pytest.mark.parametrize("value", ["prod", "staging", "Production2", "test", "dev"])
-def test_unknown_app_env_is_refused(make_app, monkeypatch, config, value):
+def test_unknown_app_env_is_refused(
+    make_app: Callable[[dict[str, object]], Flask],
+    monkeypatch: pytest.MonkeyPatch,
+    config: dict[str, object],
+    value: str,
+) -> None:
     monkeypatch.setenv("APP_ENV", value)
     monkeypatch.setenv("SECRET_KEY", "changeme")
     with pytest.raises(ConfigError) as refused:
@@ -111,7 +143,12 @@ def test_unknown_app_env_is_refused(make_app, monkeypatch, config, value):
 
 
 @pytest.mark.parametrize("value", ["testing", " development ", ""])
-def test_known_app_envs_start(make_app, monkeypatch, config, value):
+def test_known_app_envs_start(
+    make_app: Callable[[dict[str, object]], Flask],
+    monkeypatch: pytest.MonkeyPatch,
+    config: dict[str, object],
+    value: str,
+) -> None:
     monkeypatch.setenv("APP_ENV", value)
     assert make_app(config).config["APP_ENV"] == (value.strip() or "development")
 
@@ -119,7 +156,7 @@ def test_known_app_envs_start(make_app, monkeypatch, config, value):
 # --- production rate limits -----------------------------------------------------
 
 
-def production(monkeypatch, config: dict, **settings: object) -> dict:
+def production(monkeypatch: pytest.MonkeyPatch, config: dict, **settings: object) -> dict:
     """A production start with rate limiting on; `settings` says where it counts."""
     monkeypatch.setenv("APP_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", secrets.token_urlsafe(48))
@@ -127,7 +164,12 @@ def production(monkeypatch, config: dict, **settings: object) -> dict:
 
 
 @pytest.mark.parametrize("storage", [{}, {"RATELIMIT_STORAGE_URI": "memory://"}])
-def test_production_refuses_limits_counted_per_process(make_app, monkeypatch, config, storage):
+def test_production_refuses_limits_counted_per_process(
+    make_app: Callable[[dict[str, object]], Flask],
+    monkeypatch: pytest.MonkeyPatch,
+    config: dict[str, object],
+    storage: dict[str, Any],
+) -> None:
     with pytest.raises(ConfigError, match="RATELIMIT_PER_PROCESS_OK=true") as refused:
         make_app(production(monkeypatch, config, **storage))
     assert "\n" not in str(refused.value)
@@ -135,8 +177,11 @@ def test_production_refuses_limits_counted_per_process(make_app, monkeypatch, co
 
 
 def test_production_accepts_per_process_limits_when_told_and_says_so(
-    make_app, monkeypatch, config, caplog
-):
+    make_app: Callable[[dict[str, object]], Flask],
+    monkeypatch: pytest.MonkeyPatch,
+    config: dict[str, object],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     monkeypatch.setenv("RATELIMIT_PER_PROCESS_OK", "true")
     app = make_app(production(monkeypatch, config, LOGIN_RATE_LIMIT="7/minute"))
 
@@ -155,7 +200,12 @@ def test_production_accepts_per_process_limits_when_told_and_says_so(
         {"RATELIMIT_ENABLED": False},
     ],
 )
-def test_production_starts_with_shared_or_no_limits(make_app, monkeypatch, config, settings):
+def test_production_starts_with_shared_or_no_limits(
+    make_app: Callable[[dict[str, object]], Flask],
+    monkeypatch: pytest.MonkeyPatch,
+    config: dict[str, object],
+    settings: dict[str, Any],
+) -> None:
     app = make_app(production(monkeypatch, config, **settings))
     assert app.config["APP_ENV"] == "production"
 
@@ -163,7 +213,9 @@ def test_production_starts_with_shared_or_no_limits(make_app, monkeypatch, confi
 # --- development ----------------------------------------------------------------
 
 
-def test_development_creates_a_private_secret_once(make_app, config, instance_dir):
+def test_development_creates_a_private_secret_once(
+    make_app: Callable[[dict[str, object]], Flask], config: dict[str, object], instance_dir: Path
+) -> None:
     first = make_app(without_secret(config))
     secret_file = instance_dir / "secret_key"
     assert secret_file.is_file()
@@ -179,7 +231,9 @@ def test_development_creates_a_private_secret_once(make_app, config, instance_di
     assert sorted(os.listdir(instance_dir)) == ["secret_key"]
 
 
-def test_development_tokens_survive_a_restart(make_app, config, instance_dir):
+def test_development_tokens_survive_a_restart(
+    make_app: Callable[[dict[str, object]], Flask], config: dict[str, object], instance_dir: Path
+) -> None:
     first = make_app(without_secret(config))
     with first.app_context():
         db.create_all()
@@ -200,14 +254,24 @@ def test_development_tokens_survive_a_restart(make_app, config, instance_dir):
         db.drop_all()
 
 
-def test_an_explicit_secret_wins_over_the_dev_file(make_app, monkeypatch, config, instance_dir):
+def test_an_explicit_secret_wins_over_the_dev_file(
+    make_app: Callable[[dict[str, object]], Flask],
+    monkeypatch: pytest.MonkeyPatch,
+    config: dict[str, object],
+    instance_dir: Path,
+) -> None:
     make_app(without_secret(config))
     explicit = secrets.token_urlsafe(48)
     monkeypatch.setenv("SECRET_KEY", explicit)
     assert make_app(without_secret(config)).config["SECRET_KEY"] == explicit
 
 
-def test_different_instance_dirs_get_different_secrets(make_app, config, tmp_path, monkeypatch):
+def test_different_instance_dirs_get_different_secrets(
+    make_app: Callable[[dict[str, object]], Flask],
+    config: dict[str, object],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     secrets_seen = set()
     for name in ("one", "two"):
         path = tmp_path / name
@@ -235,13 +299,24 @@ def test_different_instance_dirs_get_different_secrets(make_app, config, tmp_pat
         ("MAX_CONTENT_LENGTH", "10"),
     ],
 )
-def test_invalid_settings_refuse_to_start(make_app, monkeypatch, config, name, value):
+def test_invalid_settings_refuse_to_start(
+    make_app: Callable[[dict[str, object]], Flask],
+    monkeypatch: pytest.MonkeyPatch,
+    config: dict[str, object],
+    name: str,
+    value: str,
+) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=name):
         make_app(config)
 
 
-def test_database_url_from_the_environment(make_app, monkeypatch, config, tmp_path):
+def test_database_url_from_the_environment(
+    make_app: Callable[[dict[str, object]], Flask],
+    monkeypatch: pytest.MonkeyPatch,
+    config: dict[str, object],
+    tmp_path: Path,
+) -> None:
     url = f"sqlite:///{tmp_path / 'from-env.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
     settings = {key: value for key, value in config.items() if key != "SQLALCHEMY_DATABASE_URI"}
@@ -252,7 +327,12 @@ def test_database_url_from_the_environment(make_app, monkeypatch, config, tmp_pa
     assert (tmp_path / "from-env.db").exists()
 
 
-def test_body_limit_from_the_environment(make_app, monkeypatch, config, tmp_path):
+def test_body_limit_from_the_environment(
+    make_app: Callable[[dict[str, object]], Flask],
+    monkeypatch: pytest.MonkeyPatch,
+    config: dict[str, object],
+    tmp_path: Path,
+) -> None:
     monkeypatch.setenv("MAX_CONTENT_LENGTH", "2048")
     app = make_app(config)
     client = app.test_client()

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from tests.conftest import Account
 
 ALLOWED = "https://app.example.com"  # the `config` fixture's CORS_ORIGINS
 OTHERS = [
@@ -13,19 +20,21 @@ OTHERS = [
 ]
 
 
-def header_set(response, name: str) -> set[str]:
+def header_set(response: TestResponse, name: str) -> set[str]:
     return {
         part.strip().lower() for part in response.headers.get(name, "").split(",") if part.strip()
     }
 
 
-def cors_headers(response) -> list[str]:
+def cors_headers(response: TestResponse) -> list[str]:
     return [
         name for name, _ in response.headers.items() if name.lower().startswith("access-control-")
     ]
 
 
-def preflight(client, url: str, origin: str, method: str, headers: str):
+def preflight(
+    client: FlaskClient, url: str, origin: str, method: str, headers: str
+) -> TestResponse:
     return client.options(
         url,
         headers={
@@ -36,7 +45,7 @@ def preflight(client, url: str, origin: str, method: str, headers: str):
     )
 
 
-def test_allowed_origin_gets_the_headers(client, alice):
+def test_allowed_origin_gets_the_headers(client: FlaskClient, alice: Account) -> None:
     client.post("/api/v1/items", json={"title": "x"}, headers=alice.headers)
     response = client.get("/api/v1/items", headers={**alice.headers, "Origin": ALLOWED})
     assert response.status_code == 200
@@ -48,13 +57,13 @@ def test_allowed_origin_gets_the_headers(client, alice):
     assert "origin" in header_set(response, "Vary")
 
 
-def test_allowed_origin_can_read_errors_too(client):
+def test_allowed_origin_can_read_errors_too(client: FlaskClient) -> None:
     response = client.get("/api/v1/items", headers={"Origin": ALLOWED})
     assert response.status_code == 401
     assert response.headers["Access-Control-Allow-Origin"] == ALLOWED
 
 
-def test_allowed_origin_sees_location_of_created_item(client, alice):
+def test_allowed_origin_sees_location_of_created_item(client: FlaskClient, alice: Account) -> None:
     response = client.post(
         "/items", json={"title": "x"}, headers={**alice.headers, "Origin": ALLOWED}
     )
@@ -74,7 +83,9 @@ def test_allowed_origin_sees_location_of_created_item(client, alice):
         ("/api/v1/auth/login", "POST", "Content-Type"),
     ],
 )
-def test_preflight_for_allowed_origin(client, url, method, headers):
+def test_preflight_for_allowed_origin(
+    client: FlaskClient, url: str, method: str, headers: str
+) -> None:
     response = preflight(client, url, ALLOWED, method, headers)
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == ALLOWED
@@ -85,7 +96,9 @@ def test_preflight_for_allowed_origin(client, url, method, headers):
 
 
 @pytest.mark.parametrize("origin", OTHERS)
-def test_other_origins_get_no_cors_headers(client, alice, origin):
+def test_other_origins_get_no_cors_headers(
+    client: FlaskClient, alice: Account, origin: str
+) -> None:
     responses = [
         client.get("/api/v1/items", headers={**alice.headers, "Origin": origin}),
         client.get("/health", headers={"Origin": origin}),
@@ -97,7 +110,11 @@ def test_other_origins_get_no_cors_headers(client, alice, origin):
         assert "origin" in header_set(response, "Vary")
 
 
-def test_origins_come_from_the_environment(make_app, monkeypatch, config):
+def test_origins_come_from_the_environment(
+    make_app: Callable[[dict[str, object]], Flask],
+    monkeypatch: pytest.MonkeyPatch,
+    config: dict[str, object],
+) -> None:
     monkeypatch.setenv("CORS_ORIGINS", "https://one.example, https://two.example")
     settings = {key: value for key, value in config.items() if key != "CORS_ORIGINS"}
     client = make_app(settings).test_client()
@@ -110,7 +127,11 @@ def test_origins_come_from_the_environment(make_app, monkeypatch, config):
     )
 
 
-def test_no_origins_configured_means_no_cors(make_app, monkeypatch, config):
+def test_no_origins_configured_means_no_cors(
+    make_app: Callable[[dict[str, object]], Flask],
+    monkeypatch: pytest.MonkeyPatch,
+    config: dict[str, object],
+) -> None:
     monkeypatch.delenv("CORS_ORIGINS", raising=False)
     settings = {key: value for key, value in config.items() if key != "CORS_ORIGINS"}
     client = make_app(settings).test_client()

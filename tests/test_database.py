@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from app.database import engine_options
 from app.extensions import db
+from tests.conftest import Account
 from tests.helpers import needs_postgres
 
 POSTGRES = "postgresql+psycopg://u@db.example/app"
 
 
-def test_server_engine_has_bounded_pool_and_timeouts(app):
+def test_server_engine_has_bounded_pool_and_timeouts(app: Flask) -> None:
     options = engine_options(POSTGRES, app.config)
     assert options["pool_pre_ping"] is True
     assert options["hide_parameters"] is True
@@ -25,12 +30,12 @@ def test_server_engine_has_bounded_pool_and_timeouts(app):
     assert "statement_timeout=10000" in options["connect_args"]["options"]
 
 
-def test_sqlite_engine_hides_parameters(app):
+def test_sqlite_engine_hides_parameters(app: Flask) -> None:
     assert engine_options("sqlite:///x.db", app.config)["hide_parameters"] is True
 
 
 @needs_postgres
-def test_forked_child_opens_its_own_connection(app):
+def test_forked_child_opens_its_own_connection(app: Flask) -> None:
     """A pooled connection inherited over fork is left to the parent."""
     with app.app_context():
         parent_backend = db.session.scalar(text("SELECT pg_backend_pid()"))
@@ -52,7 +57,9 @@ def test_forked_child_opens_its_own_connection(app):
 
 
 @needs_postgres
-def test_long_statements_are_cancelled(config, make_app):
+def test_long_statements_are_cancelled(
+    config: dict[str, object], make_app: Callable[[dict[str, object]], Flask]
+) -> None:
     app = make_app({**config, "DB_STATEMENT_TIMEOUT_MS": 100})
     with app.app_context():
         with pytest.raises(OperationalError, match="statement timeout"):
@@ -66,7 +73,9 @@ ITEM_ID_BEYOND_COLUMNS = ["2147483648", "9223372036854775807", "9223372036854775
 
 @pytest.mark.parametrize("item_id", ITEM_ID_BEYOND_COLUMNS)
 @pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
-def test_ids_past_the_column_range_are_not_found(client, alice, method, item_id):
+def test_ids_past_the_column_range_are_not_found(
+    client: FlaskClient, alice: Account, method: str, item_id: int
+) -> None:
     response = client.open(
         f"/api/v1/items/{item_id}", method=method, json={"title": "t"}, headers=alice.headers
     )
@@ -84,24 +93,26 @@ NUL = "nul\x00byte"
         ("/api/v1/items", {"title": "ok", "description": NUL}),
     ],
 )
-def test_nul_in_item_text_is_refused(client, alice, path, body):
+def test_nul_in_item_text_is_refused(
+    client: FlaskClient, alice: Account, path: str, body: dict[str, Any]
+) -> None:
     response = client.post(path, json=body, headers=alice.headers)
     assert response.status_code == 422
 
 
-def test_nul_in_search_is_refused(client, alice):
+def test_nul_in_search_is_refused(client: FlaskClient, alice: Account) -> None:
     response = client.get("/api/v1/items", query_string={"q": NUL}, headers=alice.headers)
     assert response.status_code == 422
 
 
 @pytest.mark.parametrize("field", ["username", "email", "password", "full_name"])
-def test_nul_in_registration_is_refused(client, field):
+def test_nul_in_registration_is_refused(client: FlaskClient, field: str) -> None:
     body = {"username": "carol", "email": "carol@example.com", "password": "long enough pw"}
     response = client.post("/api/v1/auth/register", json={**body, field: NUL + "xxxxxxxx"})
     assert response.status_code == 422
 
 
 @pytest.mark.parametrize("field", ["username", "password"])
-def test_nul_in_login_is_refused(client, alice, field):
+def test_nul_in_login_is_refused(client: FlaskClient, alice: Account, field: str) -> None:
     body = {"username": "alice", "password": "whatever1", field: NUL}
     assert client.post("/api/v1/auth/login", json=body).status_code == 422

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import psycopg
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from flask_jwt_extended import create_access_token
 from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.extensions import db
-from tests.conftest import AuthActions
+from tests.conftest import Account, AuthActions
 from tests.helpers import needs_postgres
 from tests.tcp_proxy import TcpProxy
 
@@ -20,7 +24,7 @@ POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
 REFUSED = "postgresql+psycopg://postgres@127.0.0.1:1/test"
 
 
-def requests_that_need_the_database(app):
+def requests_that_need_the_database(app: Flask) -> list[tuple[str, str, dict[str, Any]]]:
     """(method, path, keyword arguments) of requests across the API."""
     with app.app_context():
         claims = {"uid": 1, "ver": 0, "sid": "0" * 32}
@@ -37,7 +41,9 @@ def requests_that_need_the_database(app):
     ]
 
 
-def assert_quick_503(client, method, path, limit, **kwargs):
+def assert_quick_503(
+    client: FlaskClient, method: str, path: str, limit: float, **kwargs: Any
+) -> float:
     started = time.monotonic()
     response = client.open(path, method=method, **kwargs)
     elapsed = time.monotonic() - started
@@ -48,14 +54,18 @@ def assert_quick_503(client, method, path, limit, **kwargs):
     return elapsed
 
 
-def test_refused_connection_gives_503_at_once(config, make_app):
+def test_refused_connection_gives_503_at_once(
+    config: dict[str, object], make_app: Callable[[dict[str, object]], Flask]
+) -> None:
     app = make_app({**config, "SQLALCHEMY_DATABASE_URI": REFUSED})
     client = app.test_client()
     for method, path, kwargs in requests_that_need_the_database(app):
         assert_quick_503(client, method, path, limit=2, **kwargs)
 
 
-def test_silent_server_gives_503_within_the_connect_timeout(config, make_app):
+def test_silent_server_gives_503_within_the_connect_timeout(
+    config: dict[str, object], make_app: Callable[[dict[str, object]], Flask]
+) -> None:
     silent = TcpProxy(("127.0.0.1", 9), blackhole=True)
     silent.start()
     try:
@@ -75,7 +85,7 @@ def test_silent_server_gives_503_within_the_connect_timeout(config, make_app):
 
 
 @pytest.fixture
-def proxied_app(config):
+def proxied_app(config: dict[str, object]) -> Iterator[tuple[Flask, TcpProxy]]:
     """An app whose PostgreSQL connections pass through a proxy the test can cut."""
     url = make_url(POSTGRES_URL)
     proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
@@ -96,7 +106,7 @@ def proxied_app(config):
 
 
 @needs_postgres
-def test_service_resumes_when_the_database_returns(proxied_app):
+def test_service_resumes_when_the_database_returns(proxied_app: tuple[Flask, TcpProxy]) -> None:
     app, proxy = proxied_app
     client = app.test_client()
     alice = AuthActions(client).account("alice")
@@ -115,7 +125,7 @@ def test_service_resumes_when_the_database_returns(proxied_app):
 
 
 @needs_postgres
-def test_terminated_connections_are_replaced_unnoticed(client, alice):
+def test_terminated_connections_are_replaced_unnoticed(client: FlaskClient, alice: Account) -> None:
     assert client.get("/api/v1/items", headers=alice.headers).status_code == 200
     admin_url = make_url(POSTGRES_URL).set(drivername="postgresql")
     with psycopg.connect(admin_url.render_as_string(hide_password=False)) as admin:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
-from tests.conftest import PASSWORD, error_body, rate_limited
+from tests.conftest import PASSWORD, AuthActions, error_body, rate_limited
 
 pytestmark = pytest.mark.usefixtures("fresh_counters")
 
@@ -13,12 +15,19 @@ WRONG = "wrong password"
 
 
 @pytest.fixture(params=["memory", "redis"])
-def config(config, request):
+def config(config: dict[str, object], request: pytest.FixtureRequest) -> dict[str, object]:
     """Limits on, small enough to reach, in memory and (when available) Redis."""
     return rate_limited(config, request.param, LOGIN_RATE_LIMIT="3/minute")
 
 
-def login(client, password=PASSWORD, username="alice", device=None, address="10.0.0.1", json=False):
+def login(
+    client: FlaskClient,
+    password: str = PASSWORD,
+    username: str = "alice",
+    device: str | None = None,
+    address: str = "10.0.0.1",
+    json: bool = False,
+) -> TestResponse:
     fields = {"username": username, "password": password}
     if device is not None:
         fields["device_token"] = device
@@ -26,7 +35,7 @@ def login(client, password=PASSWORD, username="alice", device=None, address="10.
     return client.post(LOGIN, **body, environ_base={"REMOTE_ADDR": address})
 
 
-def device_token(client, username="alice") -> str:
+def device_token(client: FlaskClient, username: str = "alice") -> str:
     response = login(client, username=username, address="192.0.2.1")
     assert response.status_code == 200
     token = response.get_json()["device_token"]
@@ -34,7 +43,7 @@ def device_token(client, username="alice") -> str:
     return token
 
 
-def guess_until_throttled(client, username="alice") -> None:
+def guess_until_throttled(client: FlaskClient, username: str = "alice") -> None:
     """An attacker's wrong guesses, from addresses of their own, until 429."""
     for n in range(3):
         assert login(client, WRONG, username, address=f"203.0.113.{n}").status_code == 401
@@ -42,7 +51,9 @@ def guess_until_throttled(client, username="alice") -> None:
 
 
 @pytest.mark.parametrize("as_json", [False, True], ids=["form", "json"])
-def test_a_known_device_logs_in_while_the_account_is_throttled(client, auth, as_json):
+def test_a_known_device_logs_in_while_the_account_is_throttled(
+    client: FlaskClient, auth: AuthActions, as_json: bool
+) -> None:
     auth.register("alice")
     known = device_token(client)
 
@@ -55,7 +66,7 @@ def test_a_known_device_logs_in_while_the_account_is_throttled(client, auth, as_
     assert login(client, WRONG, address="203.0.113.10").status_code == 429
 
 
-def test_each_device_has_its_own_limit(client, auth):
+def test_each_device_has_its_own_limit(client: FlaskClient, auth: AuthActions) -> None:
     auth.register("alice")
     first, second = device_token(client), device_token(client)
 
@@ -67,7 +78,7 @@ def test_each_device_has_its_own_limit(client, auth):
     assert login(client, address="198.51.100.7").status_code == 200
 
 
-def test_a_renewed_device_token_keeps_its_device(client, auth):
+def test_a_renewed_device_token_keeps_its_device(client: FlaskClient, auth: AuthActions) -> None:
     auth.register("alice")
     token = device_token(client)
     for _ in range(2):
@@ -84,7 +95,9 @@ def tampered(token: str) -> str:
 
 
 @pytest.mark.parametrize("kind", ["another account's", "tampered", "access token", "garbage"])
-def test_only_a_genuine_token_of_the_account_counts(client, auth, kind):
+def test_only_a_genuine_token_of_the_account_counts(
+    client: FlaskClient, auth: AuthActions, kind: str
+) -> None:
     auth.register("alice")
     auth.register("bob")
     tokens = login(client, username="bob", address="192.0.2.2").get_json()
@@ -99,7 +112,7 @@ def test_only_a_genuine_token_of_the_account_counts(client, auth, kind):
     error_body(login(client, device=presented, address="198.51.100.7"), 429)
 
 
-def test_a_device_token_too_long_is_refused(client, auth):
+def test_a_device_token_too_long_is_refused(client: FlaskClient, auth: AuthActions) -> None:
     auth.register("alice")
 
     response = login(client, device="x" * 513)

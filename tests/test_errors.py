@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
-from tests.conftest import PASSWORD, error_body
+from tests.conftest import PASSWORD, Account, error_body
 
+# What the `endpoint` fixture gives: send a body (and keywords) there as alice.
+Send = Callable[..., TestResponse]
 ONE_MIB = 1024 * 1024
 
 # Each JSON endpoint gets a body valid for it; the hostile bodies replace it.
@@ -22,18 +29,20 @@ JSON_ENDPOINTS = [
 
 
 @pytest.fixture
-def item_id(client, alice) -> int:
+def item_id(client: FlaskClient, alice: Account) -> int:
     response = client.post("/api/v1/items", json={"title": "Keep me"}, headers=alice.headers)
     return response.get_json()["id"]
 
 
 @pytest.fixture(params=JSON_ENDPOINTS, ids=lambda e: f"{e[0]} {e[1]}")
-def endpoint(request, client, alice, item_id):
+def endpoint(
+    request: pytest.FixtureRequest, client: FlaskClient, alice: Account, item_id: int
+) -> Send:
     """(send, url): `send(body, **kw)` posts raw bytes there as alice."""
     method, url = request.param
     url = url.format(id=item_id)
 
-    def send(data, content_type="application/json", **kwargs):
+    def send(data: Any, content_type: str = "application/json", **kwargs: Any) -> TestResponse:
         return getattr(client, method)(
             url, data=data, content_type=content_type, headers=alice.headers, **kwargs
         )
@@ -41,7 +50,7 @@ def endpoint(request, client, alice, item_id):
     return send
 
 
-def assert_nothing_changed(client, alice, item_id):
+def assert_nothing_changed(client: FlaskClient, alice: Account, item_id: int) -> None:
     items = client.get("/api/v1/items", headers=alice.headers).get_json()
     assert [(item["id"], item["title"]) for item in items] == [(item_id, "Keep me")]
     assert (
@@ -67,7 +76,9 @@ MALFORMED_JSON = {
 
 
 @pytest.mark.parametrize("body", MALFORMED_JSON.values(), ids=MALFORMED_JSON.keys())
-def test_malformed_json_is_400(client, alice, item_id, endpoint, body):
+def test_malformed_json_is_400(
+    client: FlaskClient, alice: Account, item_id: int, endpoint: Send, body: Any
+) -> None:
     error = error_body(endpoint(body), 400)
     assert error["message"] == "The body is not valid JSON."
     assert_nothing_changed(client, alice, item_id)
@@ -84,7 +95,9 @@ WRONG_SHAPES = {
 
 
 @pytest.mark.parametrize("body", WRONG_SHAPES.values(), ids=WRONG_SHAPES.keys())
-def test_body_that_is_not_an_object_is_422(client, alice, item_id, endpoint, body):
+def test_body_that_is_not_an_object_is_422(
+    client: FlaskClient, alice: Account, item_id: int, endpoint: Send, body: Any
+) -> None:
     error = error_body(endpoint(body), 422)
     assert error["errors"]["json"] == {"_schema": ["Invalid input type."]}
     assert_nothing_changed(client, alice, item_id)
@@ -134,7 +147,15 @@ BAD_TEXT = {
         ("post", "/api/v1/auth/login", {"username": "alice"}, "password"),
     ],
 )
-def test_bad_field_values_are_422(client, alice, item_id, method, url, fields, field):
+def test_bad_field_values_are_422(
+    client: FlaskClient,
+    alice: Account,
+    item_id: int,
+    method: str,
+    url: str,
+    fields: dict[str, Any],
+    field: str,
+) -> None:
     for name, value in BAD_TEXT.items():
         body = json.dumps(fields)[:-1].encode()
         body += (b", " if fields else b"") + f'"{field}": '.encode() + value + b"}"
@@ -160,7 +181,9 @@ NON_JSON_BODIES = {
 
 
 @pytest.mark.parametrize("content_type", NON_JSON_BODIES)
-def test_non_json_bodies_are_415(client, alice, item_id, content_type):
+def test_non_json_bodies_are_415(
+    client: FlaskClient, alice: Account, item_id: int, content_type: str
+) -> None:
     for method, url in (
         ("post", "/api/v1/items"),
         ("put", f"/api/v1/items/{item_id}"),
@@ -178,7 +201,9 @@ def test_non_json_bodies_are_415(client, alice, item_id, content_type):
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/xml"])
-def test_login_refuses_other_media_types(client, alice, content_type):
+def test_login_refuses_other_media_types(
+    client: FlaskClient, alice: Account, content_type: str
+) -> None:
     response = client.post(
         "/api/v1/auth/login",
         data=f"username=alice&password={PASSWORD}",
@@ -197,7 +222,14 @@ def test_login_refuses_other_media_types(client, alice, content_type):
     ],
 )
 @pytest.mark.parametrize("content_type", [None, "application/json"])
-def test_missing_body_is_a_validation_error(client, alice, item_id, method, url, content_type):
+def test_missing_body_is_a_validation_error(
+    client: FlaskClient,
+    alice: Account,
+    item_id: int,
+    method: str,
+    url: str,
+    content_type: str | None,
+) -> None:
     kwargs = {"content_type": content_type} if content_type else {}
     response = getattr(client, method)(url.format(id=item_id), headers=alice.headers, **kwargs)
     assert error_body(response, 422)["errors"]["json"] == {"_schema": ["Missing request body."]}
@@ -214,13 +246,17 @@ def test_missing_body_is_a_validation_error(client, alice, item_id, method, url,
         ("/api/v1/auth/login", "multipart/form-data; boundary=b"),
     ],
 )
-def test_body_over_the_limit_is_413(client, alice, url, content_type):
+def test_body_over_the_limit_is_413(
+    client: FlaskClient, alice: Account, url: str, content_type: str
+) -> None:
     data = b'{"title": "' + b"x" * ONE_MIB + b'"}'
     response = client.post(url, data=data, content_type=content_type, headers=alice.headers)
     assert "message" in error_body(response, 413)
 
 
-def post_chunked(client, url: str, body: bytes, content_type: str, headers: dict[str, str]):
+def post_chunked(
+    client: FlaskClient, url: str, body: bytes, content_type: str, headers: dict[str, str]
+) -> TestResponse:
     """POST `body` as a server hands on a chunked one: no length, a terminated stream."""
     return client.post(
         url,
@@ -248,14 +284,16 @@ PADDED_JSON = b'{"title": "cut here"}' + b" " * (3 * ONE_MIB)
     ],
     ids=["padded", "long-title", "one-byte-over", "register", "login", "form", "multipart"],
 )
-def test_chunked_body_over_the_limit_is_413(client, alice, url, content_type, body):
+def test_chunked_body_over_the_limit_is_413(
+    client: FlaskClient, alice: Account, url: str, content_type: str, body: Any
+) -> None:
     response = post_chunked(client, url, body, content_type, alice.headers)
 
     assert "message" in error_body(response, 413)
     assert client.get("/api/v1/items", headers=alice.headers).get_json() == []
 
 
-def test_chunked_body_within_the_limit_is_read(client, alice):
+def test_chunked_body_within_the_limit_is_read(client: FlaskClient, alice: Account) -> None:
     body = b'{"title": "chunked"}' + b" " * (ONE_MIB - 100)
     response = post_chunked(client, "/api/v1/items", body, "application/json", alice.headers)
 
@@ -263,7 +301,7 @@ def test_chunked_body_within_the_limit_is_read(client, alice):
     assert response.get_json()["title"] == "chunked"
 
 
-def test_body_just_under_the_limit_is_read(client, alice):
+def test_body_just_under_the_limit_is_read(client: FlaskClient, alice: Account) -> None:
     data = b'{"title": "x", "description": "' + b"y" * (ONE_MIB - 100) + b'"}'
     response = client.post(
         "/api/v1/items", data=data, content_type="application/json", headers=alice.headers
@@ -289,7 +327,9 @@ def test_body_just_under_the_limit_is_read(client, alice):
         "1" * 400,
     ],
 )
-def test_impossible_item_ids_are_404(client, alice, item_id, item_path):
+def test_impossible_item_ids_are_404(
+    client: FlaskClient, alice: Account, item_id: int, item_path: str
+) -> None:
     for prefix in ("/api/v1/items", "/items"):
         for method in ("get", "put", "patch", "delete"):
             response = getattr(client, method)(
@@ -313,7 +353,7 @@ def test_impossible_item_ids_are_404(client, alice, item_id, item_path):
         "/docs/assets/../../app/__init__.py",
     ],
 )
-def test_unknown_routes_are_404_json(client, url):
+def test_unknown_routes_are_404_json(client: FlaskClient, url: str) -> None:
     error_body(client.get(url), 404)
 
 
@@ -329,7 +369,9 @@ def test_unknown_routes_are_404_json(client, url):
         ("delete", "/openapi.json", {"GET"}),
     ],
 )
-def test_wrong_method_is_405_with_allow(client, method, url, allowed):
+def test_wrong_method_is_405_with_allow(
+    client: FlaskClient, method: str, url: str, allowed: set[str]
+) -> None:
     response = getattr(client, method)(url)
     error_body(response, 405)
     methods = {part.strip() for part in response.headers["Allow"].split(",")}
@@ -337,9 +379,11 @@ def test_wrong_method_is_405_with_allow(client, method, url, allowed):
     assert method.upper() not in methods
 
 
-def test_unexpected_exception_is_500_without_internals(app, client, caplog):
+def test_unexpected_exception_is_500_without_internals(
+    app: Flask, client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
     @app.get("/test-only/boom")
-    def boom():
+    def boom() -> NoReturn:
         raise RuntimeError("secret detail: /srv/app/db.sqlite password=hunter2")
 
     response = client.get("/test-only/boom")
@@ -364,7 +408,7 @@ def test_unexpected_exception_is_500_without_internals(app, client, caplog):
         {"Authorization": "Bearer a.b.c.d"},
     ],
 )
-def test_hostile_authorization_headers(client, headers):
+def test_hostile_authorization_headers(client: FlaskClient, headers: dict[str, Any]) -> None:
     response = client.get("/api/v1/items", headers=headers)
     error_body(response, 401)
     assert response.headers["WWW-Authenticate"] == "Bearer"

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, timedelta
 from pathlib import Path
@@ -17,24 +16,28 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from tests.live import PASSWORD, REPO_ROOT, running_server
+from tests.live import PASSWORD, REPO_ROOT, LiveServer, running_server
 
 PACKAGE = "items_api_client"
-# Where the README's command writes the client: a folder .gitignore keeps out of git.
+# Where docs/development.md has the client written: a folder .gitignore keeps out of git.
 OUTPUT = Path("generated") / PACKAGE
 GENERATOR = Path(sys.executable).parent / "openapi-python-client"
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    with running_server(tmp_path) as live:
-        yield live.url
+def live(tmp_path: Path) -> Iterator[LiveServer]:
+    with running_server(tmp_path) as server:
+        yield server
 
 
 @pytest.fixture
-def spec(server: str) -> dict[str, Any]:
-    with urllib.request.urlopen(server + "/openapi.json", timeout=10) as response:
-        return dict(json.load(response))
+def server(live: LiveServer) -> str:
+    return live.url
+
+
+@pytest.fixture
+def spec(live: LiveServer) -> dict[str, Any]:
+    return dict(live.call("GET", "/openapi.json").json())
 
 
 @pytest.fixture
@@ -74,9 +77,9 @@ def generated(
         del sys.modules[name]
 
 
-def test_the_readme_generates_the_client_into_an_ignored_folder() -> None:
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    assert f"--output-path {OUTPUT}" in readme
+def test_the_docs_generate_the_client_into_an_ignored_folder() -> None:
+    development = (REPO_ROOT / "docs" / "development.md").read_text(encoding="utf-8")
+    assert f"--output-path {OUTPUT}" in development
     ignored = subprocess.run(
         ["git", "check-ignore", "--quiet", str(OUTPUT / "__init__.py")], cwd=REPO_ROOT
     )

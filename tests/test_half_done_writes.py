@@ -7,20 +7,24 @@ Each test fails the second statement of a write with a real database error
 from __future__ import annotations
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, Account
 from tests.helpers import failing_sqlite, login
 
 NEW_PASSWORD = "a brand new passphrase"
 REVOKING_TOKENS = "BEFORE UPDATE OF token_version ON users"
 
 
-def assert_alice_untouched(client, alice, password: str = PASSWORD) -> None:
+def assert_alice_untouched(client: FlaskClient, alice: Account, password: str = PASSWORD) -> None:
     assert login(client, "alice", password).status_code == 200
     assert client.get("/api/v1/auth/me", headers=alice.headers).status_code == 200
 
 
-def test_a_password_change_that_fails_half_way_keeps_the_old_password(app, client, alice):
+def test_a_password_change_that_fails_half_way_keeps_the_old_password(
+    app: Flask, client: FlaskClient, alice: Account
+) -> None:
     change = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
     with failing_sqlite(app, REVOKING_TOKENS):
         failed = client.post("/api/v1/auth/me/password", json=change, headers=alice.headers)
@@ -33,7 +37,9 @@ def test_a_password_change_that_fails_half_way_keeps_the_old_password(app, clien
     assert login(client, "alice", NEW_PASSWORD).status_code == 200
 
 
-def test_an_admin_disable_that_fails_half_way_leaves_the_account_enabled(app, client, admin, alice):
+def test_an_admin_disable_that_fails_half_way_leaves_the_account_enabled(
+    app: Flask, client: FlaskClient, admin: Account, alice: Account
+) -> None:
     with failing_sqlite(app, REVOKING_TOKENS):
         failed = client.post("/api/v1/admin/users/alice/disable", headers=admin.headers)
     assert failed.status_code >= 400
@@ -42,7 +48,9 @@ def test_an_admin_disable_that_fails_half_way_leaves_the_account_enabled(app, cl
     assert_alice_untouched(client, alice)
 
 
-def test_a_cli_disable_that_fails_half_way_leaves_the_account_enabled(app, client, runner, alice):
+def test_a_cli_disable_that_fails_half_way_leaves_the_account_enabled(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, alice: Account
+) -> None:
     with failing_sqlite(app, REVOKING_TOKENS):
         failed = runner.invoke(args=["users", "disable", "alice"])
     assert failed.exit_code != 0
@@ -52,8 +60,8 @@ def test_a_cli_disable_that_fails_half_way_leaves_the_account_enabled(app, clien
 
 @pytest.mark.parametrize("by", ["owner", "admin", "cli"])
 def test_a_deletion_that_fails_half_way_keeps_the_account_and_its_items(
-    app, client, runner, admin, alice, by
-):
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, admin: Account, alice: Account, by: str
+) -> None:
     for title in ("first", "second", "third"):
         client.post("/api/v1/items", json={"title": title}, headers=alice.headers)
     with failing_sqlite(app, "AFTER DELETE ON items WHEN OLD.title = 'second'"):

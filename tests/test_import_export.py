@@ -6,6 +6,7 @@ import json
 import stat
 import time
 import tracemalloc
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,16 +15,19 @@ import bcrypt
 import pytest
 from click.testing import Result
 from flask import Flask
-from flask.testing import FlaskCliRunner
+from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select
+from werkzeug.test import TestResponse
 
 from app.extensions import db
 from app.models import Item, User
 from app.transfer import PARTIAL_IMPORT_STATUS
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, Account, AuthActions
 from tests.helpers import bearer, failing_sqlite
 from tests.helpers import login as login_with
 
+# What the `write_file` fixture gives: write content (JSON, text or bytes) to a file.
+WriteFile = Callable[..., Path]
 OLD_PASSWORD = "password from the old store"
 # Low cost keeps the tests fast; login checks any cost the hash names.
 OLD_HASH = bcrypt.hashpw(OLD_PASSWORD.encode(), bcrypt.gensalt(4)).decode()
@@ -41,7 +45,7 @@ def user(username: str, **fields: Any) -> dict[str, Any]:
     return {**record, **fields}
 
 
-def item(owner: str, title: str, **fields: Any) -> dict[str, Any]:
+def item(owner: str, title: str | None, **fields: Any) -> dict[str, Any]:
     record = {
         "id": 1,
         "title": title,
@@ -57,7 +61,7 @@ def store(users: list[dict[str, Any]], items: dict[str, list[dict[str, Any]]]) -
 
 
 @pytest.fixture
-def write_file(tmp_path: Path):
+def write_file(tmp_path: Path) -> WriteFile:
     def write(content: Any, name: str = "store.json") -> Path:
         path = tmp_path / name
         if isinstance(content, bytes):
@@ -83,11 +87,11 @@ def counts(app: Flask) -> tuple[int, int]:
     return users or 0, items or 0
 
 
-def login(client, username: str, password: str = OLD_PASSWORD):
+def login(client: FlaskClient, username: str, password: str = OLD_PASSWORD) -> TestResponse:
     return login_with(client, username, password)
 
 
-def list_items(client, username: str) -> list[dict[str, Any]]:
+def list_items(client: FlaskClient, username: str) -> list[dict[str, Any]]:
     token = login(client, username).get_json()["access_token"]
     response = client.get("/api/v1/items", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
@@ -111,8 +115,8 @@ GOOD_STORE = store(
 
 
 def test_good_file_imports_users_who_log_in_with_their_old_password(
-    app, client, runner, write_file
-):
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, write_file: WriteFile
+) -> None:
     result = run_import(runner, write_file(GOOD_STORE))
 
     assert result.exit_code == 0, result.output
@@ -139,14 +143,18 @@ def test_good_file_imports_users_who_log_in_with_their_old_password(
     assert [i["title"] for i in list_items(client, "bob")] == ["bob's only item"]
 
 
-def test_imported_email_is_normalised_and_logs_in(app, client, runner, write_file):
+def test_imported_email_is_normalised_and_logs_in(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, write_file: WriteFile
+) -> None:
     run_import(runner, write_file(GOOD_STORE))
 
     assert login(client, "alice@example.com").status_code == 200
     assert login(client, "ALICE").status_code == 200
 
 
-def test_second_import_changes_nothing_and_says_so(app, runner, write_file):
+def test_second_import_changes_nothing_and_says_so(
+    app: Flask, runner: FlaskCliRunner, write_file: WriteFile
+) -> None:
     path = write_file(GOOD_STORE)
     assert run_import(runner, path).exit_code == 0
 
@@ -159,7 +167,9 @@ def test_second_import_changes_nothing_and_says_so(app, runner, write_file):
     assert counts(app) == (3, 3)
 
 
-def test_import_adds_only_new_items_of_present_users(app, client, runner, write_file):
+def test_import_adds_only_new_items_of_present_users(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, write_file: WriteFile
+) -> None:
     run_import(runner, write_file(GOOD_STORE))
     grown = json.loads(json.dumps(GOOD_STORE))
     grown["items"]["bob"].append(item("bob", "written later", created_at="2024-01-01T00:00:00Z"))
@@ -170,7 +180,9 @@ def test_import_adds_only_new_items_of_present_users(app, client, runner, write_
     assert [i["title"] for i in list_items(client, "bob")] == ["written later", "bob's only item"]
 
 
-def test_dry_run_reports_and_writes_nothing(app, runner, write_file):
+def test_dry_run_reports_and_writes_nothing(
+    app: Flask, runner: FlaskCliRunner, write_file: WriteFile
+) -> None:
     result = run_import(runner, write_file(GOOD_STORE), "--dry-run")
 
     assert result.exit_code == 0
@@ -178,7 +190,9 @@ def test_dry_run_reports_and_writes_nothing(app, runner, write_file):
     assert counts(app) == (0, 0)
 
 
-def test_duplicates_differing_by_case_in_the_file(app, client, runner, write_file):
+def test_duplicates_differing_by_case_in_the_file(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, write_file: WriteFile
+) -> None:
     path = write_file(
         store(
             [
@@ -209,7 +223,13 @@ def test_duplicates_differing_by_case_in_the_file(app, client, runner, write_fil
     assert [i["title"] for i in list_items(client, "dana")] == ["kept"]
 
 
-def test_duplicates_against_existing_accounts(app, client, runner, auth, write_file):
+def test_duplicates_against_existing_accounts(
+    app: Flask,
+    client: FlaskClient,
+    runner: FlaskCliRunner,
+    auth: AuthActions,
+    write_file: WriteFile,
+) -> None:
     assert auth.register("Frank").status_code == 201
     assert auth.register("gina", email="Gina@example.com").status_code == 201
     path = write_file(
@@ -232,7 +252,9 @@ def test_duplicates_against_existing_accounts(app, client, runner, auth, write_f
     assert login(client, "frank").status_code == 401
 
 
-def test_same_items_twice_in_a_list_are_imported_once(app, runner, write_file):
+def test_same_items_twice_in_a_list_are_imported_once(
+    app: Flask, runner: FlaskCliRunner, write_file: WriteFile
+) -> None:
     twice = [item("hal", "same", id=1), item("hal", "same", id=2)]
     result = run_import(runner, write_file(store([user("hal")], {"hal": twice})))
 
@@ -253,7 +275,9 @@ def test_same_items_twice_in_a_list_are_imported_once(app, runner, write_file):
     ],
     ids=["truncated", "text", "not-utf8", "trailing", "repeated-key", "deep", "empty"],
 )
-def test_malformed_json_writes_nothing(app, runner, write_file, content):
+def test_malformed_json_writes_nothing(
+    app: Flask, runner: FlaskCliRunner, write_file: WriteFile, content: Any
+) -> None:
     result = run_import(runner, write_file(content))
 
     assert result.exit_code == 1
@@ -298,7 +322,12 @@ def test_malformed_json_writes_nothing(app, runner, write_file, content):
         "last-id-past-64-bits",
     ],
 )
-def test_wrong_container_types_write_nothing(app, runner, write_file, document):
+def test_wrong_container_types_write_nothing(
+    app: Flask,
+    runner: FlaskCliRunner,
+    write_file: WriteFile,
+    document: dict[str, Any] | list[Any] | str | None,
+) -> None:
     result = run_import(runner, write_file(document))
 
     assert result.exit_code == 1
@@ -331,8 +360,13 @@ def test_wrong_container_types_write_nothing(app, runner, write_file, document):
     ],
 )
 def test_invalid_users_are_skipped_with_their_reason(
-    app, client, runner, write_file, record, reason
-):
+    app: Flask,
+    client: FlaskClient,
+    runner: FlaskCliRunner,
+    write_file: WriteFile,
+    record: Any,
+    reason: str,
+) -> None:
     document = store([user("kim")], {"jon": [item("jon", "orphan")], "kim": []})
     document["users"]["jon"] = record
 
@@ -365,8 +399,13 @@ def test_invalid_users_are_skipped_with_their_reason(
     ],
 )
 def test_invalid_items_are_skipped_with_their_reason(
-    app, client, runner, write_file, record, reason
-):
+    app: Flask,
+    client: FlaskClient,
+    runner: FlaskCliRunner,
+    write_file: WriteFile,
+    record: Any,
+    reason: str,
+) -> None:
     items = [item("lee", "good"), record]
     result = run_import(runner, write_file(store([user("lee")], {"lee": items})))
 
@@ -376,7 +415,9 @@ def test_invalid_items_are_skipped_with_their_reason(
     assert [i["title"] for i in list_items(client, "lee")] == ["good"]
 
 
-def test_items_of_a_missing_owner_are_skipped(app, client, runner, write_file):
+def test_items_of_a_missing_owner_are_skipped(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, write_file: WriteFile
+) -> None:
     document = store(
         [user("max")],
         {"max": [item("max", "mine")], "ghost": [item("ghost", "a"), item("ghost", "b")]},
@@ -410,7 +451,9 @@ def big_store(users: int, items_each: int) -> dict[str, Any]:
     )
 
 
-def test_ten_thousand_items_import_in_bounded_memory(app, client, runner, write_file):
+def test_ten_thousand_items_import_in_bounded_memory(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, write_file: WriteFile
+) -> None:
     path = write_file(big_store(users=100, items_each=100))
 
     tracemalloc.start()
@@ -434,7 +477,9 @@ def test_ten_thousand_items_import_in_bounded_memory(app, client, runner, write_
     assert counts(app) == (100, 10_000)
 
 
-def test_export_writes_an_owner_only_file_with_hashes(app, runner, write_file, tmp_path):
+def test_export_writes_an_owner_only_file_with_hashes(
+    app: Flask, runner: FlaskCliRunner, write_file: WriteFile, tmp_path: Path
+) -> None:
     run_import(runner, write_file(GOOD_STORE))
     target = tmp_path / "backup.json"
     target.write_text("old content")
@@ -454,7 +499,9 @@ def test_export_writes_an_owner_only_file_with_hashes(app, runner, write_file, t
     assert list(tmp_path.glob(".backup.json.*")) == []
 
 
-def test_export_of_an_empty_database_imports_as_nothing(app, runner, tmp_path):
+def test_export_of_an_empty_database_imports_as_nothing(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
     target = tmp_path / "empty.json"
 
     assert runner.invoke(args=["export-json", str(target)]).exit_code == 0
@@ -466,14 +513,16 @@ def test_export_of_an_empty_database_imports_as_nothing(app, runner, tmp_path):
     assert "Nothing changed: nothing new to import." in run_import(runner, target).output
 
 
-def test_export_help_warns_about_hashes(runner):
+def test_export_help_warns_about_hashes(runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["export-json", "--help"])
 
     assert "password hash" in result.output
     assert "0600" in result.output
 
 
-def test_export_into_a_missing_directory_fails_cleanly(app, runner, tmp_path):
+def test_export_into_a_missing_directory_fails_cleanly(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
     result = runner.invoke(args=["export-json", str(tmp_path / "nope" / "backup.json")])
 
     assert result.exit_code == 1
@@ -481,8 +530,13 @@ def test_export_into_a_missing_directory_fails_cleanly(app, runner, tmp_path):
 
 
 def test_export_then_import_into_a_fresh_database_round_trips(
-    app, client, runner, alice, write_file, tmp_path
-):
+    app: Flask,
+    client: FlaskClient,
+    runner: FlaskCliRunner,
+    alice: Account,
+    write_file: WriteFile,
+    tmp_path: Path,
+) -> None:
     """alice registered through the API; the file's alice has her email, so is her."""
     created = client.post(
         "/api/v1/items",
@@ -532,8 +586,8 @@ def fresh_database(app: Flask) -> None:
 
 
 def test_tokens_revoked_before_an_export_stay_revoked_after_restoring_it(
-    app, client, runner, auth, tmp_path
-):
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, auth: AuthActions, tmp_path: Path
+) -> None:
     """Logout, password change and account deletion all hold across a restore.
 
     carol's first account is deleted and she registers again: in a fresh
@@ -572,8 +626,8 @@ def test_tokens_revoked_before_an_export_stay_revoked_after_restoring_it(
 
 
 def test_an_account_registered_after_a_restore_gets_no_old_token(
-    app, client, runner, auth, tmp_path
-):
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, auth: AuthActions, tmp_path: Path
+) -> None:
     """dave's deleted account must not come back to life under a new dave."""
     auth.account("bob")
     dave = auth.account("dave")
@@ -595,7 +649,9 @@ def test_an_account_registered_after_a_restore_gets_no_old_token(
     assert refreshed.status_code == 401
 
 
-def test_an_import_that_fails_half_way_writes_nothing(app, runner, write_file):
+def test_an_import_that_fails_half_way_writes_nothing(
+    app: Flask, runner: FlaskCliRunner, write_file: WriteFile
+) -> None:
     """The users are inserted, then the items fail: the users go too."""
     path = write_file(GOOD_STORE)
     with failing_sqlite(app, "BEFORE INSERT ON items"):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from flask.testing import FlaskClient, FlaskCliRunner
 
 from app.transfer import PARTIAL_IMPORT_STATUS
 
@@ -15,12 +17,14 @@ SAMPLE_PASSWORDS = {"alice": "alice-old-password", "bob": "bob-old-password"}
 
 
 @pytest.fixture
-def config(config):
+def config(config: dict[str, object]) -> dict[str, object]:
     """The sample's hashes cost 10: an import skips hashes costlier than BCRYPT_ROUNDS."""
     return {**config, "BCRYPT_ROUNDS": 10}
 
 
-def test_the_sample_imports_in_full_and_its_users_log_in(runner, client):
+def test_the_sample_imports_in_full_and_its_users_log_in(
+    runner: FlaskCliRunner, client: FlaskClient
+) -> None:
     result = runner.invoke(args=["import-json", str(SAMPLE)])
 
     assert result.exit_code == 0, result.output
@@ -36,7 +40,9 @@ def test_the_sample_imports_in_full_and_its_users_log_in(runner, client):
 
 
 @pytest.mark.parametrize("options", [[], ["--dry-run"]])
-def test_a_partial_import_exits_with_its_own_status(runner, tmp_path, options):
+def test_a_partial_import_exits_with_its_own_status(
+    runner: FlaskCliRunner, tmp_path: Path, options: list[Any]
+) -> None:
     store = json.loads(SAMPLE.read_text(encoding="utf-8"))
     store["users"]["bob"]["email"] = "not an email"
     partial = tmp_path / "partial.json"
@@ -49,14 +55,14 @@ def test_a_partial_import_exits_with_its_own_status(runner, tmp_path, options):
     assert "1 user and 2 items" in result.output
 
 
-def test_a_full_import_run_again_still_exits_0(runner):
+def test_a_full_import_run_again_still_exits_0(runner: FlaskCliRunner) -> None:
     assert runner.invoke(args=["import-json", str(SAMPLE)]).exit_code == 0
     again = runner.invoke(args=["import-json", str(SAMPLE)])
     assert again.exit_code == 0, again.output
     assert "Nothing changed" in again.output
 
 
-def test_the_exit_statuses_are_in_the_help(runner):
+def test_the_exit_statuses_are_in_the_help(runner: FlaskCliRunner) -> None:
     help_text = " ".join(runner.invoke(args=["import-json", "--help"]).output.split())
     assert "Exit status: 0 when every record was imported" in help_text
     assert "3 when some were skipped" in help_text

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from flask.testing import FlaskClient
 from marshmallow import Schema
 
 from app.items.schemas import ItemSchema
 from app.items.store import ItemRow
+from tests.conftest import Account
 
 ROWS = [
     ItemRow(
@@ -47,16 +49,16 @@ def declared_dump(row: ItemRow) -> dict:
 
 
 @pytest.mark.parametrize("row", ROWS)
-def test_dump_writes_exactly_what_the_fields_would(row):
+def test_dump_writes_exactly_what_the_fields_would(row: ItemRow) -> None:
     assert ItemSchema().dump(row) == declared_dump(row)
 
 
-def test_dump_of_many(row=ROWS):
+def test_dump_of_many() -> None:
     assert ItemSchema(many=True).dump(ROWS) == [declared_dump(row) for row in ROWS]
     assert ItemSchema().dump(ROWS, many=True) == [declared_dump(row) for row in ROWS]
 
 
-def test_bodies_served_match_the_documented_item(client, alice):
+def test_bodies_served_match_the_documented_item(client: FlaskClient, alice: Account) -> None:
     item = ItemSchema.__name__.removesuffix("Schema")
     documented = client.get("/openapi.json").get_json()["components"]["schemas"][item]
     created = client.post(

@@ -5,38 +5,46 @@ from __future__ import annotations
 import json
 import threading
 import time
+from typing import Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from werkzeug.test import TestResponse
 
 from app.extensions import db
 from app.models import Item
-from tests.conftest import error_body
+from tests.conftest import Account, error_body
 from tests.helpers import field_errors
 
 ITEM_FIELDS = {"id", "title", "description", "owner", "created_at", "updated_at"}
 
 
 @pytest.fixture(params=["/api/v1/items", "/items"])
-def items_url(request) -> str:
+def items_url(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def create(client, account, url: str = "/api/v1/items", **fields):
+def create(
+    client: FlaskClient, account: Account, url: str = "/api/v1/items", **fields: Any
+) -> dict[str, Any]:
     body = {"title": "A title", **fields}
     response = client.post(url, json=body, headers=account.headers)
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 
 
-def get(client, account, item_id: int, url: str = "/api/v1/items"):
+def get(
+    client: FlaskClient, account: Account, item_id: int, url: str = "/api/v1/items"
+) -> TestResponse:
     return client.get(f"{url}/{item_id}", headers=account.headers)
 
 
 # --- CRUD -------------------------------------------------------------------
 
 
-def test_full_crud(client, alice, items_url):
+def test_full_crud(client: FlaskClient, alice: Account, items_url: str) -> None:
     created = client.post(
         items_url, json={"title": "Milk", "description": "2 litres"}, headers=alice.headers
     )
@@ -81,19 +89,21 @@ def test_full_crud(client, alice, items_url):
     assert client.get(items_url, headers=alice.headers).get_json() == []
 
 
-def test_both_prefixes_share_the_same_items(client, alice):
+def test_both_prefixes_share_the_same_items(client: FlaskClient, alice: Account) -> None:
     item = create(client, alice, "/items", title="Shared")
     assert get(client, alice, item["id"], "/api/v1/items").get_json() == item
     assert client.get("/items", headers=alice.headers).get_json() == [item]
 
 
-def test_location_matches_the_prefix_used(client, alice):
+def test_location_matches_the_prefix_used(client: FlaskClient, alice: Account) -> None:
     response = client.post("/items", json={"title": "x"}, headers=alice.headers)
     assert response.headers["Location"].endswith(f"/items/{response.get_json()['id']}")
     assert "/api/v1/" not in response.headers["Location"]
 
 
-def test_updated_at_moves_on_change(client, alice, monkeypatch):
+def test_updated_at_moves_on_change(
+    client: FlaskClient, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
     item = create(client, alice)
     response = client.patch(
         f"/api/v1/items/{item['id']}", json={"title": "New"}, headers=alice.headers
@@ -102,7 +112,9 @@ def test_updated_at_moves_on_change(client, alice, monkeypatch):
     assert response.get_json()["updated_at"] >= item["updated_at"]
 
 
-def test_put_without_description_clears_it(client, alice, items_url):
+def test_put_without_description_clears_it(
+    client: FlaskClient, alice: Account, items_url: str
+) -> None:
     item = create(client, alice, items_url, description="to be cleared")
     response = client.put(f"{items_url}/{item['id']}", json={"title": "T"}, headers=alice.headers)
     assert response.status_code == 200
@@ -110,7 +122,7 @@ def test_put_without_description_clears_it(client, alice, items_url):
     assert get(client, alice, item["id"]).get_json()["description"] is None
 
 
-def test_put_requires_a_title(client, alice):
+def test_put_requires_a_title(client: FlaskClient, alice: Account) -> None:
     item = create(client, alice)
     response = client.put(
         f"/api/v1/items/{item['id']}", json={"description": "only"}, headers=alice.headers
@@ -123,7 +135,9 @@ def test_put_requires_a_title(client, alice):
     "change",
     [{"title": "Only the title"}, {"description": "Only the description"}, {"description": None}],
 )
-def test_patch_changes_only_what_is_sent(client, alice, change):
+def test_patch_changes_only_what_is_sent(
+    client: FlaskClient, alice: Account, change: dict[str, Any]
+) -> None:
     item = create(client, alice, title="Original", description="Original text")
     response = client.patch(f"/api/v1/items/{item['id']}", json=change, headers=alice.headers)
     assert response.status_code == 200
@@ -132,7 +146,7 @@ def test_patch_changes_only_what_is_sent(client, alice, change):
     assert get(client, alice, item["id"]).get_json() == expected
 
 
-def test_empty_patch_changes_nothing(client, alice):
+def test_empty_patch_changes_nothing(client: FlaskClient, alice: Account) -> None:
     item = create(client, alice)
     response = client.patch(f"/api/v1/items/{item['id']}", json={}, headers=alice.headers)
     assert response.status_code == 200
@@ -142,7 +156,7 @@ def test_empty_patch_changes_nothing(client, alice):
 # --- ETag / If-Match ---------------------------------------------------------
 
 
-def test_etag_on_every_item_response(client, alice):
+def test_etag_on_every_item_response(client: FlaskClient, alice: Account) -> None:
     item = create(client, alice)
     url = f"/api/v1/items/{item['id']}"
     etags = [
@@ -159,7 +173,9 @@ def test_etag_on_every_item_response(client, alice):
     "method, body",
     [("put", {"title": "Changed"}), ("patch", {"title": "Changed"}), ("delete", None)],
 )
-def test_stale_if_match_is_refused_and_changes_nothing(client, alice, method, body):
+def test_stale_if_match_is_refused_and_changes_nothing(
+    client: FlaskClient, alice: Account, method: str, body: dict[str, Any] | None
+) -> None:
     item = create(client, alice)
     url = f"/api/v1/items/{item['id']}"
     stale = client.get(url, headers=alice.headers).headers["ETag"]
@@ -178,7 +194,9 @@ def test_stale_if_match_is_refused_and_changes_nothing(client, alice, method, bo
         ("delete", None, 204),
     ],
 )
-def test_matching_if_match_is_accepted(client, alice, method, body, status):
+def test_matching_if_match_is_accepted(
+    client: FlaskClient, alice: Account, method: str, body: dict[str, Any] | None, status: int
+) -> None:
     item = create(client, alice)
     url = f"/api/v1/items/{item['id']}"
     etag = client.get(url, headers=alice.headers).headers["ETag"]
@@ -187,7 +205,7 @@ def test_matching_if_match_is_accepted(client, alice, method, body, status):
 
 
 @pytest.mark.parametrize("if_match", ["*", '"nope", {etag}', '{etag}, "other"'])
-def test_if_match_star_and_lists(client, alice, if_match):
+def test_if_match_star_and_lists(client: FlaskClient, alice: Account, if_match: str) -> None:
     item = create(client, alice)
     url = f"/api/v1/items/{item['id']}"
     etag = client.get(url, headers=alice.headers).headers["ETag"]
@@ -196,7 +214,7 @@ def test_if_match_star_and_lists(client, alice, if_match):
 
 
 @pytest.mark.parametrize("if_match", ['"nope"', "garbage", '""', 'W/"{id}.1"'])
-def test_if_match_that_matches_nothing(client, alice, if_match):
+def test_if_match_that_matches_nothing(client: FlaskClient, alice: Account, if_match: str) -> None:
     item = create(client, alice)
     url = f"/api/v1/items/{item['id']}"
     headers = {**alice.headers, "If-Match": if_match.format(id=item["id"])}
@@ -204,7 +222,7 @@ def test_if_match_that_matches_nothing(client, alice, if_match):
     assert client.get(url, headers=alice.headers).get_json() == item
 
 
-def test_if_match_is_optional(client, alice):
+def test_if_match_is_optional(client: FlaskClient, alice: Account) -> None:
     item = create(client, alice)
     url = f"/api/v1/items/{item['id']}"
     assert client.put(url, json={"title": "a"}, headers=alice.headers).status_code == 200
@@ -224,7 +242,14 @@ def test_if_match_is_optional(client, alice):
         ("delete", None),
     ],
 )
-def test_other_users_item_looks_missing(client, alice, bob, items_url, method, body):
+def test_other_users_item_looks_missing(
+    client: FlaskClient,
+    alice: Account,
+    bob: Account,
+    items_url: str,
+    method: str,
+    body: dict[str, Any] | None,
+) -> None:
     item = create(client, alice, items_url, description="secret")
     theirs = getattr(client, method)(f"{items_url}/{item['id']}", json=body, headers=bob.headers)
     missing = getattr(client, method)(f"{items_url}/999999", json=body, headers=bob.headers)
@@ -233,7 +258,9 @@ def test_other_users_item_looks_missing(client, alice, bob, items_url, method, b
     assert get(client, alice, item["id"]).get_json() == item
 
 
-def test_other_users_item_with_if_match_still_looks_missing(client, alice, bob):
+def test_other_users_item_with_if_match_still_looks_missing(
+    client: FlaskClient, alice: Account, bob: Account
+) -> None:
     item = create(client, alice)
     url = f"/api/v1/items/{item['id']}"
     etag = client.get(url, headers=alice.headers).headers["ETag"]
@@ -245,7 +272,7 @@ def test_other_users_item_with_if_match_still_looks_missing(client, alice, bob):
     assert get(client, alice, item["id"]).get_json() == item
 
 
-def test_lists_show_only_own_items(client, alice, bob):
+def test_lists_show_only_own_items(client: FlaskClient, alice: Account, bob: Account) -> None:
     mine = create(client, alice, title="alice's")
     theirs = create(client, bob, title="bob's")
     assert client.get("/api/v1/items", headers=alice.headers).get_json() == [mine]
@@ -257,7 +284,7 @@ def test_lists_show_only_own_items(client, alice, bob):
     "method, path",
     [("get", ""), ("post", ""), ("get", "/1"), ("put", "/1"), ("patch", "/1"), ("delete", "/1")],
 )
-def test_items_need_a_token(client, items_url, method, path):
+def test_items_need_a_token(client: FlaskClient, items_url: str, method: str, path: str) -> None:
     response = getattr(client, method)(items_url + path, json={"title": "x"})
     error_body(response, 401)
     assert response.headers["WWW-Authenticate"] == "Bearer"
@@ -285,7 +312,9 @@ def test_items_need_a_token(client, items_url, method, path):
         ({"title": "ok", "version": 7}, "version"),
     ],
 )
-def test_invalid_item_bodies(client, alice, body, field):
+def test_invalid_item_bodies(
+    client: FlaskClient, alice: Account, body: dict[str, Any], field: str
+) -> None:
     for method, url in (("post", "/api/v1/items"), ("put", "/api/v1/items/{id}")):
         item = create(client, alice)
         response = getattr(client, method)(
@@ -308,7 +337,9 @@ def test_invalid_item_bodies(client, alice, body, field):
         ({"created_at": "2020-01-01T00:00:00+00:00"}, "created_at"),
     ],
 )
-def test_invalid_patches_change_nothing(client, alice, body, field):
+def test_invalid_patches_change_nothing(
+    client: FlaskClient, alice: Account, body: dict[str, Any], field: str
+) -> None:
     item = create(client, alice)
     response = client.patch(f"/api/v1/items/{item['id']}", json=body, headers=alice.headers)
     assert field in field_errors(response)
@@ -319,7 +350,9 @@ def test_invalid_patches_change_nothing(client, alice, body, field):
     "title, description",
     [("x", None), ("x" * 200, "y" * 10_000), ("  padded  ", ""), ("Ünïcødé ✓ 😀", "多言語")],
 )
-def test_valid_item_bounds(client, alice, title, description):
+def test_valid_item_bounds(
+    client: FlaskClient, alice: Account, title: str, description: str | None
+) -> None:
     item = create(client, alice, title=title, description=description)
     assert item["title"] == title
     assert item["description"] == description
@@ -329,17 +362,17 @@ def test_valid_item_bounds(client, alice, title, description):
 # --- listing -----------------------------------------------------------------
 
 
-def pagination(response) -> dict:
+def pagination(response: TestResponse) -> dict:
     return json.loads(response.headers["X-Pagination"])
 
 
-def test_newest_first_by_default(client, alice):
+def test_newest_first_by_default(client: FlaskClient, alice: Account) -> None:
     ids = [create(client, alice, title=f"item {n}")["id"] for n in range(5)]
     listed = client.get("/api/v1/items", headers=alice.headers).get_json()
     assert [item["id"] for item in listed] == ids[::-1]
 
 
-def test_default_page_size_is_50(client, alice):
+def test_default_page_size_is_50(client: FlaskClient, alice: Account) -> None:
     for n in range(51):
         create(client, alice, title=f"item {n}")
     response = client.get("/api/v1/items", headers=alice.headers)
@@ -358,7 +391,7 @@ def test_default_page_size_is_50(client, alice):
     assert "next_page" not in pagination(second)
 
 
-def test_pages_partition_the_items(client, alice):
+def test_pages_partition_the_items(client: FlaskClient, alice: Account) -> None:
     ids = [create(client, alice, title=f"item {n}")["id"] for n in range(7)]
     seen = []
     for page in (1, 2, 3):
@@ -373,7 +406,7 @@ def test_pages_partition_the_items(client, alice):
 
 
 @pytest.mark.parametrize("page", [2**63, 99999999999999999999999, 10**100])
-def test_pages_far_past_the_end_are_empty(client, alice, page):
+def test_pages_far_past_the_end_are_empty(client: FlaskClient, alice: Account, page: int) -> None:
     create(client, alice)
     response = client.get(f"/api/v1/items?page={page}&page_size=100", headers=alice.headers)
     assert response.status_code == 200
@@ -381,12 +414,12 @@ def test_pages_far_past_the_end_are_empty(client, alice, page):
     assert pagination(response)["total"] == 1
 
 
-def test_page_size_100_is_allowed(client, alice):
+def test_page_size_100_is_allowed(client: FlaskClient, alice: Account) -> None:
     create(client, alice)
     assert client.get("/api/v1/items?page_size=100", headers=alice.headers).status_code == 200
 
 
-def test_empty_list_has_pagination_header(client, alice):
+def test_empty_list_has_pagination_header(client: FlaskClient, alice: Account) -> None:
     response = client.get("/api/v1/items", headers=alice.headers)
     assert response.get_json() == []
     assert pagination(response)["total"] == 0
@@ -411,12 +444,12 @@ def test_empty_list_has_pagination_header(client, alice):
         ("q=%00", "q"),
     ],
 )
-def test_invalid_list_queries(client, alice, query, field):
+def test_invalid_list_queries(client: FlaskClient, alice: Account, query: str, field: str) -> None:
     response = client.get(f"/api/v1/items?{query}", headers=alice.headers)
     assert field in field_errors(response, location="query")
 
 
-def test_search_title_and_description(client, alice):
+def test_search_title_and_description(client: FlaskClient, alice: Account) -> None:
     milk = create(client, alice, title="Buy MILK")
     note = create(client, alice, title="Note", description="Ask about milk prices")
     create(client, alice, title="Bread", description="Wholemeal")
@@ -429,14 +462,16 @@ def test_search_title_and_description(client, alice):
     "q, expected",
     [("%", ["100% sure"]), ("_", ["snake_case"]), ("\\", ["back\\slash"]), ("0%", ["100% sure"])],
 )
-def test_search_wildcards_are_literal(client, alice, q, expected):
+def test_search_wildcards_are_literal(
+    client: FlaskClient, alice: Account, q: str, expected: list[Any]
+) -> None:
     for title in ("100% sure", "snake_case", "back\\slash", "plain text"):
         create(client, alice, title=title)
     response = client.get("/api/v1/items", query_string={"q": q}, headers=alice.headers)
     assert [item["title"] for item in response.get_json()] == expected
 
 
-def test_search_with_pagination(client, alice):
+def test_search_with_pagination(client: FlaskClient, alice: Account) -> None:
     for n in range(5):
         create(client, alice, title=f"match {n}")
         create(client, alice, title=f"other {n}")
@@ -454,14 +489,16 @@ def test_search_with_pagination(client, alice):
         ("-title", ["c", "b", "a"]),
     ],
 )
-def test_sort_orders(client, alice, sort, order):
+def test_sort_orders(client: FlaskClient, alice: Account, sort: str, order: list[Any]) -> None:
     for title in ("b", "c", "a"):
         create(client, alice, title=title)
     response = client.get(f"/api/v1/items?sort={sort}", headers=alice.headers)
     assert [item["title"] for item in response.get_json()] == order
 
 
-def test_list_total_follows_creates_deletes_and_searches(client, alice, bob):
+def test_list_total_follows_creates_deletes_and_searches(
+    client: FlaskClient, alice: Account, bob: Account
+) -> None:
     created = [
         client.post("/api/v1/items", json={"title": f"note {n}"}, headers=alice.headers)
         for n in range(3)
@@ -486,7 +523,9 @@ def test_list_total_follows_creates_deletes_and_searches(client, alice, bob):
 # --- an account deleted while its items are being created --------------------
 
 
-def test_creating_items_while_the_account_is_deleted_never_fails(app, alice, caplog):
+def test_creating_items_while_the_account_is_deleted_never_fails(
+    app: Flask, alice: Account, caplog: pytest.LogCaptureFixture
+) -> None:
     """Creates racing DELETE /auth/me end in 201 or a clean 401, never a 500."""
     stop = threading.Event()
     statuses: list[int] = []
@@ -530,7 +569,9 @@ OTHER_DIGITS = {
 
 
 @pytest.mark.parametrize("digits", OTHER_DIGITS.values(), ids=OTHER_DIGITS.keys())
-def test_item_ids_are_ascii_digits_only(client, alice, items_url, digits):
+def test_item_ids_are_ascii_digits_only(
+    client: FlaskClient, alice: Account, items_url: str, digits: str
+) -> None:
     """int() reads any Unicode digit; a path id is ASCII, or the item is not found."""
     item_id = create(client, alice, items_url)["id"]
     spelled = str(item_id).translate(str.maketrans("0123456789", digits))

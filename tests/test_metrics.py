@@ -10,16 +10,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.live import running_server
+from tests.conftest import Account
+from tests.live import LiveServer, running_server
 
 METRICS_TOKEN = "metrics-token-for-tests-0123456789"
 AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 @pytest.fixture
-def config(config):
+def config(config: dict[str, object]) -> dict[str, object]:
     return {**config, "METRICS_TOKEN": METRICS_TOKEN}
 
 
@@ -41,13 +44,13 @@ def requests_total(text: str, endpoint: str, method: str, status: str) -> float:
     return value(text, "http_requests_total", endpoint=endpoint, method=method, status=status)
 
 
-def scrape(client) -> str:
+def scrape(client: FlaskClient) -> str:
     response = client.get("/metrics", headers=AUTH)
     assert response.status_code == 200
     return response.get_data(as_text=True)
 
 
-def test_disabled_without_a_token(app):
+def test_disabled_without_a_token(app: Flask) -> None:
     app.config["METRICS_TOKEN"] = None
     response = app.test_client().get("/metrics", headers=AUTH)
     assert response.status_code == 404
@@ -69,7 +72,7 @@ def test_disabled_without_a_token(app):
         "Bearer t\u00f6ken",
     ],
 )
-def test_a_token_is_required(client, authorization):
+def test_a_token_is_required(client: FlaskClient, authorization: str | None) -> None:
     headers = {} if authorization is None else {"Authorization": authorization}
     response = client.get("/metrics", headers=headers)
     assert response.status_code == 401
@@ -78,14 +81,14 @@ def test_a_token_is_required(client, authorization):
     assert "http_requests_total" not in response.get_data(as_text=True)
 
 
-def test_text_format_with_the_token(client):
+def test_text_format_with_the_token(client: FlaskClient) -> None:
     response = client.get("/metrics", headers={"Authorization": f"bearer {METRICS_TOKEN}"})
     assert response.status_code == 200
     assert response.mimetype == "text/plain"
     assert "# TYPE http_requests_total counter" in response.get_data(as_text=True)
 
 
-def test_counts_by_url_rule_method_and_status(client, alice):
+def test_counts_by_url_rule_method_and_status(client: FlaskClient, alice: Account) -> None:
     for _ in range(3):
         assert client.get("/health").status_code == 200
     for item_id in (1, 2):
@@ -102,7 +105,7 @@ def test_counts_by_url_rule_method_and_status(client, alice):
     assert not any("12345" in line or "/items/1" in line for line in text.splitlines())
 
 
-def test_latency_histogram_matches_the_counts(client):
+def test_latency_histogram_matches_the_counts(client: FlaskClient) -> None:
     for _ in range(4):
         client.get("/health")
     text = scrape(client)
@@ -127,7 +130,7 @@ def worker_pids(metrics_dir: Path) -> set[int]:
 
 
 @pytest.mark.live
-def test_counts_add_up_across_gunicorn_workers(tmp_path):
+def test_counts_add_up_across_gunicorn_workers(tmp_path: Path) -> None:
     metrics_dir = tmp_path / "prometheus"
     env = {
         "METRICS_TOKEN": METRICS_TOKEN,
@@ -138,14 +141,14 @@ def test_counts_add_up_across_gunicorn_workers(tmp_path):
     labels = {"endpoint": login, "method": "POST", "status": "401"}
     credentials = {"username": "nobody", "password": "wrong-password"}
 
-    def fail_logins(server, count: int) -> None:
+    def fail_logins(server: LiveServer, count: int) -> None:
         with ThreadPoolExecutor(max_workers=6) as pool:
             responses = list(
                 pool.map(lambda _: server.call("POST", login, form=credentials), range(count))
             )
         assert [response.status for response in responses] == [401] * count
 
-    def total(server) -> float:
+    def total(server: LiveServer) -> float:
         scraped = server.call("GET", "/metrics", headers=AUTH)
         assert scraped.status == 200
         text = scraped.body.decode()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from flask import Flask
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
@@ -28,7 +30,9 @@ def drop_everything() -> None:
 
 
 @pytest.fixture(params=ENGINES)
-def empty_app(request, config, tmp_path):
+def empty_app(
+    request: pytest.FixtureRequest, config: dict[str, object], tmp_path: Path
+) -> Iterator[Flask]:
     """An app on a database with no tables at all."""
     uri = os.environ["TEST_DATABASE_URL"] if request.param == "postgresql" else None
     app = create_app({**config, "SQLALCHEMY_DATABASE_URI": uri or f"sqlite:///{tmp_path}/m.db"})
@@ -41,12 +45,12 @@ def empty_app(request, config, tmp_path):
         db.engine.dispose()
 
 
-def flask_db(app, *args: str) -> None:
+def flask_db(app: Flask, *args: str) -> None:
     result = app.test_cli_runner().invoke(args=["db", *args, "--directory", MIGRATIONS])
     assert result.exit_code == 0, result.output
 
 
-def schema_differences(app) -> list:
+def schema_differences(app: Flask) -> list:
     """What autogenerate would change to make the database match the models."""
     with app.app_context(), db.engine.connect() as connection, warnings.catch_warnings():
         if connection.dialect.name == "sqlite":
@@ -57,13 +61,13 @@ def schema_differences(app) -> list:
         return compare_metadata(context, db.metadata)
 
 
-def test_upgrade_builds_the_models_schema(empty_app):
+def test_upgrade_builds_the_models_schema(empty_app: Flask) -> None:
     flask_db(empty_app, "upgrade")
     assert schema_differences(empty_app) == []
 
 
 @pytest.mark.parametrize("index", ["ix_items_owner_created", "uq_users_username_lower"])
-def test_the_comparison_sees_a_missing_index(empty_app, index):
+def test_the_comparison_sees_a_missing_index(empty_app: Flask, index: str) -> None:
     flask_db(empty_app, "upgrade")
     with empty_app.app_context(), db.engine.begin() as connection:
         if index == "uq_users_username_lower" and connection.dialect.name == "sqlite":
@@ -74,7 +78,7 @@ def test_the_comparison_sees_a_missing_index(empty_app, index):
     assert difference[1].name == index
 
 
-def test_usernames_are_unique_without_regard_to_case(empty_app):
+def test_usernames_are_unique_without_regard_to_case(empty_app: Flask) -> None:
     flask_db(empty_app, "upgrade")
     insert = text(
         "INSERT INTO users (username, email, password_hash, disabled, is_admin,"
@@ -87,7 +91,7 @@ def test_usernames_are_unique_without_regard_to_case(empty_app):
             connection.execute(insert, {"name": "ALICE", "email": "b@example.com", "now": now})
 
 
-def test_migrated_database_serves_the_api(empty_app):
+def test_migrated_database_serves_the_api(empty_app: Flask) -> None:
     flask_db(empty_app, "upgrade")
     client = empty_app.test_client()
     body = {"username": "alice", "email": "alice@example.com", "password": "long enough pw"}
@@ -95,7 +99,7 @@ def test_migrated_database_serves_the_api(empty_app):
     assert client.get("/health").status_code == 200
 
 
-def test_downgrade_to_base_and_back(empty_app):
+def test_downgrade_to_base_and_back(empty_app: Flask) -> None:
     flask_db(empty_app, "upgrade")
     flask_db(empty_app, "downgrade", "base")
     with empty_app.app_context():
@@ -106,7 +110,7 @@ def test_downgrade_to_base_and_back(empty_app):
     assert schema_differences(empty_app) == []
 
 
-def test_item_counts_are_filled_in_for_existing_items(empty_app):
+def test_item_counts_are_filled_in_for_existing_items(empty_app: Flask) -> None:
     flask_db(empty_app, "upgrade", "0002")
     with empty_app.app_context():
         with db.engine.begin() as connection:

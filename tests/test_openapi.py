@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, Account
 
 HTTP_METHODS = {"get", "put", "post", "patch", "delete"}
 
 
 @pytest.fixture
-def spec(client) -> dict:
+def spec(client: FlaskClient) -> dict:
     response = client.get("/openapi.json")
     assert response.status_code == 200
     assert response.mimetype == "application/json"
@@ -33,25 +37,25 @@ def resolve(spec: dict, node: dict) -> dict:
     return node
 
 
-def operations(spec: dict):
+def operations(spec: dict) -> Iterator[tuple[str, str, dict[str, Any]]]:
     for path, item in spec["paths"].items():
         for method, operation in item.items():
             if method in HTTP_METHODS:
                 yield path, method, operation
 
 
-def test_spec_is_valid_openapi_3(spec):
+def test_spec_is_valid_openapi_3(spec: dict[str, Any]) -> None:
     assert spec["openapi"].startswith("3.")
     validate(spec)
 
 
-def test_every_api_route_is_documented(app, spec):
-    routes = {}
+def test_every_api_route_is_documented(app: Flask, spec: dict[str, Any]) -> None:
+    routes: dict[str, set[str]] = {}
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1/") or rule.rule == "/health":
             path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
             routes.setdefault(path, set()).update(
-                method.lower() for method in rule.methods - {"HEAD", "OPTIONS"}
+                method.lower() for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
             )
     assert routes, "no /api/v1 routes found"
     for path, methods in routes.items():
@@ -59,7 +63,7 @@ def test_every_api_route_is_documented(app, spec):
         assert methods == set(spec["paths"][path]) & HTTP_METHODS, path
 
 
-def test_every_operation_has_a_summary(spec):
+def test_every_operation_has_a_summary(spec: dict[str, Any]) -> None:
     for path, method, operation in operations(spec):
         assert operation.get("summary"), (method, path)
 
@@ -85,7 +89,9 @@ def test_every_operation_has_a_summary(spec):
         ),
     ],
 )
-def test_request_bodies_are_documented(spec, path, method, schema, fields):
+def test_request_bodies_are_documented(
+    spec: dict[str, Any], path: str, method: str, schema: str, fields: set[str]
+) -> None:
     body = spec["paths"][path][method]["requestBody"]
     # Login is documented as the OAuth2 form only (see app/auth/views.py).
     media = (
@@ -98,14 +104,14 @@ def test_request_bodies_are_documented(spec, path, method, schema, fields):
     assert documented.get("additionalProperties") is False
 
 
-def test_login_documents_the_oauth2_form(spec):
+def test_login_documents_the_oauth2_form(spec: dict[str, Any]) -> None:
     content = spec["paths"]["/api/v1/auth/login"]["post"]["requestBody"]["content"]
     assert "application/x-www-form-urlencoded" in content
     form = resolve(spec, content["application/x-www-form-urlencoded"]["schema"])
     assert {"username", "password"} <= set(form["required"])
 
 
-def test_item_body_limits_are_documented(spec):
+def test_item_body_limits_are_documented(spec: dict[str, Any]) -> None:
     properties = spec["components"]["schemas"]["ItemCreate"]["properties"]
     assert properties["title"]["minLength"] == 1
     assert properties["title"]["maxLength"] == 200
@@ -113,7 +119,7 @@ def test_item_body_limits_are_documented(spec):
     assert properties["description"]["nullable"] is True
 
 
-def test_responses_never_document_a_password_or_hash(spec):
+def test_responses_never_document_a_password_or_hash(spec: dict[str, Any]) -> None:
     for name in ("User", "Item", "Token"):
         assert "password" not in spec["components"]["schemas"][name]["properties"]
     user = spec["components"]["schemas"]["User"]["properties"]
@@ -138,7 +144,9 @@ def test_responses_never_document_a_password_or_hash(spec):
         ("/api/v1/admin/users/{username}/demote", "post", {"200", "401", "403", "404", "409"}),
     ],
 )
-def test_responses_are_documented(spec, path, method, codes):
+def test_responses_are_documented(
+    spec: dict[str, Any], path: str, method: str, codes: set[str]
+) -> None:
     responses = spec["paths"][path][method]["responses"]
     assert codes <= responses.keys()
     error_schema = spec["components"]["schemas"]["Error"]
@@ -147,12 +155,12 @@ def test_responses_are_documented(spec, path, method, codes):
         assert resolve(spec, content["schema"]) == error_schema, code
 
 
-def test_error_schema_is_the_common_shape(spec):
+def test_error_schema_is_the_common_shape(spec: dict[str, Any]) -> None:
     error = spec["components"]["schemas"]["Error"]
     assert set(error["properties"]) == {"code", "status", "message", "errors"}
 
 
-def test_list_documents_its_query_and_pagination_header(spec):
+def test_list_documents_its_query_and_pagination_header(spec: dict[str, Any]) -> None:
     operation = spec["paths"]["/api/v1/items"]["get"]
     parameters = {p["name"]: p for p in operation["parameters"]}
     assert set(parameters) == {"q", "sort", "page", "page_size"}
@@ -167,11 +175,11 @@ def test_list_documents_its_query_and_pagination_header(spec):
     assert "X-Pagination" in operation["responses"]["200"]["headers"]
 
 
-def test_created_item_documents_location(spec):
+def test_created_item_documents_location(spec: dict[str, Any]) -> None:
     assert "Location" in spec["paths"]["/api/v1/items"]["post"]["responses"]["201"]["headers"]
 
 
-def test_oauth2_password_security_scheme(spec):
+def test_oauth2_password_security_scheme(spec: dict[str, Any]) -> None:
     scheme = spec["components"]["securitySchemes"]["OAuth2"]
     assert scheme["type"] == "oauth2"
     assert scheme["flows"]["password"]["tokenUrl"] == "/api/v1/auth/login"
@@ -194,7 +202,7 @@ def test_oauth2_password_security_scheme(spec):
             assert "401" in operation["responses"], (method, path)
 
 
-def test_swagger_ui_password_flow_request_logs_in(client, alice):
+def test_swagger_ui_password_flow_request_logs_in(client: FlaskClient, alice: Account) -> None:
     """The request Swagger UI's Authorize sends by default, then a call with its token."""
     response = client.post(
         "/api/v1/auth/login",
@@ -221,7 +229,7 @@ class AssetLinks(HTMLParser):
                 self.urls.append(value)
 
 
-def test_docs_page_loads_only_local_assets(client):
+def test_docs_page_loads_only_local_assets(client: FlaskClient) -> None:
     response = client.get("/docs")
     assert response.status_code == 200
     assert response.mimetype == "text/html"
@@ -239,12 +247,14 @@ def test_docs_page_loads_only_local_assets(client):
             assert asset.status_code == 200, url
             assert len(asset.get_data()) > 1000, url
             expected = "text/css" if url.endswith(".css") else "javascript"
-            assert expected in asset.mimetype, (url, asset.mimetype)
+            assert expected in (asset.mimetype or ""), (url, asset.mimetype)
             if url.endswith(".css"):
                 assert not re.search(rb"url\(\s*['\"]?(https?:)?//", asset.get_data())
 
 
-def test_admin_account_creation_has_a_working_example(client, spec, alice):
+def test_admin_account_creation_has_a_working_example(
+    client: FlaskClient, spec: dict[str, Any], alice: Account
+) -> None:
     """The documented example, sent as Swagger UI's "Try it out" would, creates an account."""
     body = spec["paths"]["/api/v1/admin/users"]["post"]["requestBody"]["content"]
     example = body["application/json"]["example"]
@@ -254,7 +264,9 @@ def test_admin_account_creation_has_a_working_example(client, spec, alice):
     assert client.post("/api/v1/admin/users", json=example, headers=headers).status_code == 201
 
 
-def test_root_links_to_the_docs_the_document_and_the_health_check(client, spec):
+def test_root_links_to_the_docs_the_document_and_the_health_check(
+    client: FlaskClient, spec: dict[str, Any]
+) -> None:
     response = client.get("/")
     assert response.status_code == 200
     links = response.get_json()
@@ -264,11 +276,13 @@ def test_root_links_to_the_docs_the_document_and_the_health_check(client, spec):
     assert spec["paths"]["/"]["get"]["tags"] == ["service"]
 
 
-def test_tags_list_the_resources_first_and_the_service_last(spec):
+def test_tags_list_the_resources_first_and_the_service_last(spec: dict[str, Any]) -> None:
     assert [tag["name"] for tag in spec["tags"]] == ["auth", "items", "admin", "service"]
 
 
-def test_metrics_are_documented_only_when_they_are_on(make_app, config, spec):
+def test_metrics_are_documented_only_when_they_are_on(
+    make_app: Callable[[dict[str, object]], Flask], config: dict[str, object], spec: dict[str, Any]
+) -> None:
     assert "/metrics" not in spec["paths"]
     on = make_app({**config, "METRICS_TOKEN": "metrics-token-0123456789"})
     document = on.test_client().get("/openapi.json").get_json()
@@ -280,7 +294,7 @@ def test_metrics_are_documented_only_when_they_are_on(make_app, config, spec):
 LEFT_EMPTY = {("Login", name) for name in ("scope", "client_id", "client_secret", "device_token")}
 
 
-def test_every_body_field_has_a_realistic_example(spec):
+def test_every_body_field_has_a_realistic_example(spec: dict[str, Any]) -> None:
     """Swagger UI proposes these; without them it makes strings up from the patterns."""
     missing = [
         (name, field)
@@ -298,7 +312,7 @@ def test_every_body_field_has_a_realistic_example(spec):
     )
 
 
-def test_the_examples_work_in_order(client, spec):
+def test_the_examples_work_in_order(client: FlaskClient, spec: dict[str, Any]) -> None:
     """Register, log in, create and fetch with the documented examples, unedited."""
     schemas = spec["components"]["schemas"]
 
@@ -330,7 +344,7 @@ def test_the_examples_work_in_order(client, spec):
     )
 
 
-def test_the_authorize_dialog_says_which_fields_matter(spec):
+def test_the_authorize_dialog_says_which_fields_matter(spec: dict[str, Any]) -> None:
     schemes = spec["components"]["securitySchemes"]
     assert "username and password alone" in schemes["OAuth2"]["description"]
     assert "Leave client_id and client_secret empty" in schemes["OAuth2"]["description"]

@@ -34,24 +34,24 @@ def pinned(requirements: str) -> set[str]:
     return {line.split("==")[0].lower() for line in lines if "==" in line}
 
 
-def test_make_run_installs_only_what_serving_needs(tmp_path):
+def test_make_run_installs_only_what_serving_needs(tmp_path: Path) -> None:
     plan = planned("run", tmp_path / "venv")
     assert "pip install --quiet -r requirements.txt" in plan
     assert "requirements-dev.txt" not in plan
 
 
 @pytest.mark.parametrize("target", ["test", "lint", "bench"])
-def test_the_tools_install_for_test_lint_and_bench(tmp_path, target):
+def test_the_tools_install_for_test_lint_and_bench(tmp_path: Path, target: str) -> None:
     plan = planned(target, tmp_path / "venv")
     assert "pip install --quiet -r requirements-dev.txt" in plan
 
 
-def test_no_tool_is_a_runtime_requirement():
+def test_no_tool_is_a_runtime_requirement() -> None:
     assert pinned("requirements.txt").isdisjoint(TOOLS)
     assert set(TOOLS) <= pinned("requirements-dev.txt")
 
 
-def test_pyproject_has_the_project_metadata():
+def test_pyproject_has_the_project_metadata() -> None:
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert project["name"] == "items-api"
     assert project["version"]
@@ -61,7 +61,7 @@ def test_pyproject_has_the_project_metadata():
     assert "BSD 3-Clause License" in (REPO_ROOT / "LICENSE").read_text(encoding="utf-8")
 
 
-def test_each_tool_has_its_settings_in_one_place():
+def test_each_tool_has_its_settings_in_one_place() -> None:
     pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert "ruff" in pyproject["tool"]
     assert not (REPO_ROOT / "ruff.toml").exists()

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import bcrypt
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import User
 from app.transfer import PARTIAL_IMPORT_STATUS
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, AuthActions
 from tests.helpers import login
 
 
-def stored_hash(app, username: str = "alice") -> str:
+def stored_hash(app: Flask, username: str = "alice") -> str:
     with app.app_context():
         found = db.session.scalar(select(User.password_hash).where(User.username == username))
         db.session.remove()
@@ -23,16 +26,19 @@ def stored_hash(app, username: str = "alice") -> str:
     return found
 
 
-def store_hash(app, password_hash: str, username: str = "alice") -> None:
+def store_hash(app: Flask, password_hash: str, username: str = "alice") -> None:
     with app.app_context():
         user = db.session.scalar(select(User).where(User.username == username))
+        assert user is not None
         user.password_hash = password_hash
         db.session.commit()
         db.session.remove()
 
 
 @pytest.mark.parametrize("stored, configured", [(5, 4), (4, 6)], ids=["down", "up"])
-def test_a_login_rehashes_at_the_configured_cost(app, client, auth, stored, configured):
+def test_a_login_rehashes_at_the_configured_cost(
+    app: Flask, client: FlaskClient, auth: AuthActions, stored: int, configured: int
+) -> None:
     auth.register("alice")
     store_hash(app, bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(stored)).decode())
     app.config["BCRYPT_ROUNDS"] = configured
@@ -46,7 +52,7 @@ def test_a_login_rehashes_at_the_configured_cost(app, client, auth, stored, conf
     assert stored_hash(app) == rehashed  # once at the right cost, left alone
 
 
-def test_a_failed_login_changes_no_hash(app, client, auth):
+def test_a_failed_login_changes_no_hash(app: Flask, client: FlaskClient, auth: AuthActions) -> None:
     auth.register("alice")
     before = stored_hash(app)
     app.config["BCRYPT_ROUNDS"] = 5
@@ -56,7 +62,9 @@ def test_a_failed_login_changes_no_hash(app, client, auth):
     assert stored_hash(app) == before
 
 
-def test_imports_above_the_configured_cost_are_refused(app, client, runner, tmp_path):
+def test_imports_above_the_configured_cost_are_refused(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
     costly = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(5)).decode()
     cheap = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
     records = {

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
-from tests.conftest import PASSWORD, rate_limited
+from tests.conftest import PASSWORD, AuthActions, rate_limited
 from tests.helpers import bearer
 from tests.helpers import login as login_with
 
@@ -16,18 +21,20 @@ pytestmark = pytest.mark.usefixtures("fresh_counters")
 
 
 @pytest.fixture(params=["memory", "redis"])
-def config(config, request):
+def config(config: dict[str, object], request: pytest.FixtureRequest) -> dict[str, object]:
     """Limits on, small enough to reach, in memory and (when available) Redis."""
     return rate_limited(
         config, request.param, LOGIN_RATE_LIMIT="3/minute", REGISTER_RATE_LIMIT="2/minute"
     )
 
 
-def login(client, username="alice", password="wrong password", **kw):
+def login(
+    client: FlaskClient, username: str = "alice", password: str = "wrong password", **kw: Any
+) -> TestResponse:
     return login_with(client, username, password, **kw)
 
 
-def assert_limited(response) -> None:
+def assert_limited(response: TestResponse) -> None:
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) > 0
     body = response.get_json()
@@ -35,7 +42,7 @@ def assert_limited(response) -> None:
     assert body["status"] == "Too Many Requests"
 
 
-def test_failed_logins_for_a_username_hit_the_limit(client, auth):
+def test_failed_logins_for_a_username_hit_the_limit(client: FlaskClient, auth: AuthActions) -> None:
     auth.register("alice")
     for _ in range(3):
         assert login(client).status_code == 401
@@ -45,7 +52,7 @@ def test_failed_logins_for_a_username_hit_the_limit(client, auth):
     assert_limited(login(client, password=PASSWORD))
 
 
-def test_successful_logins_do_not_count(client, auth):
+def test_successful_logins_do_not_count(client: FlaskClient, auth: AuthActions) -> None:
     auth.register("alice")
 
     statuses = [login(client, password=PASSWORD).status_code for _ in range(6)]
@@ -53,14 +60,14 @@ def test_successful_logins_do_not_count(client, auth):
     assert statuses == [200] * 6
 
 
-def test_failed_logins_per_address_cover_every_username(client):
+def test_failed_logins_per_address_cover_every_username(client: FlaskClient) -> None:
     for name in ("u1", "u2", "u3"):
         assert login(client, username=name).status_code == 401
 
     assert_limited(login(client, username="u4"))
 
 
-def test_versioned_and_unversioned_login_share_the_limit(client):
+def test_versioned_and_unversioned_login_share_the_limit(client: FlaskClient) -> None:
     login(client, path="/api/v1/auth/login")
     login(client, path="/auth/login")
     login(client, path="/api/v1/auth/login")
@@ -68,21 +75,23 @@ def test_versioned_and_unversioned_login_share_the_limit(client):
     assert_limited(login(client, path="/auth/login"))
 
 
-def test_username_limit_holds_across_addresses(client):
+def test_username_limit_holds_across_addresses(client: FlaskClient) -> None:
     for n in range(3):
         login(client, username="Alice", environ_base={"REMOTE_ADDR": f"10.0.0.{n}"})
 
     assert_limited(login(client, username="alice", environ_base={"REMOTE_ADDR": "10.0.0.9"}))
 
 
-def test_spoofed_forwarded_for_is_ignored_without_trusted_proxies(client):
+def test_spoofed_forwarded_for_is_ignored_without_trusted_proxies(client: FlaskClient) -> None:
     for n in range(3):
         login(client, username=f"user{n}", headers={"X-Forwarded-For": f"203.0.113.{n}"})
 
     assert_limited(login(client, username="user9", headers={"X-Forwarded-For": "203.0.113.99"}))
 
 
-def test_forwarded_for_is_honoured_behind_trusted_proxies(app, make_app):
+def test_forwarded_for_is_honoured_behind_trusted_proxies(
+    app: Flask, make_app: Callable[[dict[str, object]], Flask]
+) -> None:
     proxied = make_app({**app.config, "TRUSTED_PROXIES": 1}).test_client()
     for n in range(3):
         login(proxied, username=f"user{n}", headers={"X-Forwarded-For": "203.0.113.1"})
@@ -92,14 +101,16 @@ def test_forwarded_for_is_honoured_behind_trusted_proxies(app, make_app):
     assert other.status_code == 401
 
 
-def test_registration_is_limited_per_address(auth):
+def test_registration_is_limited_per_address(auth: AuthActions) -> None:
     assert auth.register("first").status_code == 201
     assert auth.register("second").status_code == 201
 
     assert_limited(auth.register("third"))
 
 
-def test_wrong_current_passwords_are_limited_per_session(client, auth):
+def test_wrong_current_passwords_are_limited_per_session(
+    client: FlaskClient, auth: AuthActions
+) -> None:
     account = auth.account("alice")
     body = {"current_password": "wrong password", "new_password": "tangerine submarine"}
     for _ in range(3):
@@ -109,7 +120,9 @@ def test_wrong_current_passwords_are_limited_per_session(client, auth):
     assert_limited(client.post("/api/v1/auth/me/password", json=body, headers=account.headers))
 
 
-def test_a_thiefs_guesses_never_block_the_owners_password_change(client, auth):
+def test_a_thiefs_guesses_never_block_the_owners_password_change(
+    client: FlaskClient, auth: AuthActions
+) -> None:
     """Wrong current passwords throttle the session that sends them, refreshed or not."""
     thief = auth.account("alice")
     owner = auth.login("alice").get_json()
@@ -131,7 +144,9 @@ def test_a_thiefs_guesses_never_block_the_owners_password_change(client, auth):
     assert client.get("/api/v1/auth/me", headers=thief_again).status_code == 401
 
 
-def test_email_taken_answers_of_a_profile_change_are_limited_per_account(client, auth):
+def test_email_taken_answers_of_a_profile_change_are_limited_per_account(
+    client: FlaskClient, auth: AuthActions
+) -> None:
     alice = auth.account("alice")
     auth.register("bob")  # the second and last registration this address may make
     other_session = bearer(auth.login("alice").get_json()["access_token"])
@@ -148,7 +163,9 @@ def test_email_taken_answers_of_a_profile_change_are_limited_per_account(client,
 # --- one account, one bucket ---------------------------------------------------
 
 
-def test_username_and_email_in_any_case_are_one_bucket(client, auth):
+def test_username_and_email_in_any_case_are_one_bucket(
+    client: FlaskClient, auth: AuthActions
+) -> None:
     auth.register("alice")
     for n, name in enumerate(["alice", "ALICE@example.com", "Alice"]):
         assert login(client, name, environ_base={"REMOTE_ADDR": f"10.0.0.{n}"}).status_code == 401
@@ -158,7 +175,13 @@ def test_username_and_email_in_any_case_are_one_bucket(client, auth):
     assert_limited(login(client, "alice", password=PASSWORD, environ_base=other_address))
 
 
-def json_login(client, username, password, address, mimetype="application/vnd.api+json"):
+def json_login(
+    client: FlaskClient,
+    username: str,
+    password: str,
+    address: str,
+    mimetype: str = "application/vnd.api+json",
+) -> TestResponse:
     body = json.dumps({"username": username, "password": password})
     return client.post(
         "/api/v1/auth/login",
@@ -168,7 +191,9 @@ def json_login(client, username, password, address, mimetype="application/vnd.ap
     )
 
 
-def test_any_json_media_type_is_keyed_by_the_account(client, auth):
+def test_any_json_media_type_is_keyed_by_the_account(
+    client: FlaskClient, auth: AuthActions
+) -> None:
     auth.register("alice")
     auth.register("bob")
     for n in range(3):
@@ -180,7 +205,9 @@ def test_any_json_media_type_is_keyed_by_the_account(client, auth):
 
 
 @pytest.mark.parametrize("addresses", ["one address", "many addresses"])
-def test_concurrent_wrong_guesses_never_pass_the_limit(app, auth, addresses):
+def test_concurrent_wrong_guesses_never_pass_the_limit(
+    app: Flask, auth: AuthActions, addresses: str
+) -> None:
     """Every guess is counted before its password is checked, not after."""
     app.config["BCRYPT_ROUNDS"] = 10  # slow enough that the checks overlap
     auth.register("alice")
@@ -199,3 +226,30 @@ def test_concurrent_wrong_guesses_never_pass_the_limit(app, auth, addresses):
     assert 1 <= statuses.count(401) <= 3, statuses
     assert statuses.count(429) == guesses - statuses.count(401)
     assert_limited(login(app.test_client(), password=PASSWORD))
+
+
+# --- Retry-After: on a refused attempt only ----------------------------------
+
+
+def test_answers_under_the_limit_carry_no_retry_after(
+    client: FlaskClient, auth: AuthActions
+) -> None:
+    created = auth.register("alice")
+    taken = auth.register("alice")
+    wrong_password = auth.login("alice", "wrong password")
+
+    assert (created.status_code, taken.status_code, wrong_password.status_code) == (201, 409, 401)
+    for response in (created, taken, wrong_password):
+        assert "Retry-After" not in response.headers
+    # The limiter's own counters still tell a client where it stands.
+    assert created.headers["X-RateLimit-Remaining"] == "1"
+
+
+def test_a_refused_attempt_says_when_to_retry(auth: AuthActions) -> None:
+    auth.register("alice")
+    auth.register("bob")
+
+    refused = auth.register("carol")
+
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 60

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from limits.storage import storage_from_string
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.live
 LOGIN = "/api/v1/auth/login"
 
 
-def test_concurrent_guesses_across_workers_never_pass_the_limit(tmp_path):
+def test_concurrent_guesses_across_workers_never_pass_the_limit(tmp_path: Path) -> None:
     redis_url = redis_url_or_skip()
     storage_from_string(redis_url).reset()  # this address's counts from earlier tests
     env = {
@@ -46,7 +47,7 @@ def test_concurrent_guesses_across_workers_never_pass_the_limit(tmp_path):
         assert known.status == 200, known.body
 
 
-def test_production_without_shared_counts_starts_only_when_told(tmp_path):
+def test_production_without_shared_counts_starts_only_when_told(tmp_path: Path) -> None:
     production = {"APP_ENV": "production", "RATELIMIT_ENABLED": "true"}
     for name in ("refused", "accepted"):
         (tmp_path / name).mkdir()

@@ -7,8 +7,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from flask.testing import FlaskClient
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, AuthActions
 from tests.private_services import PrivateRedis
 
 pytestmark = pytest.mark.skipif(
@@ -25,7 +26,7 @@ def private_redis() -> Iterator[PrivateRedis]:
 
 
 @pytest.fixture
-def config(config, private_redis):
+def config(config: dict[str, object], private_redis: PrivateRedis) -> dict[str, object]:
     config.update(
         REDIS_URL=private_redis.url,
         RATELIMIT_ENABLED=True,
@@ -35,7 +36,9 @@ def config(config, private_redis):
     return config
 
 
-def test_outage_fails_closed_then_recovers(client, auth, private_redis):
+def test_outage_fails_closed_then_recovers(
+    client: FlaskClient, auth: AuthActions, private_redis: PrivateRedis
+) -> None:
     """Redis holds spent refresh tokens and rate limits; sessions live in the database."""
     account = auth.account("alice")
     assert client.post("/api/v1/auth/logout", headers=account.headers).status_code == 204

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app import create_app
 from app.config import ConfigError
 from app.extensions import db
 from app.models import User
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, Account, AuthActions
 from tests.live import running_server
 
 
@@ -20,11 +24,13 @@ def json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def request_lines(capsys) -> list[dict]:
+def request_lines(capsys: pytest.CaptureFixture[str]) -> list[dict]:
     return [entry for entry in json_lines(capsys.readouterr().err) if entry["message"] == "request"]
 
 
-def test_one_line_per_request_with_its_fields(client, alice, capsys):
+def test_one_line_per_request_with_its_fields(
+    client: FlaskClient, alice: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
     capsys.readouterr()
     client.get("/health")
     client.get("/api/v1/items?q=secret-search", headers=alice.headers)
@@ -44,14 +50,18 @@ def test_one_line_per_request_with_its_fields(client, alice, capsys):
     assert (invalid["method"], invalid["status"], invalid["user"]) == ("POST", 422, "alice")
 
 
-def test_rejected_token_logs_no_user(client, capsys):
+def test_rejected_token_logs_no_user(
+    client: FlaskClient, capsys: pytest.CaptureFixture[str]
+) -> None:
     capsys.readouterr()
     client.get("/api/v1/auth/me", headers={"Authorization": "Bearer not-a-token"})
     (line,) = request_lines(capsys)
     assert (line["status"], line["user"]) == (401, None)
 
 
-def test_incoming_request_id_is_kept_and_returned(client, capsys):
+def test_incoming_request_id_is_kept_and_returned(
+    client: FlaskClient, capsys: pytest.CaptureFixture[str]
+) -> None:
     capsys.readouterr()
     response = client.get("/nowhere", headers={"X-Request-ID": "edge-7f3a:42"})
     assert response.status_code == 404
@@ -64,7 +74,9 @@ def test_incoming_request_id_is_kept_and_returned(client, capsys):
     "incoming",
     [None, "", "a b", "x" * 129, "<script>", "id\u00e9", '"quoted"', "a;b", "\\u0000"],
 )
-def test_unusable_request_ids_are_replaced(client, capsys, incoming):
+def test_unusable_request_ids_are_replaced(
+    client: FlaskClient, capsys: pytest.CaptureFixture[str], incoming: str
+) -> None:
     capsys.readouterr()
     headers = {} if incoming is None else {"X-Request-ID": incoming}
     response = client.get("/health", headers=headers)
@@ -76,12 +88,16 @@ def test_unusable_request_ids_are_replaced(client, capsys, incoming):
     assert line["request_id"] == generated
 
 
-def test_request_ids_differ(client):
+def test_request_ids_differ(client: FlaskClient) -> None:
     ids = {client.get("/health").headers["X-Request-ID"] for _ in range(5)}
     assert len(ids) == 5
 
 
-def test_errors_logged_during_a_request_carry_its_id(config, make_app, capsys):
+def test_errors_logged_during_a_request_carry_its_id(
+    config: dict[str, object],
+    make_app: Callable[[dict[str, object]], Flask],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     app = make_app({**config, "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://x@127.0.0.1:1/x"})
     capsys.readouterr()
     response = app.test_client().get("/health", headers={"X-Request-ID": "trace-1"})
@@ -91,19 +107,25 @@ def test_errors_logged_during_a_request_carry_its_id(config, make_app, capsys):
     assert [entry["level"] for entry in entries] == ["ERROR", "INFO"]
 
 
-def test_log_level_is_respected(config, make_app, capsys):
+def test_log_level_is_respected(
+    config: dict[str, object],
+    make_app: Callable[[dict[str, object]], Flask],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     app = make_app({**config, "LOG_LEVEL": "WARNING"})
     capsys.readouterr()
     app.test_client().get("/health")
     assert request_lines(capsys) == []
 
 
-def test_unknown_log_level_is_refused(config):
+def test_unknown_log_level_is_refused(config: dict[str, object]) -> None:
     with pytest.raises(ConfigError, match="LOG_LEVEL"):
         create_app({**config, "LOG_LEVEL": "CHATTY"})
 
 
-def test_no_secret_reaches_the_log(app, client, auth, capsys):
+def test_no_secret_reaches_the_log(
+    app: Flask, client: FlaskClient, auth: AuthActions, capsys: pytest.CaptureFixture[str]
+) -> None:
     capsys.readouterr()
     auth.register("carol", full_name="Carol")
     tokens = auth.login("carol").get_json()
@@ -136,7 +158,7 @@ def request_lines_of(text: str) -> list[dict]:
 
 
 @pytest.mark.live
-def test_gunicorn_writes_json_request_lines(tmp_path):
+def test_gunicorn_writes_json_request_lines(tmp_path: Path) -> None:
     with running_server(tmp_path, env={"LOG_LEVEL": "INFO"}) as server:
         response = server.call("GET", "/health", headers={"X-Request-ID": "live-check-1"})
         assert response.headers["X-Request-ID"] == "live-check-1"
@@ -151,7 +173,7 @@ def test_gunicorn_writes_json_request_lines(tmp_path):
     assert PASSWORD not in server.log()
 
 
-def test_browsers_may_read_the_request_id(client):
+def test_browsers_may_read_the_request_id(client: FlaskClient) -> None:
     response = client.get("/health", headers={"Origin": "https://app.example.com"})
     exposed = response.headers["Access-Control-Expose-Headers"].lower()
     assert "x-request-id" in exposed.replace(" ", "").split(",")

@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.live import LiveServer
+
 pytestmark = pytest.mark.live
 
 
@@ -33,7 +35,9 @@ def raw_request(url: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
         (b"NOT A REQUEST LINE\r\n\r\n", 400),
     ],
 )
-def test_requests_gunicorn_refuses_get_the_json_error_shape(live_server, request_bytes, status):
+def test_requests_gunicorn_refuses_get_the_json_error_shape(
+    live_server: LiveServer, request_bytes: bytes, status: int
+) -> None:
     code, headers, body = raw_request(live_server.url, request_bytes)
 
     assert code == status

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import text
 
 from app.extensions import db
-from tests.conftest import PASSWORD, TEST_SECRET, error_body
+from tests.conftest import PASSWORD, TEST_SECRET, Account, error_body
 from tests.helpers import LOGIN, bearer
 
 SESSIONS = "/api/v1/auth/sessions"
 ME = "/api/v1/auth/me"
 REFRESH = "/api/v1/auth/refresh"
+Tokens = dict[str, Any]
+Devices = tuple[Tokens, Tokens]
 
 
-def sign_in(client, username="alice", agent="phone/1.0", ip="198.51.100.7"):
+def sign_in(
+    client: FlaskClient, username: str = "alice", agent: str = "phone/1.0", ip: str = "198.51.100.7"
+) -> Tokens:
     """Log in as a client with this User-Agent from this address; the token pair."""
     response = client.post(
         LOGIN,
@@ -26,36 +33,41 @@ def sign_in(client, username="alice", agent="phone/1.0", ip="198.51.100.7"):
         environ_base={"REMOTE_ADDR": ip},
     )
     assert response.status_code == 200, response.get_json()
-    return response.get_json()
+    tokens: Tokens = response.get_json()
+    return tokens
 
 
-def sessions_of(client, tokens) -> list[dict]:
+def sessions_of(client: FlaskClient, tokens: Tokens) -> list[dict[str, Any]]:
     response = client.get(SESSIONS, headers=bearer(tokens["access_token"]))
     assert response.status_code == 200, response.get_json()
-    return response.get_json()
+    listed: list[dict[str, Any]] = response.get_json()
+    return listed
 
 
-def works(client, tokens) -> bool:
+def works(client: FlaskClient, tokens: Tokens) -> bool:
     return client.get(ME, headers=bearer(tokens["access_token"])).status_code == 200
 
 
-def refreshes(client, tokens) -> bool:
+def refreshes(client: FlaskClient, tokens: Tokens) -> bool:
     return client.post(REFRESH, headers=bearer(tokens["refresh_token"])).status_code == 200
 
 
-def sid(tokens) -> str:
-    return jwt.decode(tokens["access_token"], options={"verify_signature": False})["sid"]
+def sid(tokens: Tokens) -> str:
+    claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    return str(claims["sid"])
 
 
 @pytest.fixture
-def devices(client, alice):
+def devices(client: FlaskClient, alice: Account) -> Devices:
     """Alice signed in on a phone and on a laptop."""
     return sign_in(client, agent="phone/1.0", ip="198.51.100.7"), sign_in(
         client, agent="laptop/2.0", ip="203.0.113.9"
     )
 
 
-def test_each_login_is_a_session_with_its_client(client, alice, devices):
+def test_each_login_is_a_session_with_its_client(
+    client: FlaskClient, alice: Account, devices: Devices
+) -> None:
     phone, laptop = devices
     listed = sessions_of(client, phone)
 
@@ -83,7 +95,9 @@ def test_each_login_is_a_session_with_its_client(client, alice, devices):
     assert abs(datetime.now(UTC) - created) < timedelta(minutes=1)
 
 
-def test_a_refresh_continues_its_session(client, alice, devices):
+def test_a_refresh_continues_its_session(
+    client: FlaskClient, alice: Account, devices: Devices
+) -> None:
     phone, _ = devices
     renewed = client.post(REFRESH, headers=bearer(phone["refresh_token"])).get_json()
 
@@ -92,7 +106,9 @@ def test_a_refresh_continues_its_session(client, alice, devices):
     assert works(client, renewed)
 
 
-def test_ending_one_session_stops_both_its_tokens_at_once(client, alice, devices):
+def test_ending_one_session_stops_both_its_tokens_at_once(
+    client: FlaskClient, alice: Account, devices: Devices
+) -> None:
     phone, laptop = devices
     response = client.delete(f"{SESSIONS}/{sid(laptop)}", headers=bearer(phone["access_token"]))
 
@@ -103,7 +119,9 @@ def test_ending_one_session_stops_both_its_tokens_at_once(client, alice, devices
     assert sid(laptop) not in {session["id"] for session in sessions_of(client, phone)}
 
 
-def test_ending_all_others_keeps_only_the_current_one(client, alice, devices):
+def test_ending_all_others_keeps_only_the_current_one(
+    client: FlaskClient, alice: Account, devices: Devices
+) -> None:
     phone, laptop = devices
     response = client.delete(SESSIONS, headers=bearer(phone["access_token"]))
 
@@ -114,7 +132,9 @@ def test_ending_all_others_keeps_only_the_current_one(client, alice, devices):
     assert works(client, phone)
 
 
-def test_an_ended_session_cannot_be_ended_again(client, alice, devices):
+def test_an_ended_session_cannot_be_ended_again(
+    client: FlaskClient, alice: Account, devices: Devices
+) -> None:
     phone, laptop = devices
     path = f"{SESSIONS}/{sid(laptop)}"
     assert client.delete(path, headers=bearer(phone["access_token"])).status_code == 204
@@ -122,7 +142,9 @@ def test_an_ended_session_cannot_be_ended_again(client, alice, devices):
     error_body(client.delete(path, headers=bearer(phone["access_token"])), 404)
 
 
-def test_another_users_session_is_not_found_and_lives_on(client, alice, bob):
+def test_another_users_session_is_not_found_and_lives_on(
+    client: FlaskClient, alice: Account, bob: Account
+) -> None:
     bobs = sign_in(client, "bob")
     response = client.delete(f"{SESSIONS}/{sid(bobs)}", headers=alice.headers)
 
@@ -134,12 +156,14 @@ def test_another_users_session_is_not_found_and_lives_on(client, alice, bob):
 @pytest.mark.parametrize(
     "session_id", ["0" * 32, "A" * 32, "0" * 31, "0" * 33, "%00" + "0" * 31, "zz", "1"]
 )
-def test_unknown_or_malformed_ids_are_not_found(client, alice, session_id):
+def test_unknown_or_malformed_ids_are_not_found(
+    client: FlaskClient, alice: Account, session_id: str
+) -> None:
     error_body(client.delete(f"{SESSIONS}/{session_id}", headers=alice.headers), 404)
     assert works(client, alice.tokens)
 
 
-def test_logout_ends_the_session(client, alice, devices):
+def test_logout_ends_the_session(client: FlaskClient, alice: Account, devices: Devices) -> None:
     phone, laptop = devices
     assert client.post("/api/v1/auth/logout", headers=bearer(laptop["access_token"])).status_code
 
@@ -147,7 +171,9 @@ def test_logout_ends_the_session(client, alice, devices):
     assert not refreshes(client, laptop)
 
 
-def test_a_password_change_ends_every_session(client, alice, devices):
+def test_a_password_change_ends_every_session(
+    client: FlaskClient, alice: Account, devices: Devices
+) -> None:
     phone, _ = devices
     changed = client.post(
         "/api/v1/auth/me/password",
@@ -162,7 +188,9 @@ def test_a_password_change_ends_every_session(client, alice, devices):
     ]
 
 
-def test_refresh_reuse_ends_every_session(client, alice, devices):
+def test_refresh_reuse_ends_every_session(
+    client: FlaskClient, alice: Account, devices: Devices
+) -> None:
     phone, laptop = devices
     assert refreshes(client, phone)
     assert not refreshes(client, phone)  # the same refresh token again: theft
@@ -172,7 +200,9 @@ def test_refresh_reuse_ends_every_session(client, alice, devices):
     assert len(sessions_of(client, fresh)) == 1
 
 
-def test_a_session_records_its_last_use_once_a_minute(app, client, alice, devices):
+def test_a_session_records_its_last_use_once_a_minute(
+    app: Flask, client: FlaskClient, alice: Account, devices: Devices
+) -> None:
     phone, _ = devices
     before = {s["id"]: s for s in sessions_of(client, phone)}[sid(phone)]
     assert works(client, phone)
@@ -201,20 +231,22 @@ def test_a_session_records_its_last_use_once_a_minute(app, client, alice, device
     )
 
 
-def test_a_long_user_agent_is_cut_not_refused(client, alice):
+def test_a_long_user_agent_is_cut_not_refused(client: FlaskClient, alice: Account) -> None:
     tokens = sign_in(client, agent="x" * 5000)
     mine = {s["id"]: s for s in sessions_of(client, tokens)}[sid(tokens)]
     assert mine["user_agent"] == "x" * 256
 
 
-def test_a_signed_token_of_no_session_is_refused(client, alice):
+def test_a_signed_token_of_no_session_is_refused(client: FlaskClient, alice: Account) -> None:
     claims = jwt.decode(alice.tokens["access_token"], options={"verify_signature": False})
     forged = jwt.encode({**claims, "sid": "f" * 32}, TEST_SECRET, algorithm="HS256")
 
     error_body(client.get(ME, headers=bearer(forged)), 401)
 
 
-def test_a_token_of_another_users_session_is_refused(client, alice, bob):
+def test_a_token_of_another_users_session_is_refused(
+    client: FlaskClient, alice: Account, bob: Account
+) -> None:
     """A session id belongs to one account: alice's claims with bob's session fail."""
     claims = jwt.decode(alice.tokens["access_token"], options={"verify_signature": False})
     forged = jwt.encode({**claims, "sid": sid(bob.tokens)}, TEST_SECRET, algorithm="HS256")
@@ -222,13 +254,15 @@ def test_a_token_of_another_users_session_is_refused(client, alice, bob):
     error_body(client.get(ME, headers=bearer(forged)), 401)
 
 
-def test_sessions_need_an_access_token(client, alice):
+def test_sessions_need_an_access_token(client: FlaskClient, alice: Account) -> None:
     error_body(client.get(SESSIONS), 401)
     error_body(client.get(SESSIONS, headers=bearer(alice.tokens["refresh_token"])), 401)
     error_body(client.delete(SESSIONS, headers=bearer(alice.tokens["refresh_token"])), 401)
 
 
-def test_an_admin_lists_and_ends_a_users_sessions(client, admin, alice, devices):
+def test_an_admin_lists_and_ends_a_users_sessions(
+    client: FlaskClient, admin: Account, alice: Account, devices: Devices
+) -> None:
     phone, laptop = devices
     path = "/api/v1/admin/users/alice/sessions"
     listed = client.get(path, headers=admin.headers)
@@ -251,7 +285,9 @@ def test_an_admin_lists_and_ends_a_users_sessions(client, admin, alice, devices)
     assert works(client, admin.tokens)
 
 
-def test_an_admin_cannot_end_a_session_through_another_user(client, admin, alice, bob):
+def test_an_admin_cannot_end_a_session_through_another_user(
+    client: FlaskClient, admin: Account, alice: Account, bob: Account
+) -> None:
     path = f"/api/v1/admin/users/bob/sessions/{sid(alice.tokens)}"
     error_body(client.delete(path, headers=admin.headers), 404)
     assert works(client, alice.tokens)
@@ -265,16 +301,22 @@ def test_an_admin_cannot_end_a_session_through_another_user(client, admin, alice
         ("delete", f"/api/v1/admin/users/alice/sessions/{'0' * 32}"),
     ],
 )
-def test_admin_session_routes_refuse_others(client, alice, bob, method, path):
+def test_admin_session_routes_refuse_others(
+    client: FlaskClient, alice: Account, bob: Account, method: str, path: str
+) -> None:
     error_body(client.open(path, method=method.upper(), headers=bob.headers), 403)
     error_body(client.open(path, method=method.upper()), 401)
 
 
-def test_admin_sessions_of_an_unknown_user_are_not_found(client, admin):
+def test_admin_sessions_of_an_unknown_user_are_not_found(
+    client: FlaskClient, admin: Account
+) -> None:
     error_body(client.get("/api/v1/admin/users/nobody/sessions", headers=admin.headers), 404)
 
 
-def test_the_cli_lists_and_ends_sessions(runner, client, alice, devices):
+def test_the_cli_lists_and_ends_sessions(
+    runner: FlaskCliRunner, client: FlaskClient, alice: Account, devices: Devices
+) -> None:
     phone, laptop = devices
     listed = runner.invoke(args=["users", "sessions", "alice"])
     assert listed.exit_code == 0, listed.output
@@ -299,7 +341,7 @@ def test_the_cli_lists_and_ends_sessions(runner, client, alice, devices):
     )
 
 
-def test_the_cli_names_an_unknown_user(runner):
+def test_the_cli_names_an_unknown_user(runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["users", "sessions", "nobody"])
     assert result.exit_code == 1
     assert "No user named 'nobody'." in result.output

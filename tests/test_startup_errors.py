@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,20 +35,26 @@ def assert_one_line(result: subprocess.CompletedProcess, expected: str) -> None:
 
 
 @pytest.mark.parametrize("name, value, expected", BAD_SETTINGS)
-def test_flask_db_upgrade_names_the_bad_setting_in_one_line(tmp_path, name, value, expected):
+def test_flask_db_upgrade_names_the_bad_setting_in_one_line(
+    tmp_path: Path, name: str, value: str, expected: str
+) -> None:
     """`make run` and `make cluster` start with it."""
     result = run([str(BIN / "flask"), "db", "upgrade"], tmp_path, name, value)
     assert_one_line(result, expected)
 
 
 @pytest.mark.parametrize("command", [["routes"], ["import-json", "docs/sample-store.json"]])
-def test_every_flask_command_names_the_bad_setting_in_one_line(tmp_path, command):
+def test_every_flask_command_names_the_bad_setting_in_one_line(
+    tmp_path: Path, command: list[Any]
+) -> None:
     name, value, expected = BAD_SETTINGS[0]
     assert_one_line(run([str(BIN / "flask"), *command], tmp_path, name, value), expected)
 
 
 @pytest.mark.live
 @pytest.mark.parametrize("name, value, expected", BAD_SETTINGS)
-def test_gunicorn_names_the_bad_setting_in_one_line(tmp_path, name, value, expected):
+def test_gunicorn_names_the_bad_setting_in_one_line(
+    tmp_path: Path, name: str, value: str, expected: str
+) -> None:
     command = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"]
     assert_one_line(run(command, tmp_path, name, value), expected)

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import jwt
 import pytest
+from flask.testing import FlaskClient, FlaskCliRunner
+from werkzeug.test import TestResponse
 
-from tests.conftest import PASSWORD, TEST_SECRET, error_body, redis_url_or_skip
+from tests.conftest import (
+    PASSWORD,
+    TEST_SECRET,
+    Account,
+    AuthActions,
+    error_body,
+    redis_url_or_skip,
+)
 from tests.helpers import bearer
 
 
 @pytest.fixture(params=["database", "redis"])
-def config(config, request):
+def config(config: dict[str, object], request: pytest.FixtureRequest) -> dict[str, object]:
     """Run every test against both places revocations can be stored."""
     if request.param == "redis":
         config["REDIS_URL"] = redis_url_or_skip()
@@ -21,18 +30,20 @@ def decode(token: str) -> dict:
     return jwt.decode(token, TEST_SECRET, algorithms=["HS256"])
 
 
-def assert_rejected(response) -> None:
+def assert_rejected(response: TestResponse) -> None:
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert response.get_json()["code"] == 401
 
 
 @pytest.fixture(params=["/api/v1/auth", "/auth"])
-def auth_path(request) -> str:
+def auth_path(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def test_refresh_returns_a_new_pair_and_rotates(client, alice, auth_path):
+def test_refresh_returns_a_new_pair_and_rotates(
+    client: FlaskClient, alice: Account, auth_path: str
+) -> None:
     response = client.post(f"{auth_path}/refresh", headers=bearer(alice.tokens["refresh_token"]))
 
     assert response.status_code == 200
@@ -45,7 +56,9 @@ def test_refresh_returns_a_new_pair_and_rotates(client, alice, auth_path):
     assert again.status_code == 200
 
 
-def test_reusing_a_rotated_refresh_token_revokes_every_token(client, alice):
+def test_reusing_a_rotated_refresh_token_revokes_every_token(
+    client: FlaskClient, alice: Account
+) -> None:
     old_refresh = alice.tokens["refresh_token"]
     newer = client.post("/api/v1/auth/refresh", headers=bearer(old_refresh)).get_json()
 
@@ -56,7 +69,7 @@ def test_reusing_a_rotated_refresh_token_revokes_every_token(client, alice):
     assert_rejected(client.get("/api/v1/auth/me", headers=alice.headers))
 
 
-def test_refresh_token_is_not_an_access_token(client, alice):
+def test_refresh_token_is_not_an_access_token(client: FlaskClient, alice: Account) -> None:
     response = client.get("/api/v1/auth/me", headers=bearer(alice.tokens["refresh_token"]))
     assert_rejected(response)
     error_body(response, 401)
@@ -64,15 +77,17 @@ def test_refresh_token_is_not_an_access_token(client, alice):
     assert_rejected(client.get("/api/v1/items", headers=bearer(alice.tokens["refresh_token"])))
 
 
-def test_access_token_is_not_a_refresh_token(client, alice):
+def test_access_token_is_not_a_refresh_token(client: FlaskClient, alice: Account) -> None:
     assert_rejected(client.post("/api/v1/auth/refresh", headers=alice.headers))
 
 
-def test_refresh_needs_a_token(client):
+def test_refresh_needs_a_token(client: FlaskClient) -> None:
     assert_rejected(client.post("/api/v1/auth/refresh"))
 
 
-def test_logout_revokes_the_access_token_and_its_refresh_token(client, auth, alice, auth_path):
+def test_logout_revokes_the_access_token_and_its_refresh_token(
+    client: FlaskClient, auth: AuthActions, alice: Account, auth_path: str
+) -> None:
     other_session = auth.login("alice").get_json()
 
     response = client.post(f"{auth_path}/logout", headers=alice.headers)
@@ -90,7 +105,9 @@ def test_logout_revokes_the_access_token_and_its_refresh_token(client, auth, ali
     )
 
 
-def test_logged_out_refresh_token_is_not_treated_as_theft(client, auth, alice):
+def test_logged_out_refresh_token_is_not_treated_as_theft(
+    client: FlaskClient, auth: AuthActions, alice: Account
+) -> None:
     other_session = auth.login("alice").get_json()
     client.post("/api/v1/auth/logout", headers=alice.headers)
 
@@ -104,7 +121,9 @@ def test_logged_out_refresh_token_is_not_treated_as_theft(client, auth, alice):
     )
 
 
-def test_password_change_revokes_older_tokens_even_within_the_same_second(client, auth, alice):
+def test_password_change_revokes_older_tokens_even_within_the_same_second(
+    client: FlaskClient, auth: AuthActions, alice: Account
+) -> None:
     response = client.post(
         "/api/v1/auth/me/password",
         json={"current_password": PASSWORD, "new_password": "a brand new passphrase"},
@@ -125,7 +144,9 @@ def test_password_change_revokes_older_tokens_even_within_the_same_second(client
     assert auth.login("alice", PASSWORD).status_code == 401
 
 
-def test_disabled_account_tokens_stop_working(client, runner, alice):
+def test_disabled_account_tokens_stop_working(
+    client: FlaskClient, runner: FlaskCliRunner, alice: Account
+) -> None:
     result = runner.invoke(args=["users", "disable", "alice"])
 
     assert result.exit_code == 0, result.output
@@ -138,7 +159,9 @@ def test_disabled_account_tokens_stop_working(client, runner, alice):
     assert_rejected(client.get("/api/v1/auth/me", headers=alice.headers))
 
 
-def test_token_of_deleted_account_never_works_for_a_new_account_of_that_name(client, auth, alice):
+def test_token_of_deleted_account_never_works_for_a_new_account_of_that_name(
+    client: FlaskClient, auth: AuthActions, alice: Account
+) -> None:
     deleted = client.delete(
         "/api/v1/auth/me", json={"current_password": PASSWORD}, headers=alice.headers
     )

@@ -17,7 +17,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError
 
-from app.cli import describe_problems
+from app.errors import describe_problems
 from app.models import MAX_ID
 from app.transfer.schemas import OriginalItemSchema, OriginalUserSchema
 
