@@ -5,18 +5,22 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, current_app, g
 from sqlalchemy import event, exc
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Connection, CursorResult, Engine, make_url
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.sql.expression import Executable
 
 from app.extensions import db
 
 DEFAULT_SQLITE_URI = "sqlite:///app.db"
+# Where a sync worker keeps its read connection: (its pid, the connection).
+KEPT_READ_CONNECTION = "kept_read_connection"
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +70,7 @@ def init_app(app: Flask) -> None:
     app.teardown_appcontext(_end_request)
     with app.app_context():
         _keep_connections_in_their_process(db.engine)
+        event.listen(db.engine, "engine_disposed", lambda _engine: _drop_kept(app))
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _tune_sqlite)
 
@@ -121,22 +126,73 @@ def _tune_sqlite(connection: sqlite3.Connection, _record: ConnectionPoolEntry) -
 
 
 def read_connection() -> Connection:
-    """A pooled connection for this request's reads, without an ORM session.
+    """A connection for this request's reads, without an ORM session.
 
     The token check and the item reads run prebuilt Core statements; the
     session's bookkeeping (begin, identity map, close) would cost more than
     such a statement. Writes go through `write_transaction` and the session.
+
+    Reads run in autocommit: each statement is its own transaction, so none
+    is left to end (no BEGIN and ROLLBACK round trips on PostgreSQL, no
+    snapshot held on SQLite). A sync worker serves one request at a time on
+    its main thread and keeps this connection from one request to the next:
+    a pool checkout and return cost more than the token check's statement.
+    Other threads (the development server) check one out per request.
     """
-    connection: Connection | None = g.get("read_connection")
+    if threading.current_thread() is threading.main_thread():
+        kept: tuple[int, Connection] | None = current_app.extensions.get(KEPT_READ_CONNECTION)
+        if kept is not None and kept[0] == os.getpid():
+            return kept[1]
+        connection = _autocommit_connection()
+        current_app.extensions[KEPT_READ_CONNECTION] = (os.getpid(), connection)
+        return connection
+    connection = g.get("read_connection")
     if connection is None:
-        connection = g.read_connection = db.engine.connect()
+        connection = g.read_connection = _autocommit_connection()
     return connection
 
 
-def _close_read_connection() -> None:
+def read(statement: Executable, params: Mapping[str, Any]) -> CursorResult[Any]:
+    """Run a read on the request's read connection.
+
+    A kept connection skips the pool's ping, so one the server dropped (a
+    restart) fails here once: it is replaced and the read tried again.
+    """
+    try:
+        return read_connection().execute(statement, params)
+    except exc.DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        _close_read_connection(kept_too=True)
+        return read_connection().execute(statement, params)
+
+
+def _drop_kept(app: Flask) -> None:
+    """Close this process's kept read connection, if it has one.
+
+    After a fork it is the parent's, left alone. Its database connection is
+    closed, not given back: the pool it came from may be disposed of by now
+    (an engine disposed of takes the kept connection along), and would keep
+    it open.
+    """
+    kept = app.extensions.pop(KEPT_READ_CONNECTION, None)
+    if kept is not None and kept[0] == os.getpid():
+        kept[1].invalidate()
+        kept[1].close()
+
+
+def _autocommit_connection() -> Connection:
+    return db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+
+def _close_read_connection(kept_too: bool = False) -> None:
+    """Give back a per-request read connection; the kept one only when asked or broken."""
     connection = g.pop("read_connection", None)
     if connection is not None:
         connection.close()
+    kept = current_app.extensions.get(KEPT_READ_CONNECTION)
+    if kept is not None and (kept_too or kept[1].invalidated or kept[1].closed):
+        _drop_kept(current_app)
 
 
 @contextmanager
@@ -152,9 +208,9 @@ def write_transaction(*, commit: bool = True) -> Iterator[None]:
     applies. Other engines lock the rows they read with FOR UPDATE
     instead.
 
-    The request's read connection goes back to the pool first: a request
-    never holds two connections, so threads sharing a pool cannot all wait
-    for a second one.
+    A thread's per-request read connection goes back to the pool first: a
+    request never holds two, so threads sharing a pool cannot all wait for
+    a second one.
     """
     _close_read_connection()
     connection = db.session.connection()

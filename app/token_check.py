@@ -24,7 +24,7 @@ import jwt
 from flask import Flask, current_app, g, request
 from sqlalchemy import Select, bindparam, select
 
-from app.database import read_connection
+from app.database import read
 from app.errors import abort
 from app.login_sessions import touch_if_stale
 from app.models import MAX_ID, LoginSession, User
@@ -169,7 +169,7 @@ def check_token(
     params = {"uid": claims["uid"], "sid": claims["sid"]}
     extra = joined.params(view_args or {}) if joined is not None else None
     statement = joined.statement if joined is not None and extra is not None else ACCOUNT
-    row = read_connection().execute(statement, params | (extra or {})).first()
+    row = read(statement, params | (extra or {})).first()
     width = len(Account._fields)
     account = Account._make(row[:width]) if row is not None else None
     if (

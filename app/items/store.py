@@ -27,7 +27,7 @@ from sqlalchemy import (
     update,
 )
 
-from app.database import like_pattern, read_connection, write_transaction
+from app.database import like_pattern, read, write_transaction
 from app.errors import abort
 from app.extensions import db
 from app.models import MAX_ID, Item, User
@@ -139,7 +139,7 @@ def list_own_items(search: str | None, sort: str, offset: int, limit: int) -> li
     params = {"owner_id": current_user.id, "offset": offset, "limit": limit}
     if search:
         params["pattern"] = like_pattern(search)
-    return list(read_connection().execute(PAGES[bool(search), sort], params))
+    return list(read(PAGES[bool(search), sort], params))
 
 
 def count_own_items(search: str | None) -> int:
@@ -148,7 +148,7 @@ def count_own_items(search: str | None) -> int:
         stored: int = current_user.item_count
         return stored
     params = {"owner_id": current_user.id, "pattern": like_pattern(search)}
-    return read_connection().execute(SEARCH_COUNT, params).scalar_one()
+    return read(SEARCH_COUNT, params).scalar_one()
 
 
 def create_item(title: str, description: str | None) -> ItemRow:
