@@ -6,21 +6,28 @@ turns them into messages.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
 from flask_jwt_extended import current_user
 from sqlalchemy import func, or_, select, update
 
+from app.auth import account_mail
 from app.auth.password_policy import check_password_policy
 from app.database import write_transaction
 from app.errors import abort
 from app.extensions import db
 from app.models import User
 from app.passwords import check_password, hash_cost, hash_password
+from app.rate_limits import verification_mail_allowed
 from app.tokens import revoke_all_tokens
 
 BAD_CREDENTIALS = "Incorrect username or password."
+UNVERIFIED = (
+    "Verify your email address first: open the link in the verification mail. "
+    "A new one is on its way, unless several were sent recently."
+)
 
 
 def find_user(login: str) -> User | None:
@@ -79,31 +86,69 @@ def new_password_hash(password: str) -> str:
 
 
 def create_account(
-    username: str, email: str, password: str, full_name: str | None = None, is_admin: bool = False
+    username: str,
+    email: str,
+    password: str,
+    full_name: str | None = None,
+    is_admin: bool = False,
+    email_verified: bool = False,
 ) -> User:
     """A new account from checked fields: 422 for a refused password, 409 for a taken name."""
     check_password_policy(password, username, email, "password")
     ensure_available(username, email)
-    user = User(username=username, email=email, full_name=full_name, is_admin=is_admin)
+    user = User(
+        username=username,
+        email=email,
+        full_name=full_name,
+        is_admin=is_admin,
+        email_verified=email_verified,
+    )
     user.password_hash = new_password_hash(password)
     with write_transaction():
         db.session.add(user)
     return user
 
 
-def change_profile(user: User, changes: dict[str, Any]) -> User:
-    """Save the `email` (already checked as free) and `full_name` given in `changes`."""
-    with write_transaction():
-        user.email = changes.get("email", user.email)
-        user.full_name = changes.get("full_name", user.full_name)
+def register_account(**fields: Any) -> User:
+    """Sign up: a new unverified account, and a mail to prove its address."""
+    user = create_account(**fields)
+    account_mail.send_verification(user, user.email)
     return user
 
 
-def set_password(user: User, password: str) -> None:
-    """Replace the password; every token issued before stops working."""
+def change_profile(user: User, changes: dict[str, Any]) -> User:
+    """Save the `full_name` given in `changes`; a new `email` (checked as free) waits for proof.
+
+    The address in use stays until the new one is verified
+    (app.auth.email_verification), and is told of the change; asking for
+    the address in use again drops a pending change.
+    """
+    new_email = changes.get("email")
+    with write_transaction():
+        user.full_name = changes.get("full_name", user.full_name)
+        if new_email is not None:
+            user.pending_email = None if new_email == user.email else new_email
+    if user.pending_email is not None and new_email == user.pending_email:
+        account_mail.send_verification(user, new_email)
+        account_mail.send_email_change_notice(user, new_email)
+    return user
+
+
+def set_password(
+    user: User, password: str, *, while_valid: Callable[[User], None] | None = None
+) -> None:
+    """Replace the password; every token issued before stops working.
+
+    `while_valid` checks the account again under the write lock and may
+    refuse: a password-reset token is checked there, so two uses of it at
+    once cannot both succeed.
+    """
     check_password_policy(password, user.username, user.email, "new_password")
     password_hash = new_password_hash(password)
     with write_transaction():
+        if while_valid is not None:
+            db.session.refresh(user, with_for_update=True)
+            while_valid(user)
         user.password_hash = password_hash
         revoke_all_tokens(user.id)
 
@@ -146,8 +191,22 @@ def authenticate(user: User | None, password: str) -> User:
         abort(401, BAD_CREDENTIALS, headers={"WWW-Authenticate": "Bearer"})
     if user.disabled:
         abort(403, "This account is disabled.")
+    if current_app.config["REQUIRE_VERIFIED_EMAIL"] and not user.email_verified:
+        refuse_unverified(user)
     rehash_at_configured_cost(user, password)
     return user
+
+
+def refuse_unverified(user: User) -> None:
+    """403 for an account that has not proved its address, with a fresh verification mail.
+
+    The mail sent at sign-up may be lost or expired, and without a login the
+    owner cannot ask for another; the password was right, so the mail goes
+    to the owner's address only (within MAIL_RATE_LIMIT).
+    """
+    if verification_mail_allowed(user.id):
+        account_mail.send_verification(user, user.email)
+    abort(403, UNVERIFIED)
 
 
 def rehash_at_configured_cost(user: User, password: str) -> None:
