@@ -20,14 +20,9 @@ from app.errors import abort
 from app.extensions import db
 from app.models import User
 from app.passwords import check_password, hash_cost, hash_password
-from app.rate_limits import verification_mail_allowed
 from app.tokens import revoke_all_tokens
 
 BAD_CREDENTIALS = "Incorrect username or password."
-UNVERIFIED = (
-    "Verify your email address first: open the link in the verification mail. "
-    "A new one is on its way, unless several were sent recently."
-)
 
 
 def find_user(login: str) -> User | None:
@@ -191,22 +186,8 @@ def authenticate(user: User | None, password: str) -> User:
         abort(401, BAD_CREDENTIALS, headers={"WWW-Authenticate": "Bearer"})
     if user.disabled:
         abort(403, "This account is disabled.")
-    if current_app.config["REQUIRE_VERIFIED_EMAIL"] and not user.email_verified:
-        refuse_unverified(user)
     rehash_at_configured_cost(user, password)
     return user
-
-
-def refuse_unverified(user: User) -> None:
-    """403 for an account that has not proved its address, with a fresh verification mail.
-
-    The mail sent at sign-up may be lost or expired, and without a login the
-    owner cannot ask for another; the password was right, so the mail goes
-    to the owner's address only (within MAIL_RATE_LIMIT).
-    """
-    if verification_mail_allowed(user.id):
-        account_mail.send_verification(user, user.email)
-    abort(403, UNVERIFIED)
 
 
 def rehash_at_configured_cost(user: User, password: str) -> None:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from flask import current_app
+
 from app.auth import account_mail, mail_tokens
 from app.auth.accounts import ensure_available
 from app.database import write_transaction
 from app.errors import abort
 from app.extensions import db
 from app.models import User
-from app.rate_limits import limit_verification_mails
+from app.rate_limits import limit_verification_mails, verification_mail_allowed
 
 MAX_AGE_SECONDS = account_mail.VERIFICATION_HOURS * 3600
+UNVERIFIED = (
+    "Verify your email address first: open the link in the verification mail. "
+    "A new one is on its way, unless several were sent recently."
+)
 
 
 def verify_email(token: str) -> User:
@@ -46,3 +52,17 @@ def resend_verification(user: User) -> None:
         abort(409, "Your email address is already verified.")
     limit_verification_mails(user.id)
     account_mail.send_verification(user, address)
+
+
+def require_verified(user: User) -> None:
+    """With REQUIRE_VERIFIED_EMAIL, 403 for an unproved address, and a fresh link by mail.
+
+    Call it once the password is checked. The mail sent at sign-up may be
+    lost or expired, and without a login the owner cannot ask for another;
+    it goes to the account's own address (within MAIL_RATE_LIMIT).
+    """
+    if not current_app.config["REQUIRE_VERIFIED_EMAIL"] or user.email_verified:
+        return
+    if verification_mail_allowed(user.id):
+        account_mail.send_verification(user, user.email)
+    abort(403, UNVERIFIED)

@@ -70,6 +70,7 @@ class Login(MethodView):
         device = trusted_device(credentials.get("device_token"), found)
         with login_attempt(login, found, device):
             user = accounts.authenticate(found, credentials["password"])
+        email_verification.require_verified(user)
         tokens = issue_token_pair(user)
         return {**tokens, "device_token": issue_device_token(user, device)}, NO_STORE
 
