@@ -12,6 +12,7 @@ from app import (
     database,
     docs,
     errors,
+    mail,
     observability,
     rate_limits,
     routing,
@@ -83,6 +84,7 @@ def register_extensions(app: Flask) -> None:
     token_check.init_app(app)
     blocklist.init_app(app)
     rate_limits.init_app(app)
+    mail.init_app(app)
     if app.config["CORS_ORIGINS"]:
         register_cors(app)
 

@@ -72,14 +72,14 @@ def refusals_as_messages(login: str | None = None) -> Iterator[None]:
 def create_user(
     username: str, email: str, full_name: str | None, password_stdin: bool, admin: bool
 ) -> None:
-    """Create an account; the password is prompted for (hidden) unless piped."""
+    """Create an account (its email counts as verified); the password is prompted unless piped."""
     password = _read_password(password_stdin)
     with refusals_as_messages():
         data = RegisterSchema().load(
             {"username": username, "email": email, "password": password, "full_name": full_name}
         )
         try:
-            user = accounts.create_account(**data, is_admin=admin)
+            user = accounts.create_account(**data, is_admin=admin, email_verified=True)
         except IntegrityError as exc:
             raise click.ClickException("That username or email is already taken.") from exc
     click.echo(f"Created user {user.username}.")
@@ -108,11 +108,19 @@ def show_user(username: str) -> None:
     click.echo(
         f"username:   {user.username}\n"
         f"email:      {user.email}\n"
+        f"verified:   {_verification(user)}\n"
         f"full name:  {user.full_name or '-'}\n"
         f"state:      {_state(user)}\n"
         f"created at: {user.created_at.isoformat()}\n"
         f"items:      {user.item_count}"
     )
+
+
+def _verification(user: User) -> str:
+    state = "yes" if user.email_verified else "no"
+    if user.pending_email:
+        state += f" (changing to {user.pending_email}, not verified yet)"
+    return state
 
 
 @users.command("set-password")

@@ -4,6 +4,7 @@ from flask_cors import CORS
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_mailman import Mail
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
@@ -20,3 +21,4 @@ api = Api()
 jwt = JWTManager()
 cors = CORS()
 limiter = Limiter(key_func=get_remote_address)
+mail = Mail()

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    false,
     func,
 )
 from sqlalchemy.engine import Dialect
@@ -55,7 +56,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class User(db.Model):  # type: ignore[name-defined]
-    """An account. `token_version` moves on to revoke every token issued before."""
+    """An account. `token_version` moves on to revoke every token issued before.
+
+    `email_verified` says the owner proved they read `email`; a new address
+    waits in `pending_email` until it is proved too, and only then replaces it.
+    """
 
     __tablename__ = "users"
     __table_args__ = {"sqlite_autoincrement": True}
@@ -63,6 +68,8 @@ class User(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(32))
     email: Mapped[str] = mapped_column(String(254), unique=True)
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    pending_email: Mapped[str | None] = mapped_column(String(254))
     full_name: Mapped[str | None] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(128))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)

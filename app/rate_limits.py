@@ -8,7 +8,9 @@ uses up their own allowance. A login carrying a valid device token of the
 account (app.devices) is counted in that device's bucket instead, so guesses
 from elsewhere never lock out the owner's known clients. Wrong current
 passwords count per session, and "email already registered" answers of a
-profile change per account.
+profile change per account. Mails a client can have sent (password resets,
+verification mails) count every request, per client address and per
+account, under MAIL_RATE_LIMIT.
 
 An attempt holds a place in its buckets before the password is checked and
 is let through only while failures in the window plus attempts in flight
@@ -129,6 +131,49 @@ def email_availability_check() -> AbstractContextManager[None]:
     return counting_failures("REGISTER_RATE_LIMIT", [f"email-taken:{account}"], failure=409)
 
 
+def limit_password_reset_requests() -> None:
+    """Password-reset requests per client address: 429 past MAIL_RATE_LIMIT."""
+    _limit_mail_requests(f"password-reset-address:{client_address()}")
+
+
+def password_reset_mail_allowed(account: str) -> bool:
+    """Count a reset mail to `account` (its id, or the unknown address asked for).
+
+    False past the limit: then no mail goes out, and the answer stays the
+    same, as it must not tell whether the address has an account.
+    """
+    return _mail_allowed(f"password-reset-account:{account}")
+
+
+def limit_verification_mails(account_id: int) -> None:
+    """Verification mails an account asks for: 429 past MAIL_RATE_LIMIT."""
+    _limit_mail_requests(f"verification-account:{account_id}")
+
+
+def verification_mail_allowed(account_id: int) -> bool:
+    """Count a verification mail the account did not ask for; False past the limit."""
+    return _mail_allowed(f"verification-account:{account_id}")
+
+
+def _limit_mail_requests(key: str) -> None:
+    if not current_app.config["RATELIMIT_ENABLED"]:
+        return
+    for item in _limits("MAIL_RATE_LIMIT"):
+        if not limiter.limiter.hit(item, key):
+            wait = limiter.limiter.get_window_stats(item, key).reset_time - time.time()
+            abort(
+                429,
+                f"Too many requests ({item}); retry later.",
+                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )
+
+
+def _mail_allowed(key: str) -> bool:
+    if not current_app.config["RATELIMIT_ENABLED"]:
+        return True
+    return all([limiter.limiter.hit(item, key) for item in _limits("MAIL_RATE_LIMIT")])
+
+
 def _register_limit() -> str:
     return str(current_app.config["REGISTER_RATE_LIMIT"])
 
@@ -138,7 +183,7 @@ def limit_registration(view: F) -> F:
 
 
 def _check_limits(app: Flask) -> None:
-    for setting in ("LOGIN_RATE_LIMIT", "REGISTER_RATE_LIMIT"):
+    for setting in ("LOGIN_RATE_LIMIT", "REGISTER_RATE_LIMIT", "MAIL_RATE_LIMIT"):
         try:
             parse_many(str(app.config[setting]))
         except ValueError as exc:

@@ -19,6 +19,7 @@ from app.extensions import db, limiter
 pytest.register_assert_rewrite("tests.live")
 
 from tests.live import LiveServer, running_server  # noqa: E402
+from tests.mailbox import Inbox, smtp_server  # noqa: E402
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
 PASSWORD = "correct horse battery"
@@ -75,6 +76,18 @@ def config(tmp_path: Path) -> dict[str, object]:
         "RATELIMIT_ENABLED": False,
         "CORS_ORIGINS": ["https://app.example.com"],
     }
+
+
+@pytest.fixture
+def inbox(config: dict[str, object]) -> Iterator[Inbox]:
+    """A real SMTP server the app sends its mail to.
+
+    Request it before the app is made (`pytest.mark.usefixtures("inbox")`
+    on the module does that).
+    """
+    with smtp_server() as received:
+        config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=received.port)
+        yield received
 
 
 @pytest.fixture

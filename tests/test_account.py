@@ -24,7 +24,9 @@ def test_patch_full_name_needs_no_password(client: FlaskClient, alice: Account) 
     assert me(client, alice)["full_name"] == "Alice Liddell"
 
 
-def test_patch_email_with_current_password(client: FlaskClient, alice: Account) -> None:
+def test_patch_email_with_current_password_waits_for_verification(
+    client: FlaskClient, alice: Account
+) -> None:
     response = client.patch(
         "/api/v1/auth/me",
         json={"email": "New.Alice@Example.com", "current_password": PASSWORD},
@@ -32,7 +34,9 @@ def test_patch_email_with_current_password(client: FlaskClient, alice: Account) 
     )
 
     assert response.status_code == 200
-    assert me(client, alice)["email"] == "new.alice@example.com"
+    # The new address takes over once verified (tests/test_email_verification.py).
+    assert response.get_json()["email"] == "alice@example.com"
+    assert me(client, alice)["email"] == "alice@example.com"
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from tests.helpers import bearer, field_errors
 REGISTER = "/api/v1/auth/register"
 LOGIN = "/api/v1/auth/login"
 ME = "/api/v1/auth/me"
-USER_FIELDS = {"username", "email", "full_name", "disabled", "created_at"}
+USER_FIELDS = {"username", "email", "full_name", "disabled", "email_verified", "created_at"}
 
 
 def register(client: FlaskClient, **fields: Any) -> TestResponse:
@@ -43,6 +43,7 @@ def test_register_returns_the_user_and_no_secret(client: FlaskClient) -> None:
     assert body["email"] == "alice@example.com"
     assert body["full_name"] == "Alice Liddell"
     assert body["disabled"] is False
+    assert body["email_verified"] is False
     assert body["created_at"].endswith("+00:00")
     text = response.get_data(as_text=True)
     assert "password" not in text

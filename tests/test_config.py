@@ -297,6 +297,16 @@ def test_different_instance_dirs_get_different_secrets(
         ("RATELIMIT_PER_PROCESS_OK", "sure"),
         ("RATELIMIT_ENABLED", "maybe"),
         ("MAX_CONTENT_LENGTH", "10"),
+        ("MAIL_PORT", "0"),
+        ("MAIL_PORT", "70000"),
+        ("MAIL_USE_TLS", "starttls"),
+        ("MAIL_TIMEOUT", "0"),
+        ("MAIL_RATE_LIMIT", "lots"),
+        ("PASSWORD_RESET_MINUTES", "0"),
+        ("REQUIRE_VERIFIED_EMAIL", "sometimes"),
+        ("PUBLIC_URL", "app.example.com"),
+        ("PUBLIC_URL", "ftp://app.example.com"),
+        ("PUBLIC_URL", "https://app.example.com/?next=1"),
     ],
 )
 def test_invalid_settings_refuse_to_start(
@@ -309,6 +319,15 @@ def test_invalid_settings_refuse_to_start(
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=name):
         make_app(config)
+
+
+def test_public_url_is_kept_without_its_trailing_slash(
+    make_app: Callable[[dict[str, object]], Flask],
+    monkeypatch: pytest.MonkeyPatch,
+    config: dict[str, object],
+) -> None:
+    monkeypatch.setenv("PUBLIC_URL", "https://app.example.com/account/")
+    assert make_app(config).config["PUBLIC_URL"] == "https://app.example.com/account"
 
 
 def test_database_url_from_the_environment(

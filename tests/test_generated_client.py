@@ -17,6 +17,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.live import PASSWORD, REPO_ROOT, LiveServer, running_server
+from tests.mailbox import Inbox, smtp_server, token_of
 
 PACKAGE = "items_api_client"
 # Where docs/development.md has the client written: a folder .gitignore keeps out of git.
@@ -25,8 +26,16 @@ GENERATOR = Path(sys.executable).parent / "openapi-python-client"
 
 
 @pytest.fixture
-def live(tmp_path: Path) -> Iterator[LiveServer]:
-    with running_server(tmp_path) as server:
+def inbox() -> Iterator[Inbox]:
+    with smtp_server() as received:
+        yield received
+
+
+@pytest.fixture
+def live(tmp_path: Path, inbox: Inbox) -> Iterator[LiveServer]:
+    """A live server that sends its mail to `inbox`."""
+    mail = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(inbox.port)}
+    with running_server(tmp_path, env=mail) as server:
         yield server
 
 
@@ -203,3 +212,50 @@ def test_generated_client_does_the_whole_item_lifecycle(generated: ModuleType, s
     remaining = items.get_items.sync(client=client)
     assert isinstance(remaining, list)
     assert [each.id for each in remaining] == [second.id]
+
+
+@pytest.mark.live
+def test_generated_client_verifies_an_address_and_resets_a_password(
+    generated: ModuleType, server: str, inbox: Inbox
+) -> None:
+    auth = Operations(
+        "auth",
+        "post_register",
+        "post_login",
+        "post_verify_email",
+        "post_password_reset",
+        "post_password_reset_confirm",
+    )
+    models = importlib.import_module(f"{PACKAGE}.models")
+    anonymous = generated.Client(base_url=server)
+    user = auth.post_register.sync(
+        client=anonymous,
+        body=models.Register(username="dora", email="dora@example.com", password=PASSWORD),
+    )
+    assert isinstance(user, models.User)
+    assert user.email_verified is False
+
+    verified = auth.post_verify_email.sync(
+        client=anonymous, body=models.EmailVerification(token=token_of(inbox.next()))
+    )
+    assert isinstance(verified, models.User)
+    assert verified.email_verified is True
+
+    accepted = auth.post_password_reset.sync_detailed(
+        client=anonymous, body=models.PasswordResetRequest(email="dora@example.com")
+    )
+    assert accepted.status_code == 202
+    assert isinstance(accepted.parsed, models.Notice)
+    reset = models.PasswordReset(token=token_of(inbox.next()), new_password="purple kettle harbour")
+    assert (
+        auth.post_password_reset_confirm.sync_detailed(client=anonymous, body=reset).status_code
+        == 204
+    )
+    replayed = auth.post_password_reset_confirm.sync(client=anonymous, body=reset)
+    assert isinstance(replayed, models.Error)
+    assert (replayed.code, replayed.status) == (400, "Bad Request")
+
+    token = auth.post_login.sync(
+        client=anonymous, body=models.Login(username="dora", password="purple kettle harbour")
+    )
+    assert isinstance(token, models.Token)

@@ -139,3 +139,24 @@ def test_item_counts_are_filled_in_for_existing_items(empty_app: Flask) -> None:
         counts = db.session.execute(text("SELECT username, item_count FROM users ORDER BY id"))
         assert counts.all() == [("ann", 3), ("ben", 0)]
         db.session.remove()
+
+
+def test_accounts_that_predate_verification_start_unverified(empty_app):
+    flask_db(empty_app, "upgrade", "0003")
+    with empty_app.app_context():
+        with db.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (username, email, password_hash, disabled, is_admin,"
+                    " token_version, created_at) VALUES ('ann', 'ann@example.com', 'x',"
+                    " false, false, 0, CURRENT_TIMESTAMP)"
+                )
+            )
+        db.session.remove()
+
+    flask_db(empty_app, "upgrade")
+
+    with empty_app.app_context():
+        rows = db.session.execute(text("SELECT email_verified, pending_email FROM users"))
+        assert [tuple(row) for row in rows] == [(False, None)]
+        db.session.remove()

@@ -123,7 +123,14 @@ def test_responses_never_document_a_password_or_hash(spec: dict[str, Any]) -> No
     for name in ("User", "Item", "Token"):
         assert "password" not in spec["components"]["schemas"][name]["properties"]
     user = spec["components"]["schemas"]["User"]["properties"]
-    assert set(user) == {"username", "email", "full_name", "disabled", "created_at"}
+    assert set(user) == {
+        "username",
+        "email",
+        "full_name",
+        "disabled",
+        "email_verified",
+        "created_at",
+    }
 
 
 @pytest.mark.parametrize(
@@ -189,6 +196,9 @@ def test_oauth2_password_security_scheme(spec: dict[str, Any]) -> None:
         ("/health/live", "get"),
         ("/api/v1/auth/register", "post"),
         ("/api/v1/auth/login", "post"),
+        ("/api/v1/auth/password-reset", "post"),
+        ("/api/v1/auth/password-reset/confirm", "post"),
+        ("/api/v1/auth/verify-email", "post"),
         # Off (404) unless METRICS_TOKEN is set: its token is in its description.
         ("/metrics", "get"),
     }

@@ -6,12 +6,14 @@ turns them into messages.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
 from flask_jwt_extended import current_user
 from sqlalchemy import func, or_, select, update
 
+from app.auth import account_mail
 from app.auth.password_policy import check_password_policy
 from app.database import write_transaction
 from app.errors import abort
@@ -79,31 +81,69 @@ def new_password_hash(password: str) -> str:
 
 
 def create_account(
-    username: str, email: str, password: str, full_name: str | None = None, is_admin: bool = False
+    username: str,
+    email: str,
+    password: str,
+    full_name: str | None = None,
+    is_admin: bool = False,
+    email_verified: bool = False,
 ) -> User:
     """A new account from checked fields: 422 for a refused password, 409 for a taken name."""
     check_password_policy(password, username, email, "password")
     ensure_available(username, email)
-    user = User(username=username, email=email, full_name=full_name, is_admin=is_admin)
+    user = User(
+        username=username,
+        email=email,
+        full_name=full_name,
+        is_admin=is_admin,
+        email_verified=email_verified,
+    )
     user.password_hash = new_password_hash(password)
     with write_transaction():
         db.session.add(user)
     return user
 
 
-def change_profile(user: User, changes: dict[str, Any]) -> User:
-    """Save the `email` (already checked as free) and `full_name` given in `changes`."""
-    with write_transaction():
-        user.email = changes.get("email", user.email)
-        user.full_name = changes.get("full_name", user.full_name)
+def register_account(**fields: Any) -> User:
+    """Sign up: a new unverified account, and a mail to prove its address."""
+    user = create_account(**fields)
+    account_mail.send_verification(user, user.email)
     return user
 
 
-def set_password(user: User, password: str) -> None:
-    """Replace the password; every token issued before stops working."""
+def change_profile(user: User, changes: dict[str, Any]) -> User:
+    """Save the `full_name` given in `changes`; a new `email` (checked as free) waits for proof.
+
+    The address in use stays until the new one is verified
+    (app.auth.email_verification), and is told of the change; asking for
+    the address in use again drops a pending change.
+    """
+    new_email = changes.get("email")
+    with write_transaction():
+        user.full_name = changes.get("full_name", user.full_name)
+        if new_email is not None:
+            user.pending_email = None if new_email == user.email else new_email
+    if user.pending_email is not None and new_email == user.pending_email:
+        account_mail.send_verification(user, new_email)
+        account_mail.send_email_change_notice(user, new_email)
+    return user
+
+
+def set_password(
+    user: User, password: str, *, while_valid: Callable[[User], None] | None = None
+) -> None:
+    """Replace the password; every token issued before stops working.
+
+    `while_valid` checks the account again under the write lock and may
+    refuse: a password-reset token is checked there, so two uses of it at
+    once cannot both succeed.
+    """
     check_password_policy(password, user.username, user.email, "new_password")
     password_hash = new_password_hash(password)
     with write_transaction():
+        if while_valid is not None:
+            db.session.refresh(user, with_for_update=True)
+            while_valid(user)
         user.password_hash = password_hash
         revoke_all_tokens(user.id)
 

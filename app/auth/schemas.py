@@ -13,6 +13,7 @@ from app.passwords import MAX_PASSWORD_BYTES
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,32}$"
 MIN_PASSWORD_LENGTH = 8
 MAX_DEVICE_TOKEN_LENGTH = 512
+MAX_MAIL_TOKEN_LENGTH = 1024
 # Examples the docs propose (Swagger UI's "Try it out"): one account, alice,
 # that registers, logs in and changes her profile with the same password.
 EXAMPLE_PASSWORD = "correct-horse-battery-staple"  # noqa: S105 (shown in the docs)
@@ -72,6 +73,16 @@ class UserSchema(Schema):
         dump_only=True, required=True, allow_none=True, metadata={"example": "Alice Liddell"}
     )
     disabled = fields.Boolean(dump_only=True, required=True, metadata={"example": False})
+    email_verified = fields.Boolean(
+        dump_only=True,
+        required=True,
+        metadata={
+            "description": "Whether the owner proved they read `email`, by the link of a "
+            "verification mail. A new address asked for with `PATCH /auth/me` is not shown "
+            "until it is verified.",
+            "example": True,
+        },
+    )
     created_at = UTCTimestamp(dump_only=True, required=True, metadata={"example": EXAMPLE_TIME})
 
 
@@ -238,4 +249,46 @@ class TokenSchema(Schema):
             "a bearer token and works for no other account.",
             "example": "dXNlcjox.Y2xpZW50LWtleQ",
         }
+    )
+
+
+class MailToken(Text):
+    """The token from the link of a mail (`?token=...`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            required=True,
+            load_only=True,
+            validate=validate.Length(min=1, max=MAX_MAIL_TOKEN_LENGTH),
+            **kwargs,
+        )
+
+
+class PasswordResetRequestSchema(Schema):
+    """The address of the account whose password is forgotten."""
+
+    email = Email(required=True, metadata={"example": "alice@example.com"})
+
+
+class PasswordResetSchema(Schema):
+    """The token from a password-reset mail and the new password."""
+
+    token = MailToken(metadata={"example": "eyJ1aWQiOjEsInB3IjoiOGY0..."})
+    new_password = NewPassword(metadata={"example": "purple-kettle-harbour"})
+
+
+class EmailVerificationSchema(Schema):
+    """The token from a verification mail."""
+
+    token = MailToken(metadata={"example": "eyJ1aWQiOjEsImVtYWlsIjoi..."})
+
+
+class NoticeSchema(Schema):
+    """What happened to a request whose effect the caller cannot see (a mail)."""
+
+    message = fields.String(
+        required=True,
+        metadata={
+            "example": "If an account has this address, a link to reset its password is on its way."
+        },
     )

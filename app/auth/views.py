@@ -7,11 +7,15 @@ from typing import Any
 from flask.views import MethodView
 from flask_jwt_extended import current_user, get_jwt
 
-from app.auth import accounts, blp
+from app.auth import accounts, blp, email_verification, password_reset
 from app.auth.schemas import (
     AccountDeletionSchema,
+    EmailVerificationSchema,
     LoginSchema,
+    NoticeSchema,
     PasswordChangeSchema,
+    PasswordResetRequestSchema,
+    PasswordResetSchema,
     ProfileUpdateSchema,
     RegisterSchema,
     TokenSchema,
@@ -23,12 +27,17 @@ from app.rate_limits import (
     current_password_check,
     email_availability_check,
     limit_registration,
+    limit_verification_mails,
     login_attempt,
 )
 from app.tokens import issue_token_pair, revoke_session, spend_refresh_token
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 TokenReply = tuple[dict[str, Any], dict[str, str]]  # body, headers
+RESET_REQUESTED = {
+    "message": "If an account has this address, a link to reset its password is on its way."
+}
+VERIFICATION_SENT = {"message": "A verification link is on its way."}
 
 
 @blp.route("/register")
@@ -37,9 +46,10 @@ class Register(MethodView):
     @blp.errors(409, 415, 429)
     @blp.arguments(RegisterSchema)
     @blp.response(201, UserSchema)
+    @blp.doc(description="A mail asks the owner to verify the address (see `/verify-email`).")
     def post(self, data: dict[str, Any]) -> User:
         """Create an account"""
-        return accounts.create_account(**data)
+        return accounts.register_account(**data)
 
 
 @blp.route("/login")
@@ -48,7 +58,9 @@ class Login(MethodView):
     @blp.arguments(LoginSchema, location="json_or_form")
     @blp.doc(
         description="The same fields are also accepted as a JSON object. Send back the "
-        "`device_token` of an earlier login so that this client is throttled on its own."
+        "`device_token` of an earlier login so that this client is throttled on its own. "
+        "403 for a disabled account, and, with REQUIRE_VERIFIED_EMAIL, for one whose "
+        "address is not verified yet (a new verification mail goes out)."
     )
     @blp.response(200, TokenSchema)
     def post(self, credentials: dict[str, Any]) -> TokenReply:
@@ -58,6 +70,7 @@ class Login(MethodView):
         device = trusted_device(credentials.get("device_token"), found)
         with login_attempt(login, found, device):
             user = accounts.authenticate(found, credentials["password"])
+        email_verification.require_verified(user)
         tokens = issue_token_pair(user)
         return {**tokens, "device_token": issue_device_token(user, device)}, NO_STORE
 
@@ -93,6 +106,12 @@ class Me(MethodView):
     @blp.token_required()
     @blp.errors(409, 415, 429)
     @blp.arguments(ProfileUpdateSchema)
+    @blp.doc(
+        description="A new `email` takes effect only once it is verified: it gets a "
+        "verification mail, the address in use gets a notice, and until then the answer "
+        "(and every User body) shows the address in use. Sending the address in use "
+        "drops a pending change."
+    )
     @blp.response(200, UserSchema)
     def patch(self, changes: dict[str, Any]) -> User:
         """Change your full name, or your email (with your current password)"""
@@ -102,6 +121,7 @@ class Me(MethodView):
                 accounts.require_current_password(user, changes["current_password"])
             with email_availability_check():
                 accounts.ensure_available(None, changes["email"])
+            limit_verification_mails(user.id)
         return accounts.change_profile(user, changes)
 
     @blp.token_required()
@@ -128,3 +148,59 @@ class Password(MethodView):
         with current_password_check():
             accounts.require_current_password(user, change["current_password"])
         accounts.set_password(user, change["new_password"])
+
+
+@blp.route("/password-reset")
+class PasswordReset(MethodView):
+    @blp.errors(415, 429)
+    @blp.arguments(PasswordResetRequestSchema)
+    @blp.doc(
+        description="The answer is the same whether or not an account has this address. "
+        "The mail links to `PUBLIC_URL/reset-password?token=...`; the page posts that token "
+        "to `/password-reset/confirm`."
+    )
+    @blp.response(202, NoticeSchema)
+    def post(self, data: dict[str, Any]) -> dict[str, str]:
+        """Ask for a password-reset link by mail"""
+        password_reset.request_password_reset(data["email"])
+        return RESET_REQUESTED
+
+
+@blp.route("/password-reset/confirm")
+class PasswordResetConfirm(MethodView):
+    @blp.errors(400, 415)
+    @blp.arguments(PasswordResetSchema)
+    @blp.doc(
+        description="The token works once, for PASSWORD_RESET_MINUTES, and not after the "
+        "password changed any other way. A used, expired, altered or foreign token is 400."
+    )
+    @blp.response(204)
+    def post(self, data: dict[str, Any]) -> None:
+        """Set a new password with the token of a reset mail; every token stops working"""
+        password_reset.reset_password(data["token"], data["new_password"])
+
+
+@blp.route("/verify-email")
+class VerifyEmail(MethodView):
+    @blp.errors(400, 409, 415)
+    @blp.arguments(EmailVerificationSchema)
+    @blp.doc(
+        description="The mail links to `PUBLIC_URL/verify-email?token=...`; the page posts "
+        "that token here. A new address (from `PATCH /auth/me`) replaces the old one now; "
+        "409 if another account took it meanwhile."
+    )
+    @blp.response(200, UserSchema)
+    def post(self, data: dict[str, Any]) -> User:
+        """Verify an email address with the token of a verification mail"""
+        return email_verification.verify_email(data["token"])
+
+
+@blp.route("/verify-email/resend")
+class ResendVerification(MethodView):
+    @blp.token_required()
+    @blp.errors(409, 429)
+    @blp.response(202, NoticeSchema)
+    def post(self) -> dict[str, str]:
+        """Send another verification mail, to the address waiting to be verified"""
+        email_verification.resend_verification(accounts.current_account())
+        return VERIFICATION_SENT

@@ -1,0 +1,68 @@
+"""The mails an account gets: prove an address, a change of address, reset a password.
+
+Each link points at PUBLIC_URL, where a front end owns the page and posts the
+token to the API (docs/accounts.md). Send these after the commit they follow.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import current_app
+
+from app.auth import mail_tokens
+from app.mail import send_mail
+from app.models import User
+
+VERIFY_PAGE = "/verify-email"
+RESET_PAGE = "/reset-password"
+VERIFICATION_HOURS = 48
+VERIFY_SUBJECT = "Verify your email address"
+CHANGE_SUBJECT = "Your email address is being changed"
+RESET_SUBJECT = "Reset your password"
+
+
+def _link(page: str, token: str) -> str:
+    return f"{current_app.config['PUBLIC_URL']}{page}?{urlencode({'token': token})}"
+
+
+def send_verification(user: User, address: str) -> None:
+    """Ask the owner of `address` (the account's email or the one it changes to) to prove it."""
+    token = mail_tokens.sign(mail_tokens.EMAIL_VERIFICATION, {"uid": user.id, "email": address})
+    send_mail(
+        address,
+        VERIFY_SUBJECT,
+        f"Hello {user.username},\n\n"
+        f"Please confirm that {address} is the email address of your account by opening\n"
+        f"this link within {VERIFICATION_HOURS} hours:\n\n"
+        f"{_link(VERIFY_PAGE, token)}\n\n"
+        "If you did not ask for this, ignore this mail.\n",
+    )
+
+
+def send_email_change_notice(user: User, new_address: str) -> None:
+    """Tell the current address that another one was asked for, before it takes over."""
+    send_mail(
+        user.email,
+        CHANGE_SUBJECT,
+        f"Hello {user.username},\n\n"
+        f"Someone signed in to your account asked to change its email address to\n"
+        f"{new_address}. This address stays in use until the new one is verified.\n\n"
+        "If that was not you, change your password now: that signs out every session.\n",
+    )
+
+
+def send_password_reset(user: User) -> None:
+    """A link that sets a new password, good until it is used or the password changes."""
+    claims = {"uid": user.id, "pw": mail_tokens.password_fingerprint(user.password_hash)}
+    token = mail_tokens.sign(mail_tokens.PASSWORD_RESET, claims)
+    minutes = current_app.config["PASSWORD_RESET_MINUTES"]
+    send_mail(
+        user.email,
+        RESET_SUBJECT,
+        f"Hello {user.username},\n\n"
+        f"To choose a new password, open this link within {minutes} minutes:\n\n"
+        f"{_link(RESET_PAGE, token)}\n\n"
+        "It works once. If you did not ask for this, ignore this mail: your password\n"
+        "stays as it is.\n",
+    )

@@ -1,0 +1,56 @@
+"""Password reset by mail: ask for a link, then set a new password with its token.
+
+Asking answers the same, in about the same time, whether or not the address
+has an account: the lookup is the same, the signing costs microseconds, and
+the mail goes out on its own thread after the answer (app.mail).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.auth import account_mail, mail_tokens
+from app.auth.accounts import set_password
+from app.extensions import db
+from app.models import User
+from app.rate_limits import limit_password_reset_requests, password_reset_mail_allowed
+
+log = logging.getLogger(__name__)
+
+
+def request_password_reset(email: str) -> None:
+    """Mail a reset link to `email` when an enabled account has it; nothing else differs."""
+    limit_password_reset_requests()
+    user = db.session.scalar(select(User).where(User.email == email))
+    allowed = password_reset_mail_allowed(str(user.id) if user is not None else email)
+    if user is None or user.disabled:
+        return
+    if not allowed:
+        log.info("password-reset mail for user id %s not sent: too many asked for", user.id)
+        return
+    account_mail.send_password_reset(user)
+
+
+def reset_password(token: str, new_password: str) -> None:
+    """Set the password a genuine, unused reset token names; every token stops working.
+
+    The token names the account and a digest of the password it may replace,
+    so it dies once used, once the password changes any other way, and at
+    PASSWORD_RESET_MINUTES. A disabled account cannot reset.
+    """
+    max_age = current_app.config["PASSWORD_RESET_MINUTES"] * 60
+    claims = mail_tokens.read(mail_tokens.PASSWORD_RESET, token, max_age, "pw")
+
+    def still_valid(account: User) -> None:
+        fingerprint = mail_tokens.password_fingerprint(account.password_hash)
+        if account.disabled or fingerprint != claims["pw"]:
+            mail_tokens.refuse()
+
+    user = db.session.get(User, claims["uid"])
+    if user is None:
+        mail_tokens.refuse()
+    still_valid(user)
+    set_password(user, new_password, while_valid=still_valid)

@@ -1,0 +1,95 @@
+"""A real SMTP server for tests (aiosmtpd), and the mails it received.
+
+with smtp_server() as inbox:
+    ...  # an app with MAIL_SERVER=127.0.0.1, MAIL_PORT=inbox.port sends a mail
+    mail = inbox.next()
+    assert mail["To"] == "alice@example.com"
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from aiosmtpd.controller import Controller
+
+from app.mail import SENDER_THREAD
+from tests.live import free_ports
+
+LINK = re.compile(r"https?://\S+")
+
+
+class Inbox:
+    """What the SMTP server accepted, in order of arrival."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.delay = 0.0  # seconds each mail takes to be accepted
+        self._mails: queue.Queue[EmailMessage] = queue.Queue()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.delay:
+            time.sleep(self.delay)  # a slow server: the whole exchange waits
+        mail = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(mail, EmailMessage)
+        mail["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        self._mails.put(mail)
+        return "250 Message accepted for delivery"
+
+    def next(self, timeout: float = 10.0) -> EmailMessage:
+        """The next mail to arrive, waiting for it up to `timeout` seconds."""
+        try:
+            return self._mails.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no mail arrived within {timeout} s") from None
+
+    def assert_empty(self) -> None:
+        """No mail arrived, and none is still being sent."""
+        settle()
+        assert self._mails.empty(), f"unexpected mail: {self._mails.get()['Subject']!r}"
+
+
+def settle(timeout: float = 15.0) -> None:
+    """Wait until the app's mail threads have all finished."""
+    for thread in threading.enumerate():
+        if thread.name == SENDER_THREAD:
+            thread.join(timeout)
+
+
+def link_of(mail: EmailMessage) -> str:
+    """The one link in a mail's text."""
+    (link,) = LINK.findall(text_of(mail))
+    return link
+
+
+def token_of(mail: EmailMessage) -> str:
+    """The `token` query parameter of the mail's link."""
+    (token,) = parse_qs(urlsplit(link_of(mail)).query)["token"]
+    return token
+
+
+def text_of(mail: EmailMessage) -> str:
+    body = mail.get_body(("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
+@contextmanager
+def smtp_server() -> Iterator[Inbox]:
+    """An SMTP server on a free local port for as long as the block runs."""
+    inbox = Inbox(free_ports()[0])
+    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+    controller.start()
+    try:
+        yield inbox
+    finally:
+        settle()
+        controller.stop()

@@ -1,0 +1,343 @@
+"""Password reset by mail: the request, the mail that arrives, and the token it carries."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+
+import pytest
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_decode, base64_encode
+
+from app.auth.account_mail import RESET_SUBJECT, VERIFY_SUBJECT
+from app.auth.mail_tokens import PASSWORD_RESET
+from app.extensions import db, limiter
+from tests.conftest import PASSWORD, TEST_SECRET, error_body, rate_limited
+from tests.helpers import bearer, field_errors, login
+from tests.mailbox import link_of, settle, token_of
+
+pytestmark = pytest.mark.usefixtures("inbox")
+
+REQUEST = "/api/v1/auth/password-reset"
+CONFIRM = "/api/v1/auth/password-reset/confirm"
+NEW_PASSWORD = "tangerine submarine"
+ACCEPTED = {
+    "message": "If an account has this address, a link to reset its password is on its way."
+}
+
+
+@pytest.fixture
+def alice(auth, inbox):
+    """alice, logged in, with her sign-up mail already read."""
+    account = auth.account("alice")
+    assert inbox.next()["Subject"] == VERIFY_SUBJECT
+    return account
+
+
+def ask_reset(client, email: str = "alice@example.com", **kwargs):
+    return client.post(REQUEST, json={"email": email}, **kwargs)
+
+
+def reset_token(client, inbox, email: str = "alice@example.com") -> str:
+    assert ask_reset(client, email).status_code == 202
+    return token_of(inbox.next())
+
+
+def confirm(client, token: str, new_password: str = NEW_PASSWORD):
+    return client.post(CONFIRM, json={"token": token, "new_password": new_password})
+
+
+def test_the_mail_carries_a_link_to_public_url_that_resets_the_password(app, client, inbox, alice):
+    response = ask_reset(client, "Alice@Example.com")
+
+    assert response.status_code == 202
+    assert response.get_json() == ACCEPTED
+    mail = inbox.next()
+    assert mail["To"] == "alice@example.com"
+    assert mail["From"] == app.config["MAIL_FROM"]
+    assert mail["Subject"] == RESET_SUBJECT
+    assert link_of(mail).startswith(app.config["PUBLIC_URL"] + "/reset-password?token=")
+
+    assert confirm(client, token_of(mail)).status_code == 204
+    assert login(client, password=PASSWORD).status_code == 401
+    assert login(client, password=NEW_PASSWORD).status_code == 200
+
+
+def test_a_reset_revokes_every_token_of_the_account(client, inbox, alice):
+    token = reset_token(client, inbox)
+
+    assert confirm(client, token).status_code == 204
+
+    assert client.get("/api/v1/auth/me", headers=alice.headers).status_code == 401
+    refresh = bearer(alice.tokens["refresh_token"])
+    assert client.post("/api/v1/auth/refresh", headers=refresh).status_code == 401
+
+
+def test_the_answer_is_the_same_for_an_unknown_address_and_no_mail_goes_out(client, inbox, alice):
+    known = ask_reset(client, "alice@example.com")
+    unknown = ask_reset(client, "nobody@example.com")
+
+    assert (unknown.status_code, unknown.get_json()) == (known.status_code, known.get_json())
+    assert set(unknown.headers.keys()) == set(known.headers.keys())
+    assert inbox.next()["To"] == "alice@example.com"
+    inbox.assert_empty()
+
+
+def test_the_answer_does_not_wait_for_the_mail_server(client, inbox, alice):
+    inbox.delay = 2.0
+
+    started = time.perf_counter()
+    response = ask_reset(client)
+    elapsed = time.perf_counter() - started
+
+    assert response.status_code == 202
+    assert elapsed < 1.0
+    assert inbox.next()["Subject"] == RESET_SUBJECT
+
+
+def test_a_failed_send_is_logged_without_the_link_and_changes_nothing(
+    app, config, make_app, caplog
+):
+    # Nothing listens on port 1: every send fails.
+    client = make_app({**config, "MAIL_PORT": 1}).test_client()
+    register = {"username": "alice", "email": "alice@example.com", "password": PASSWORD}
+
+    with caplog.at_level(logging.INFO, logger="app"):
+        assert client.post("/api/v1/auth/register", json=register).status_code == 201
+        assert ask_reset(client).get_json() == ACCEPTED
+        settle()
+
+    failures = [r for r in caplog.records if r.name == "app.mail" and r.levelname == "ERROR"]
+    assert len(failures) == 2
+    assert "token" not in caplog.text
+    assert login(client).status_code == 200
+
+
+def test_a_disabled_account_gets_no_mail_and_its_token_stops_working(client, runner, inbox, alice):
+    token = reset_token(client, inbox)
+    assert runner.invoke(args=["users", "disable", "alice"]).exit_code == 0
+
+    assert ask_reset(client).get_json() == ACCEPTED
+    inbox.assert_empty()
+    error_body(confirm(client, token), 400)
+    assert runner.invoke(args=["users", "enable", "alice"]).exit_code == 0
+    assert login(client).status_code == 200
+
+
+def test_a_token_works_once(client, inbox, alice):
+    token = reset_token(client, inbox)
+    assert confirm(client, token).status_code == 204
+
+    body = error_body(confirm(client, token, "another fine passphrase"), 400)
+
+    assert "token" in body["errors"]["json"]
+    assert login(client, password=NEW_PASSWORD).status_code == 200
+
+
+def test_two_uses_at_once_set_one_password(app, client, inbox, alice):
+    token = reset_token(client, inbox)
+    passwords = ["first new passphrase", "second new passphrase"]
+    statuses: dict[str, int] = {}
+
+    def use(password: str) -> None:
+        statuses[password] = confirm(app.test_client(), token, password).status_code
+
+    threads = [threading.Thread(target=use, args=(password,)) for password in passwords]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(statuses.values()) == [204, 400]
+    (winner,) = [password for password, status in statuses.items() if status == 204]
+    assert login(client, password=winner).status_code == 200
+
+
+def test_a_password_change_by_another_route_kills_the_token(client, inbox, alice):
+    token = reset_token(client, inbox)
+    change = {"current_password": PASSWORD, "new_password": "brand new passphrase"}
+    assert (
+        client.post("/api/v1/auth/me/password", json=change, headers=alice.headers).status_code
+        == 204
+    )
+
+    error_body(confirm(client, token), 400)
+    assert login(client, password="brand new passphrase").status_code == 200
+
+
+def test_an_expired_token_is_refused(app, client, inbox, alice):
+    token = reset_token(client, inbox)
+    serializer = URLSafeTimedSerializer(
+        TEST_SECRET, salt=PASSWORD_RESET, signer_kwargs={"digest_method": hashlib.sha256}
+    )
+    minutes = app.config["PASSWORD_RESET_MINUTES"]
+
+    class Backdated(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time()) - minutes * 60 - 5
+
+    backdated = URLSafeTimedSerializer(
+        TEST_SECRET,
+        salt=PASSWORD_RESET,
+        signer=Backdated,
+        signer_kwargs={"digest_method": hashlib.sha256},
+    ).dumps(serializer.loads(token))
+
+    error_body(confirm(client, backdated), 400)
+    assert confirm(client, token).status_code == 204
+
+
+def test_a_refused_new_password_changes_nothing_and_keeps_the_token(client, inbox, alice):
+    token = reset_token(client, inbox)
+
+    errors = field_errors(confirm(client, token, "password123"))
+
+    assert "new_password" in errors
+    assert login(client).status_code == 200
+    assert confirm(client, token).status_code == 204
+
+
+def forged_tokens(client, alice, inbox) -> dict[str, str]:
+    payload, timestamp, signature = reset_token(client, inbox).split(".")
+    claims = json.loads(base64_decode(payload))
+    other_claims = base64_encode(json.dumps({**claims, "uid": claims["uid"] + 1})).decode()
+    other_key = URLSafeTimedSerializer("another secret key", salt=PASSWORD_RESET)
+    return {
+        "tampered": f"{other_claims}.{timestamp}.{signature}",
+        "other key": other_key.dumps({"uid": 1, "pw": "0" * 32}),
+        "access token": alice.tokens["access_token"],
+        "refresh token": alice.tokens["refresh_token"],
+        "garbage": "not.a.token",
+        "unicode": "ñ" * 40,
+    }
+
+
+@pytest.mark.parametrize(
+    "kind", ["tampered", "other key", "access token", "refresh token", "garbage", "unicode"]
+)
+def test_forged_and_foreign_tokens_are_refused(client, inbox, alice, kind):
+    token = forged_tokens(client, alice, inbox)[kind]
+
+    body = error_body(confirm(client, token), 400)
+
+    assert body["message"]
+    assert login(client).status_code == 200
+
+
+def test_a_verification_token_is_no_reset_token(client, auth, inbox):
+    auth.register("bob")
+    verification = token_of(inbox.next())
+
+    error_body(confirm(client, verification), 400)
+    assert login(client, "bob").status_code == 200
+
+
+def test_another_accounts_token_resets_only_that_account(client, auth, inbox, alice):
+    auth.register("bob")
+    inbox.next()
+    bobs = reset_token(client, inbox, "bob@example.com")
+
+    assert confirm(client, bobs).status_code == 204
+
+    assert login(client, "alice").status_code == 200
+    assert login(client, "bob", password=NEW_PASSWORD).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"email": None},
+        {"email": 42},
+        {"email": ["alice@example.com"]},
+        {"email": "not an address"},
+        {"email": "a" * 250 + "@example.com"},
+        {"email": "alice@example.com\x00"},
+        {"email": "alice@example.com", "username": "alice"},
+    ],
+)
+def test_bad_reset_requests_are_422(client, inbox, body):
+    field_errors(client.post(REQUEST, json=body))
+    inbox.assert_empty()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"token": "abc"},
+        {"new_password": NEW_PASSWORD},
+        {"token": None, "new_password": NEW_PASSWORD},
+        {"token": 7, "new_password": NEW_PASSWORD},
+        {"token": "", "new_password": NEW_PASSWORD},
+        {"token": "x" * 5000, "new_password": NEW_PASSWORD},
+        {"token": "abc", "new_password": "short"},
+        {"token": "abc", "new_password": "ü" * 40},
+        {"token": "abc", "new_password": NEW_PASSWORD, "username": "alice"},
+    ],
+)
+def test_bad_confirm_bodies_are_422(client, body):
+    field_errors(client.post(CONFIRM, json=body))
+
+
+def test_a_unicode_address_gets_the_same_answer(client, inbox):
+    response = ask_reset(client, "ålice@exämple.com")
+
+    assert response.status_code == 202
+    assert response.get_json() == ACCEPTED
+    inbox.assert_empty()
+
+
+def test_non_json_bodies_are_refused(client):
+    response = client.post(REQUEST, data="email=alice@example.com")
+    assert response.status_code in (400, 415, 422)
+    error_body(response, response.status_code)
+
+
+# --- rate limits --------------------------------------------------------------
+
+
+@pytest.fixture(params=["memory", "redis"])
+def limited_client(config, make_app, request):
+    """A client of an app sending at most 2 mails an hour per bucket (memory or Redis)."""
+    app = make_app(rate_limited(dict(config), request.param, MAIL_RATE_LIMIT="2/hour"))
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        limiter.reset()
+    yield app.test_client()
+    with app.app_context():
+        db.drop_all()
+
+
+def test_requests_are_limited_per_client_address(limited_client, inbox):
+    same_address = {"REMOTE_ADDR": "10.0.0.1"}
+    for n in range(2):
+        response = ask_reset(limited_client, f"user{n}@example.com", environ_base=same_address)
+        assert response.status_code == 202
+
+    refused = ask_reset(limited_client, "user9@example.com", environ_base=same_address)
+
+    error_body(refused, 429)
+    assert int(refused.headers["Retry-After"]) > 0
+    other_address = {"REMOTE_ADDR": "10.0.0.2"}
+    assert (
+        ask_reset(limited_client, "user9@example.com", environ_base=other_address).status_code
+        == 202
+    )
+
+
+def test_mails_are_limited_per_account_with_the_same_answer(limited_client, inbox):
+    register = {"username": "alice", "email": "alice@example.com", "password": PASSWORD}
+    assert limited_client.post("/api/v1/auth/register", json=register).status_code == 201
+    assert inbox.next()["Subject"] == VERIFY_SUBJECT
+    for n in range(3):
+        response = ask_reset(limited_client, environ_base={"REMOTE_ADDR": f"10.0.1.{n}"})
+        assert (response.status_code, response.get_json()) == (202, ACCEPTED)
+
+    assert inbox.next()["Subject"] == RESET_SUBJECT
+    assert inbox.next()["Subject"] == RESET_SUBJECT
+    inbox.assert_empty()
