@@ -15,6 +15,7 @@ from flask import Flask, current_app
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app.auth_metrics import count_revocation
 from app.extensions import db
 from app.models import RevokedToken
 
@@ -53,8 +54,10 @@ class DatabaseBlocklist:
             insert.values(jti=jti, expires_at=expires_at, reason=reason)
             .on_conflict_do_nothing(index_elements=["jti"])
             .returning(REVOKED.c.jti)
-        )
-        return added.first() is not None
+        ).first()
+        if added is not None:
+            count_revocation(reason)
+        return added is not None
 
     def reason(self, jti: str) -> str | None:
         return db.session.execute(REVOKED_REASON, {"jti": jti}).scalar_one_or_none()
@@ -69,16 +72,19 @@ class RedisBlocklist:
     def __init__(self, url: str) -> None:
         import redis  # only where Redis is configured: it costs every worker ~6 MB
 
-        self._redis = redis.Redis.from_url(
+        self.client = redis.Redis.from_url(
             url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True
         )
 
     def add(self, jti: str, expires_at: datetime, reason: str) -> bool:
         ttl = max(1, int((expires_at - datetime.now(UTC)).total_seconds()) + 1)
-        return bool(self._redis.set(self.PREFIX + jti, reason, ex=ttl, nx=True))
+        added = bool(self.client.set(self.PREFIX + jti, reason, ex=ttl, nx=True))
+        if added:
+            count_revocation(reason)
+        return added
 
     def reason(self, jti: str) -> str | None:
-        value = self._redis.get(self.PREFIX + jti)
+        value = self.client.get(self.PREFIX + jti)
         return str(value) if value is not None else None
 
 

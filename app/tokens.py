@@ -14,6 +14,7 @@ from flask import Flask, current_app
 from flask_jwt_extended import create_access_token, create_refresh_token
 from sqlalchemy import update
 
+from app.auth_metrics import count_revocation
 from app.blocklist import LOGOUT, ROTATED, blocklist
 from app.database import write_transaction
 from app.errors import abort
@@ -65,8 +66,12 @@ def revoke_session(claims: dict[str, Any]) -> None:
         blocklist().add(claims["jti"], _expiry(claims), LOGOUT)
 
 
-def revoke_all_tokens(account_id: int) -> None:
-    """Make every token issued to the account so far stop working (in the caller's write)."""
+def revoke_all_tokens(account_id: int, reason: str) -> None:
+    """Make every token issued to the account so far stop working (in the caller's write).
+
+    `reason` is counted in items_api_token_revocations_total.
+    """
+    count_revocation(reason)
     db.session.execute(
         update(User).where(User.id == account_id).values(token_version=User.token_version + 1)
     )
@@ -79,7 +84,7 @@ def spend_refresh_token(claims: dict[str, Any]) -> None:
             return
         reused = blocklist().reason(claims["jti"]) == ROTATED
         if reused:
-            revoke_all_tokens(claims["uid"])
+            revoke_all_tokens(claims["uid"], "refresh_reuse")
     if reused:
         logging.getLogger(__name__).warning(
             "refresh token reused for user id %s: revoked all tokens", claims["uid"]

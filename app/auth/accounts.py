@@ -13,6 +13,7 @@ from flask_jwt_extended import current_user
 from sqlalchemy import func, or_, select, update
 
 from app.auth.password_policy import check_password_policy
+from app.auth_metrics import count_login
 from app.database import write_transaction
 from app.errors import abort
 from app.extensions import db
@@ -105,7 +106,7 @@ def set_password(user: User, password: str) -> None:
     password_hash = new_password_hash(password)
     with write_transaction():
         user.password_hash = password_hash
-        revoke_all_tokens(user.id)
+        revoke_all_tokens(user.id, "password_change")
 
 
 def set_disabled(login: str, disabled: bool, *, not_by: int | None = None) -> User:
@@ -114,7 +115,7 @@ def set_disabled(login: str, disabled: bool, *, not_by: int | None = None) -> Us
         user = get_account(login, not_by=not_by)
         user.disabled = disabled
         if disabled:
-            revoke_all_tokens(user.id)
+            revoke_all_tokens(user.id, "account_disabled")
     return user
 
 
@@ -143,10 +144,13 @@ def password_matches(user: User | None, password: str) -> bool:
 def authenticate(user: User | None, password: str) -> User:
     """The account (found by `find_user`) this password opens; the same 401 for every failure."""
     if not password_matches(user, password) or user is None:
+        count_login("bad_credentials")
         abort(401, BAD_CREDENTIALS, headers={"WWW-Authenticate": "Bearer"})
     if user.disabled:
+        count_login("disabled")
         abort(403, "This account is disabled.")
     rehash_at_configured_cost(user, password)
+    count_login("success")
     return user
 
 
