@@ -1,9 +1,9 @@
 """Counters of what the auth code decides: logins, rate-limited answers, revocations.
 
 Every label value is one of the fixed lists below, never anything from a
-request, so the series stay few. Each labelled child is made at start: a
-dashboard sees a zero instead of no data, and counting is one dict lookup
-and one increment.
+request, so the series stay few. A series appears at its first count: made
+at start, it would open a metrics file in every process that builds the
+app (`flask` commands included) under PROMETHEUS_MULTIPROC_DIR.
 """
 
 from __future__ import annotations
@@ -28,11 +28,28 @@ RATE_LIMIT_REASONS = (
 REVOCATION_REASONS = ("logout", "rotated", "refresh_reuse", "password_change", "account_disabled")
 
 
+class LabelledCounter:
+    """A counter of one label whose children are looked up in a dict (labels() locks)."""
+
+    def __init__(self, counter: Counter, values: Iterable[str]) -> None:
+        self._counter = counter
+        self._values = frozenset(values)
+        self._children: dict[str, Any] = {}
+
+    def inc(self, value: str) -> None:
+        child = self._children.get(value)
+        if child is None:
+            if value not in self._values:
+                raise ValueError(f"{value!r} is not a known label value")
+            child = self._children[value] = self._counter.labels(value)
+        child.inc()
+
+
 class AuthEvents:
-    """The children of the three counters, by label value."""
+    """The three counters of one app."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.logins = _children(
+        self.logins = LabelledCounter(
             Counter(
                 "items_api_logins",
                 "Login attempts by outcome (rate-limited ones are counted apart).",
@@ -41,7 +58,7 @@ class AuthEvents:
             ),
             LOGIN_OUTCOMES,
         )
-        self.rate_limited = _children(
+        self.rate_limited = LabelledCounter(
             Counter(
                 "items_api_rate_limited",
                 "Requests answered 429, by the limit they hit.",
@@ -50,7 +67,7 @@ class AuthEvents:
             ),
             RATE_LIMIT_REASONS,
         )
-        self.revocations = _children(
+        self.revocations = LabelledCounter(
             Counter(
                 "items_api_token_revocations",
                 "Tokens revoked: one (logout, rotated) or all of an account's (the others).",
@@ -59,10 +76,6 @@ class AuthEvents:
             ),
             REVOCATION_REASONS,
         )
-
-
-def _children(counter: Counter, values: Iterable[str]) -> dict[str, Any]:
-    return {value: counter.labels(value) for value in values}
 
 
 def init_app(app: Flask, registry: CollectorRegistry) -> None:
@@ -75,12 +88,12 @@ def _events() -> AuthEvents:
 
 
 def count_login(outcome: str) -> None:
-    _events().logins[outcome].inc()
+    _events().logins.inc(outcome)
 
 
 def count_rate_limited(reason: str) -> None:
-    _events().rate_limited[reason].inc()
+    _events().rate_limited.inc(reason)
 
 
 def count_revocation(reason: str) -> None:
-    _events().revocations[reason].inc()
+    _events().revocations.inc(reason)
