@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
 from app.config import ConfigError, from_environment
 from app.extensions import db
 from tests.conftest import PASSWORD, redis_url_or_skip
+from tests.live import running_server
 
 INCOMING_TRACE = "0af7651916cd43dd8448eb211c80319c"
 INCOMING_PARENT = "b7ad6b7169203331"
@@ -184,3 +189,59 @@ def test_tracing_is_on_only_when_an_exporter_is_asked_for(env, on):
 def test_what_cannot_be_exported_is_refused(env):
     with pytest.raises(ConfigError, match="OTEL|OTLP"):
         from_environment(env)
+
+
+class Collector(ThreadingHTTPServer):
+    """An OTLP/HTTP receiver: keeps each POST's path, content type and body."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, str, bytes]] = []
+        collector = self
+
+        class Receive(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                collector.received.append((self.path, self.headers["Content-Type"], body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_args) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Receive)
+
+
+@pytest.mark.live
+def test_gunicorn_workers_send_spans_over_otlp_http(tmp_path):
+    collector = Collector()
+    threading.Thread(target=collector.serve_forever, daemon=True).start()
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{collector.server_port}",
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+        "OTEL_SERVICE_NAME": "items-api-test",
+    }
+    try:
+        with running_server(tmp_path, env=env) as server:
+            assert server.call("GET", "/health/live").status == 200
+            deadline = time.monotonic() + 15
+            while not names(collector) >= {"GET /health/live"} and time.monotonic() < deadline:
+                time.sleep(0.1)
+    finally:
+        collector.shutdown()
+        collector.server_close()
+    assert "GET /health/live" in names(collector)
+    assert {path for path, _, _ in collector.received} == {"/v1/traces"}
+    assert {kind for _, kind, _ in collector.received} == {"application/x-protobuf"}
+
+
+def names(collector: Collector) -> set[str]:
+    """The span names the collector has received so far."""
+    found = set()
+    for _, _, body in list(collector.received):
+        export = ExportTraceServiceRequest.FromString(body)
+        for resource in export.resource_spans:
+            service = {a.key: a.value.string_value for a in resource.resource.attributes}
+            assert service["service.name"] == "items-api-test"
+            found |= {span.name for scope in resource.scope_spans for span in scope.spans}
+    return found
