@@ -46,8 +46,8 @@ class DatabaseBlocklist:
             insert.values(jti=jti, expires_at=expires_at, reason=ROTATED)
             .on_conflict_do_nothing(index_elements=["jti"])
             .returning(REVOKED.c.jti)
-        )
-        return added.first() is not None
+        ).first()
+        return added is not None
 
 
 class RedisBlocklist:
@@ -58,13 +58,13 @@ class RedisBlocklist:
     def __init__(self, url: str) -> None:
         import redis  # only where Redis is configured: it costs every worker ~6 MB
 
-        self._redis = redis.Redis.from_url(
+        self.client = redis.Redis.from_url(
             url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True
         )
 
     def add(self, jti: str, expires_at: datetime) -> bool:
         ttl = max(1, int((expires_at - datetime.now(UTC)).total_seconds()) + 1)
-        return bool(self._redis.set(self.PREFIX + jti, ROTATED, ex=ttl, nx=True))
+        return bool(self.client.set(self.PREFIX + jti, ROTATED, ex=ttl, nx=True))
 
 
 def blocklist() -> Blocklist:

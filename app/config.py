@@ -71,6 +71,32 @@ def _list(env: Mapping[str, str], name: str) -> list[str]:
     return [part.strip() for part in env.get(name, "").split(",") if part.strip()]
 
 
+def _tracing(env: Mapping[str, str]) -> bool:
+    """Whether the standard OTEL_* variables ask for traces.
+
+    On when an OTLP endpoint is named or OTEL_TRACES_EXPORTER=otlp (then the
+    default, http://localhost:4318/v1/traces); the exporter itself reads the
+    rest of the OTEL_* variables. Only OTLP over HTTP is shipped, so anything
+    else is refused rather than silently not exported.
+    """
+    if _bool(env, "OTEL_SDK_DISABLED", False):
+        return False
+    exporter = env.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    if exporter == "none":
+        return False
+    if exporter not in ("", "otlp"):
+        raise ConfigError(f"OTEL_TRACES_EXPORTER must be otlp or none, got {exporter!r}")
+    protocol = env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get(
+        "OTEL_EXPORTER_OTLP_PROTOCOL", ""
+    )
+    if protocol.strip() not in ("", "http/protobuf"):
+        raise ConfigError(f"OTLP traces are sent as http/protobuf only, got {protocol!r}")
+    endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get(
+        "OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    return exporter == "otlp" or bool(endpoint and endpoint.strip())
+
+
 def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Build the Flask config mapping from environment variables."""
     env = os.environ if env is None else env
@@ -92,6 +118,8 @@ def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "BCRYPT_ROUNDS": _int(env, "BCRYPT_ROUNDS", 12, minimum=4, maximum=MAX_BCRYPT_ROUNDS),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
+        "TRACING": _tracing(env),
+        "SENTRY_DSN": env.get("SENTRY_DSN") or None,
         "MAX_CONTENT_LENGTH": _int(
             env, "MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH, minimum=1024
         ),

@@ -6,7 +6,7 @@ import logging
 from http import HTTPStatus
 from typing import Any, NoReturn
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, current_app, got_request_exception, jsonify
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
@@ -103,8 +103,14 @@ def handle_redis_unavailable(error: Exception) -> Response:
 
 
 def handle_unexpected_error(error: Exception) -> Response:
+    """A bug: logged, and signalled as Flask does for errors no handler takes.
+
+    This handler takes them all, so Flask would never send
+    got_request_exception; error reports and traces listen to it.
+    """
     db.session.rollback()
     log.exception("unhandled error")
+    got_request_exception.send(current_app._get_current_object(), exception=error)  # type: ignore[attr-defined]
     return error_response(500, "An unexpected error occurred.")
 
 

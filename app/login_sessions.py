@@ -19,6 +19,7 @@ from typing import Any
 from flask import request
 from sqlalchemy import distinct, exc, func, select, update
 
+from app.auth_metrics import count_revocation
 from app.database import write_transaction
 from app.extensions import db
 from app.models import USER_AGENT_LENGTH, LoginSession
@@ -114,17 +115,23 @@ def session_bodies(account: Any, current: str | None = None) -> list[dict[str, A
     return [{**row, "current": row["id"] == current} for row in rows]
 
 
-def end(account: Any, session_id: str) -> bool:
-    """End one live session of the account; False when it has none by that id."""
+def end(account: Any, session_id: str, reason: str = "session_ended") -> bool:
+    """End one live session of the account; False when it has none by that id.
+
+    `reason` is counted in items_api_token_revocations_total.
+    """
     with write_transaction():
         ended = _end_where(account, LoginSession.id == session_id)
+    count_revocation(reason, ended)
     return ended > 0
 
 
 def end_all(account: Any, keep: str | None = None) -> int:
     """End every live session of the account but `keep`; how many ended."""
     with write_transaction():
-        return _end_where(account, LoginSession.id != keep) if keep else _end_where(account)
+        ended = _end_where(account, LoginSession.id != keep) if keep else _end_where(account)
+    count_revocation("session_ended", ended)
+    return ended
 
 
 def _end_where(account: Any, *conditions: Any) -> int:

@@ -33,6 +33,7 @@ from limits import RateLimitItem, parse_many
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app.auth_metrics import count_rate_limited
 from app.config import ConfigError
 from app.errors import abort
 from app.extensions import limiter
@@ -100,6 +101,7 @@ def _hold_place(key: str, items: list[RateLimitItem]) -> str:
         if failures + in_flight > item.amount:
             storage.incr(current, 2 * IN_FLIGHT_SECONDS, amount=-1)
             wait = window.reset_time - now if failures >= item.amount else 1
+            count_rate_limited(key.partition(":")[0])
             abort(
                 429,
                 f"Too many failed attempts ({item}); retry later.",
@@ -179,7 +181,13 @@ def _register_limit() -> str:
 
 
 def limit_registration(view: F) -> F:
-    return cast(F, limiter.shared_limit(_register_limit, "register", key_func=client_address)(view))
+    limit = limiter.shared_limit(
+        _register_limit,
+        "register",
+        key_func=client_address,
+        on_breach=lambda _limit: count_rate_limited("register"),
+    )
+    return cast(F, limit(view))
 
 
 def _check_limits(app: Flask) -> None:

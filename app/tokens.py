@@ -14,7 +14,8 @@ from flask_jwt_extended import create_access_token, create_refresh_token
 from sqlalchemy import update
 
 from app import login_sessions
-from app.blocklist import blocklist
+from app.auth_metrics import count_revocation
+from app.blocklist import ROTATED, blocklist
 from app.database import write_transaction
 from app.errors import abort
 from app.extensions import db, jwt
@@ -51,11 +52,15 @@ def issue_token_pair(account: Any, session_id: str | None = None) -> dict[str, A
 
 def revoke_session(account: Any, claims: dict[str, Any]) -> None:
     """Log out: end the token's session, so its access and refresh tokens stop working."""
-    login_sessions.end(account, claims["sid"])
+    login_sessions.end(account, claims["sid"], reason="logout")
 
 
-def revoke_all_tokens(account_id: int) -> None:
-    """Make every token issued to the account so far stop working (in the caller's write)."""
+def revoke_all_tokens(account_id: int, reason: str) -> None:
+    """Make every token issued to the account so far stop working (in the caller's write).
+
+    `reason` is counted in items_api_token_revocations_total.
+    """
+    count_revocation(reason)
     db.session.execute(
         update(User).where(User.id == account_id).values(token_version=User.token_version + 1)
     )
@@ -65,8 +70,9 @@ def spend_refresh_token(claims: dict[str, Any]) -> None:
     """Mark a refresh token used; a second use is theft and revokes every token of the account."""
     with write_transaction():
         if blocklist().add(claims["jti"], _expiry(claims)):
+            count_revocation(ROTATED)
             return
-        revoke_all_tokens(claims["uid"])
+        revoke_all_tokens(claims["uid"], "refresh_reuse")
     logging.getLogger(__name__).warning(
         "refresh token reused for user id %s: revoked all tokens", claims["uid"]
     )

@@ -7,14 +7,17 @@ import re
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
 
-from tests.conftest import Account
+from app.extensions import db, limiter
+from tests.conftest import PASSWORD, Account, AuthActions, rate_limited, redis_url_or_skip
 from tests.live import LiveServer, running_server
 
 METRICS_TOKEN = "metrics-token-for-tests-0123456789"
@@ -174,3 +177,118 @@ def test_counts_add_up_across_gunicorn_workers(tmp_path: Path) -> None:
         # The killed worker's counts stay in the sum, and nothing counts twice.
         assert total(server) == sent
     assert list(metrics_dir.glob("*.db")) == [], "the server empties its metrics on exit"
+
+
+def counts(text: str, name: str, label: str) -> dict[str, float]:
+    """`name`'s values by the value of its one label."""
+    return {dict(key)[label]: found for key, found in samples(text, name).items()}
+
+
+def test_auth_series_appear_with_their_first_count(client):
+    text = scrape(client)
+    assert "# TYPE items_api_logins_total counter" in text
+    assert samples(text, "items_api_logins_total") == {}
+    assert samples(text, "items_api_rate_limited_total") == {}
+    assert samples(text, "items_api_token_revocations_total") == {}
+
+
+def test_logins_are_counted_by_outcome(client, auth, runner):
+    auth.account("alice")
+    auth.account("bob")
+    auth.login("alice", "wrong password")
+    auth.login("nobody", "wrong password")
+    assert runner.invoke(args=["users", "disable", "bob"]).exit_code == 0
+    assert auth.login("bob").status_code == 403
+
+    logins = counts(scrape(client), "items_api_logins_total", "outcome")
+    assert logins == {"success": 2, "bad_credentials": 2, "disabled": 1}
+
+
+def test_revocations_are_counted_by_reason(client, auth, runner):
+    alice = auth.account("alice")
+    refresh = {"Authorization": f"Bearer {alice.tokens['refresh_token']}"}
+    assert client.post("/api/v1/auth/refresh", headers=refresh).status_code == 200
+    assert client.post("/api/v1/auth/refresh", headers=refresh).status_code == 401  # reuse
+    again = auth.login("alice").get_json()
+    headers = {"Authorization": f"Bearer {again['access_token']}"}
+    assert client.post("/api/v1/auth/logout", headers=headers).status_code == 204
+    fresh = {"Authorization": f"Bearer {auth.login('alice').get_json()['access_token']}"}
+    auth.login("alice")  # another device, signed out from this one:
+    assert client.delete("/api/v1/auth/sessions", headers=fresh).status_code == 204
+    change = {"current_password": PASSWORD, "new_password": "another good passphrase"}
+    assert client.post("/api/v1/auth/me/password", headers=fresh, json=change).status_code == 204
+    assert runner.invoke(args=["users", "disable", "alice"]).exit_code == 0
+
+    revocations = counts(scrape(client), "items_api_token_revocations_total", "reason")
+    assert revocations == {
+        "rotated": 1,
+        "refresh_reuse": 1,
+        "logout": 1,
+        "session_ended": 1,
+        "password_change": 1,
+        "account_disabled": 1,
+    }
+
+
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+def test_rate_limited_answers_are_counted_by_the_limit_they_hit(make_app, config, storage):
+    app = make_app(
+        rate_limited(config, storage, LOGIN_RATE_LIMIT="2/minute", REGISTER_RATE_LIMIT="1/minute")
+    )
+    with app.app_context():
+        db.create_all()
+        limiter.reset()  # counters in Redis outlive the app
+    client = app.test_client()
+    wrong = {"username": "nobody", "password": "wrong password"}
+    statuses = [client.post("/api/v1/auth/login", data=wrong).status_code for _ in range(3)]
+    account = {"username": "rae", "email": "rae@example.com", "password": PASSWORD}
+    statuses += [client.post("/api/v1/auth/register", json=account).status_code for _ in range(2)]
+    assert statuses == [401, 401, 429, 201, 429]
+
+    limited = counts(scrape(client), "items_api_rate_limited_total", "reason")
+    assert limited["login-address"] == 1
+    assert limited["register"] == 1
+    assert sum(limited.values()) == 2
+    with app.app_context():
+        db.drop_all()
+
+
+def test_database_health_is_a_gauge_worked_out_at_scrape_time(client, make_app, config):
+    assert value(scrape(client), "items_api_database_up") == 1
+    down = make_app({**config, "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://x@127.0.0.1:1/x"})
+    assert value(scrape(down.test_client()), "items_api_database_up") == 0
+
+
+def test_redis_health_has_no_sample_without_redis(client):
+    text = scrape(client)
+    assert "# TYPE items_api_redis_up gauge" in text
+    assert samples(text, "items_api_redis_up") == {}
+
+
+def test_redis_health_is_one_when_redis_answers_and_zero_when_not(make_app, config):
+    up = make_app({**config, "REDIS_URL": redis_url_or_skip()})
+    assert value(scrape(up.test_client()), "items_api_redis_up") == 1
+    down = make_app({**config, "REDIS_URL": "redis://127.0.0.1:1/0"})
+    assert value(scrape(down.test_client()), "items_api_redis_up") == 0
+
+
+def test_active_users_count_accounts_by_their_sessions_last_use(
+    app: Flask, client: FlaskClient, auth: AuthActions
+) -> None:
+    assert counts(scrape(client), "items_api_active_users", "window") == {"5m": 0, "15m": 0}
+    alice, bob = auth.account("alice"), auth.account("bob")
+    auth.login("alice")  # a second session of the same account counts once
+    for account in (alice, bob):
+        assert client.get("/api/v1/items", headers=account.headers).status_code == 200
+    assert counts(scrape(client), "items_api_active_users", "window") == {"5m": 2, "15m": 2}
+
+    with app.app_context():
+        db.session.execute(
+            text(
+                "UPDATE login_sessions SET last_used_at = :then WHERE user_id ="
+                " (SELECT id FROM users WHERE username = 'bob')"
+            ),
+            {"then": datetime.now(UTC) - timedelta(minutes=10)},
+        )
+        db.session.commit()
+    assert counts(scrape(client), "items_api_active_users", "window") == {"5m": 1, "15m": 2}

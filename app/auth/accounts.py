@@ -15,6 +15,7 @@ from sqlalchemy import func, or_, select, update
 
 from app.auth import account_mail
 from app.auth.password_policy import check_password_policy
+from app.auth_metrics import count_login
 from app.database import write_transaction
 from app.errors import abort
 from app.extensions import db
@@ -145,7 +146,7 @@ def set_password(
             db.session.refresh(user, with_for_update=True)
             while_valid(user)
         user.password_hash = password_hash
-        revoke_all_tokens(user.id)
+        revoke_all_tokens(user.id, "password_change")
 
 
 def set_disabled(login: str, disabled: bool, *, not_by: int | None = None) -> User:
@@ -154,7 +155,7 @@ def set_disabled(login: str, disabled: bool, *, not_by: int | None = None) -> Us
         user = get_account(login, not_by=not_by)
         user.disabled = disabled
         if disabled:
-            revoke_all_tokens(user.id)
+            revoke_all_tokens(user.id, "account_disabled")
     return user
 
 
@@ -183,10 +184,13 @@ def password_matches(user: User | None, password: str) -> bool:
 def authenticate(user: User | None, password: str) -> User:
     """The account (found by `find_user`) this password opens; the same 401 for every failure."""
     if not password_matches(user, password) or user is None:
+        count_login("bad_credentials")
         abort(401, BAD_CREDENTIALS, headers={"WWW-Authenticate": "Bearer"})
     if user.disabled:
+        count_login("disabled")
         abort(403, "This account is disabled.")
     rehash_at_configured_cost(user, password)
+    count_login("success")
     return user
 
 

@@ -1,7 +1,9 @@
-"""What operators watch: Prometheus metrics and structured request logs.
+"""What operators watch: Prometheus metrics, structured request logs, traces and error reports.
 
 One hook pair times every request once; the time feeds both the log line
-and the latency histogram.
+and the latency histogram. Traces (OTEL_*) and error reports (SENTRY_DSN)
+are off by default, and then not even imported: they add no hook and no
+per-request work.
 """
 
 from __future__ import annotations
@@ -21,6 +23,14 @@ def init_app(app: Flask) -> None:
     # (the rate limiter) still gets an id and a timing.
     app.before_request_funcs.setdefault(None, []).insert(0, start_request)
     app.after_request(finish_request)
+    if app.config["TRACING"]:
+        from app.observability import tracing
+
+        tracing.init_app(app)
+    if app.config["SENTRY_DSN"]:
+        from app.observability import error_reports
+
+        error_reports.init_app(app)
 
 
 def start_request() -> None:

@@ -1,7 +1,9 @@
-"""Prometheus metrics: request counts and latencies, merged across workers.
+"""Prometheus metrics: requests, auth events, health and active users, merged across workers.
 
 Series are labelled by the matched URL rule (not the raw path, so ids and
-probes add no series), the method and the status. Under gunicorn,
+probes add no series), the method and the status. The auth code counts
+its decisions (app.auth_metrics); database and Redis health and active
+users are worked out at scrape time (app.observability.scrape_gauges). Under gunicorn,
 PROMETHEUS_MULTIPROC_DIR (set up by gunicorn.conf.py) holds every worker's
 values and /metrics adds them up.
 
@@ -26,8 +28,10 @@ from prometheus_client import (
     multiprocess,
 )
 
+from app import auth_metrics
 from app.blueprint import Blueprint
 from app.errors import abort
+from app.observability.scrape_gauges import ScrapeGauges
 
 LABELS = ("endpoint", "method", "status")
 UNMATCHED = "<unmatched>"
@@ -40,7 +44,8 @@ blp = Blueprint("metrics", __name__, description="Service metrics.")
 class RequestMetrics:
     """The request counter and latency histogram of one app."""
 
-    def __init__(self) -> None:
+    def __init__(self, scraped: ScrapeGauges) -> None:
+        self._scraped = scraped
         # The children of each label set, looked up once (labels() locks and
         # checks its arguments on every call). Routes and statuses are few.
         self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
@@ -69,11 +74,12 @@ class RequestMetrics:
         histogram.observe(seconds)
 
     def exposition(self) -> bytes:
-        """Every worker's values in text format when running multiprocess."""
+        """Every worker's values when running multiprocess, and the gauges read now."""
         if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             return generate_latest(self.registry)
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
+        registry.register(self._scraped)
         return generate_latest(registry)
 
 
@@ -82,7 +88,7 @@ class Metrics(MethodView):
     @blp.errors(401, 404)
     @blp.response(200, content_type=CONTENT_TYPE_LATEST, description="Prometheus text format.")
     def get(self) -> Response:
-        """Request counts and latencies in Prometheus text format
+        """Request counts and latencies, auth events, health and active users (Prometheus text)
 
         404 unless the server sets METRICS_TOKEN; then it needs
         `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise).
@@ -104,8 +110,11 @@ def _authorize() -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Keep this app's request metrics; /metrics is registered by create_app."""
-    app.extensions["request_metrics"] = RequestMetrics()
+    """Keep this app's metrics; /metrics is registered by create_app."""
+    scraped = ScrapeGauges(app)
+    metrics = app.extensions["request_metrics"] = RequestMetrics(scraped)
+    metrics.registry.register(scraped)  # read as is when not multiprocess
+    auth_metrics.init_app(app, metrics.registry)
 
 
 def observe_request(response: Response, seconds: float) -> None:

@@ -4,7 +4,7 @@ Every record logged under the `app` logger is written to stderr as one JSON
 object; inside a request it carries that request's id. The request line
 names the method, path (never the query string), status, duration, user and
 client address, and nothing from headers or bodies, so no token or password
-can reach the log.
+can reach the log. With tracing on, lines also carry the trace id.
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ class JsonFormatter(logging.Formatter):
         entry = _entry(record.created, record.levelname, record.name, record.getMessage())
         if has_request_context():
             entry["request_id"] = g.get("request_id")
+            if "trace_id" in g:
+                entry["trace_id"] = g.trace_id
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
@@ -120,8 +122,16 @@ def log_request(response: Response, seconds: float) -> None:
         "user": _username(),
         "remote_addr": request.remote_addr,
     }
+    if "trace_id" in g:  # set only when tracing is on (app.observability.tracing)
+        entry["trace_id"] = g.trace_id
     handler: StderrHandler = current_app.extensions["request_log"]
     handler.write_line(json.dumps(entry))
+
+
+def accepted_account() -> Any:
+    """The account (app.token_check.Account) of the request's accepted token, else None."""
+    token_user = g.get("_jwt_extended_jwt_user")
+    return token_user["loaded_user"] if token_user else None
 
 
 def _username() -> str | None:
