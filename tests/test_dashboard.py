@@ -60,7 +60,7 @@ def selectors(query: str) -> tuple[dict[str, set[str]], set[str]]:
     return metrics, grouping
 
 
-def test_the_query_reader_finds_metrics_labels_and_grouping():
+def test_the_query_reader_finds_metrics_labels_and_grouping() -> None:
     query = (
         "histogram_quantile(0.95, sum by (le, endpoint) "
         '(rate(http_request_duration_seconds_bucket{instance=~"$instance"}[$__rate_interval])))'
@@ -107,7 +107,9 @@ def exported(server: LiveServer) -> dict[str, set[str]]:
 
 @pytest.mark.live
 @pytest.mark.parametrize("query", queries())
-def test_every_query_names_only_exported_metrics_and_labels(query, exported):
+def test_every_query_names_only_exported_metrics_and_labels(
+    query: str, exported: dict[str, set[str]]
+) -> None:
     metrics, grouping = selectors(query)
     assert metrics, f"no metric found in {query!r}"
     available = exported
@@ -119,7 +121,9 @@ def test_every_query_names_only_exported_metrics_and_labels(query, exported):
 
 
 @pytest.mark.live
-def test_the_auth_and_health_series_the_dashboard_shows_have_values(exported):
+def test_the_auth_and_health_series_the_dashboard_shows_have_values(
+    exported: dict[str, set[str]],
+) -> None:
     assert {"outcome"} <= exported["items_api_logins_total"]
     assert {"reason"} <= exported["items_api_rate_limited_total"]
     assert {"reason"} <= exported["items_api_token_revocations_total"]
@@ -127,7 +131,7 @@ def test_the_auth_and_health_series_the_dashboard_shows_have_values(exported):
     assert "items_api_redis_up" in exported
 
 
-def test_the_dashboard_covers_what_an_operator_needs():
+def test_the_dashboard_covers_what_an_operator_needs() -> None:
     text = " ".join(queries())
     for needed in (
         'status=~"4.."',
@@ -143,7 +147,7 @@ def test_the_dashboard_covers_what_an_operator_needs():
         assert needed in text
 
 
-def test_every_panel_uses_the_provisioned_prometheus():
+def test_every_panel_uses_the_provisioned_prometheus() -> None:
     [source] = DATASOURCES["datasources"]
     assert source["type"] == "prometheus"
     for panel in panels():
@@ -151,7 +155,7 @@ def test_every_panel_uses_the_provisioned_prometheus():
             assert owner["datasource"] == {"type": "prometheus", "uid": source["uid"]}
 
 
-def test_panels_do_not_overlap():
+def test_panels_do_not_overlap() -> None:
     cells = set()
     for panel in DASHBOARD["panels"]:
         place = panel["gridPos"]
@@ -162,9 +166,11 @@ def test_panels_do_not_overlap():
         assert place["x"] + place["w"] <= 24
 
 
-def test_prometheus_scrapes_the_three_cluster_instances_with_the_metrics_token():
+def test_prometheus_scrapes_the_three_cluster_instances_with_the_metrics_token() -> None:
     [job] = SCRAPE_CONFIG["scrape_configs"]
-    default_ports = re.search(r"CLUSTER_APP_PORTS:-([\d ]+)}", CLUSTER_SCRIPT).group(1).split()
+    ports = re.search(r"CLUSTER_APP_PORTS:-([\d ]+)}", CLUSTER_SCRIPT)
+    assert ports is not None
+    default_ports = ports.group(1).split()
     [targets] = job["static_configs"]
     assert targets["targets"] == [f"127.0.0.1:{port}" for port in default_ports]
     assert job["metrics_path"] == "/metrics"

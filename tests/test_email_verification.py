@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from werkzeug.test import TestResponse
 
 from app.auth.account_mail import CHANGE_SUBJECT, RESET_SUBJECT, VERIFY_SUBJECT
 from app.passwords import hash_password
-from tests.conftest import PASSWORD, error_body, rate_limited
+from tests.conftest import PASSWORD, Account, AuthActions, error_body, rate_limited
 from tests.helpers import bearer, field_errors, login
-from tests.mailbox import link_of, settle, text_of, token_of
+from tests.mailbox import Inbox, link_of, settle, text_of, token_of
 
 pytestmark = pytest.mark.usefixtures("inbox")
 
@@ -21,22 +27,24 @@ ME = "/api/v1/auth/me"
 NEW_ADDRESS = "alice.liddell@example.com"
 
 
-def verify(client, token: str):
+def verify(client: FlaskClient, token: str) -> TestResponse:
     return client.post(VERIFY, json={"token": token})
 
 
-def me(client, account) -> dict:
+def me(client: FlaskClient, account: Account) -> dict:
     response = client.get(ME, headers=account.headers)
     assert response.status_code == 200
     return response.get_json()
 
 
-def change_email(client, account, address: str = NEW_ADDRESS):
+def change_email(client: FlaskClient, account: Account, address: str = NEW_ADDRESS) -> TestResponse:
     body = {"email": address, "current_password": PASSWORD}
     return client.patch(ME, json=body, headers=account.headers)
 
 
-def test_sign_up_mails_a_link_that_verifies_the_address(app, client, auth, inbox):
+def test_sign_up_mails_a_link_that_verifies_the_address(
+    app: Flask, client: FlaskClient, auth: AuthActions, inbox: Inbox
+) -> None:
     registered = auth.register("alice")
     assert registered.get_json()["email_verified"] is False
 
@@ -52,7 +60,9 @@ def test_sign_up_mails_a_link_that_verifies_the_address(app, client, auth, inbox
     assert client.get(ME, headers=bearer(tokens["access_token"])).get_json()["email_verified"]
 
 
-def test_a_verification_token_works_once(client, auth, inbox):
+def test_a_verification_token_works_once(
+    client: FlaskClient, auth: AuthActions, inbox: Inbox
+) -> None:
     auth.register("alice")
     token = token_of(inbox.next())
     assert verify(client, token).status_code == 200
@@ -62,7 +72,9 @@ def test_a_verification_token_works_once(client, auth, inbox):
     assert "token" in body["errors"]["json"]
 
 
-def test_an_email_change_waits_for_the_new_address(client, auth, inbox):
+def test_an_email_change_waits_for_the_new_address(
+    client: FlaskClient, auth: AuthActions, inbox: Inbox
+) -> None:
     alice = auth.account("alice")
     inbox.next()
 
@@ -90,8 +102,8 @@ def test_an_email_change_waits_for_the_new_address(client, auth, inbox):
 
 
 def test_the_old_address_keeps_working_for_a_reset_until_the_change_is_verified(
-    client, auth, inbox
-):
+    client: FlaskClient, auth: AuthActions, inbox: Inbox
+) -> None:
     alice = auth.account("alice")
     inbox.next()
     change_email(client, alice)
@@ -105,7 +117,9 @@ def test_the_old_address_keeps_working_for_a_reset_until_the_change_is_verified(
     inbox.assert_empty()
 
 
-def test_asking_for_the_address_in_use_drops_a_pending_change(client, auth, inbox):
+def test_asking_for_the_address_in_use_drops_a_pending_change(
+    client: FlaskClient, auth: AuthActions, inbox: Inbox
+) -> None:
     alice = auth.account("alice")
     inbox.next()
     change_email(client, alice)
@@ -119,7 +133,9 @@ def test_asking_for_the_address_in_use_drops_a_pending_change(client, auth, inbo
     assert me(client, alice)["email"] == "alice@example.com"
 
 
-def test_an_address_taken_meanwhile_is_409_and_changes_nothing(client, auth, inbox):
+def test_an_address_taken_meanwhile_is_409_and_changes_nothing(
+    client: FlaskClient, auth: AuthActions, inbox: Inbox
+) -> None:
     alice = auth.account("alice")
     inbox.next()
     change_email(client, alice)
@@ -131,7 +147,9 @@ def test_an_address_taken_meanwhile_is_409_and_changes_nothing(client, auth, inb
     assert me(client, alice)["email"] == "alice@example.com"
 
 
-def test_an_older_link_for_the_first_address_fails_after_a_change(client, auth, inbox):
+def test_an_older_link_for_the_first_address_fails_after_a_change(
+    client: FlaskClient, auth: AuthActions, inbox: Inbox
+) -> None:
     alice = auth.account("alice")
     first = token_of(inbox.next())
     change_email(client, alice)
@@ -142,7 +160,7 @@ def test_an_older_link_for_the_first_address_fails_after_a_change(client, auth, 
     assert me(client, alice)["email"] == NEW_ADDRESS
 
 
-def test_resend_mails_a_new_link(client, auth, inbox):
+def test_resend_mails_a_new_link(client: FlaskClient, auth: AuthActions, inbox: Inbox) -> None:
     alice = auth.account("alice")
     inbox.next()
 
@@ -157,7 +175,9 @@ def test_resend_mails_a_new_link(client, auth, inbox):
     inbox.assert_empty()
 
 
-def test_resend_goes_to_the_pending_address(client, auth, inbox):
+def test_resend_goes_to_the_pending_address(
+    client: FlaskClient, auth: AuthActions, inbox: Inbox
+) -> None:
     alice = auth.account("alice")
     assert verify(client, token_of(inbox.next())).status_code == 200
     change_email(client, alice)
@@ -168,7 +188,7 @@ def test_resend_goes_to_the_pending_address(client, auth, inbox):
     assert inbox.next()["To"] == NEW_ADDRESS
 
 
-def test_resend_needs_an_access_token(client, auth, inbox):
+def test_resend_needs_an_access_token(client: FlaskClient, auth: AuthActions, inbox: Inbox) -> None:
     alice = auth.account("alice")
     inbox.next()
 
@@ -178,7 +198,9 @@ def test_resend_needs_an_access_token(client, auth, inbox):
 
 
 @pytest.mark.parametrize("purpose", ["reset", "access", "refresh", "garbage"])
-def test_tokens_of_other_purposes_are_refused(client, auth, inbox, purpose):
+def test_tokens_of_other_purposes_are_refused(
+    client: FlaskClient, auth: AuthActions, inbox: Inbox, purpose: str
+) -> None:
     alice = auth.account("alice")
     inbox.next()
     client.post("/api/v1/auth/password-reset", json={"email": "alice@example.com"})
@@ -205,11 +227,13 @@ def test_tokens_of_other_purposes_are_refused(client, auth, inbox, purpose):
         {"token": "a", "x": 1},
     ],
 )
-def test_bad_bodies_are_422(client, body):
+def test_bad_bodies_are_422(client: FlaskClient, body: dict[str, Any]) -> None:
     field_errors(client.post(VERIFY, json=body))
 
 
-def test_a_disabled_account_cannot_verify(client, runner, auth, inbox):
+def test_a_disabled_account_cannot_verify(
+    client: FlaskClient, runner: FlaskCliRunner, auth: AuthActions, inbox: Inbox
+) -> None:
     auth.register("alice")
     token = token_of(inbox.next())
     assert runner.invoke(args=["users", "disable", "alice"]).exit_code == 0
@@ -220,7 +244,9 @@ def test_a_disabled_account_cannot_verify(client, runner, auth, inbox):
 # --- who counts as verified ---------------------------------------------------
 
 
-def test_cli_and_admin_created_accounts_count_as_verified(client, runner, auth, inbox):
+def test_cli_and_admin_created_accounts_count_as_verified(
+    client: FlaskClient, runner: FlaskCliRunner, auth: AuthActions, inbox: Inbox
+) -> None:
     created = runner.invoke(
         args=[
             "users",
@@ -248,7 +274,9 @@ def test_cli_and_admin_created_accounts_count_as_verified(client, runner, auth, 
     inbox.assert_empty()
 
 
-def test_admins_see_a_pending_address(client, runner, auth, inbox):
+def test_admins_see_a_pending_address(
+    client: FlaskClient, runner: FlaskCliRunner, auth: AuthActions, inbox: Inbox
+) -> None:
     alice = auth.account("alice")
     inbox.next()
     change_email(client, alice)
@@ -263,12 +291,16 @@ def test_admins_see_a_pending_address(client, runner, auth, inbox):
 
 
 @pytest.fixture
-def strict_client(config, make_app, app):
+def strict_client(
+    config: dict[str, object], make_app: Callable[[dict[str, object]], Flask], app: Flask
+) -> FlaskClient:
     """A client of an app (on the test's database) that requires verified addresses."""
     return make_app({**config, "REQUIRE_VERIFIED_EMAIL": True}).test_client()
 
 
-def test_unverified_accounts_cannot_log_in_and_get_a_new_link(strict_client, inbox):
+def test_unverified_accounts_cannot_log_in_and_get_a_new_link(
+    strict_client: FlaskClient, inbox: Inbox
+) -> None:
     body = {"username": "alice", "email": "alice@example.com", "password": PASSWORD}
     assert strict_client.post("/api/v1/auth/register", json=body).status_code == 201
     inbox.next()
@@ -280,7 +312,9 @@ def test_unverified_accounts_cannot_log_in_and_get_a_new_link(strict_client, inb
     assert login(strict_client).status_code == 200
 
 
-def test_a_wrong_password_is_401_and_mails_nothing(strict_client, inbox):
+def test_a_wrong_password_is_401_and_mails_nothing(
+    strict_client: FlaskClient, inbox: Inbox
+) -> None:
     body = {"username": "alice", "email": "alice@example.com", "password": PASSWORD}
     strict_client.post("/api/v1/auth/register", json=body)
     inbox.next()
@@ -290,12 +324,16 @@ def test_a_wrong_password_is_401_and_mails_nothing(strict_client, inbox):
     inbox.assert_empty()
 
 
-def test_verification_is_not_required_by_default(client, auth, inbox):
+def test_verification_is_not_required_by_default(
+    client: FlaskClient, auth: AuthActions, inbox: Inbox
+) -> None:
     auth.register("alice")
     assert login(client).status_code == 200
 
 
-def test_imported_accounts_start_unverified(client, runner, tmp_path):
+def test_imported_accounts_start_unverified(
+    client: FlaskClient, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
     store = tmp_path / "store.json"
     user = {
         "username": "alice",
@@ -318,8 +356,12 @@ def test_imported_accounts_start_unverified(client, runner, tmp_path):
 
 @pytest.mark.parametrize("app_env", ["development", "production"])
 def test_without_a_mail_server_the_link_is_logged_outside_production(
-    config, make_app, app, caplog, app_env
-):
+    config: dict[str, object],
+    make_app: Callable[[dict[str, object]], Flask],
+    app: Flask,
+    caplog: pytest.LogCaptureFixture,
+    app_env: str,
+) -> None:
     settings = {**config, "MAIL_SERVER": None, "APP_ENV": app_env}
     client = make_app(settings).test_client()
     body = {"username": "alice", "email": "alice@example.com", "password": PASSWORD}
@@ -342,7 +384,12 @@ def test_without_a_mail_server_the_link_is_logged_outside_production(
 
 
 @pytest.fixture(params=["memory", "redis"])
-def limited(config, make_app, app, request):
+def limited(
+    config: dict[str, object],
+    make_app: Callable[[dict[str, object]], Flask],
+    app: Flask,
+    request: pytest.FixtureRequest,
+) -> FlaskClient:
     """A client of an app sending at most 2 verification mails an hour per account."""
     from app.extensions import limiter
 
@@ -352,7 +399,9 @@ def limited(config, make_app, app, request):
     return limited_app.test_client()
 
 
-def test_resends_and_email_changes_are_limited_per_account(limited, inbox):
+def test_resends_and_email_changes_are_limited_per_account(
+    limited: FlaskClient, inbox: Inbox
+) -> None:
     body = {"username": "alice", "email": "alice@example.com", "password": PASSWORD}
     limited.post("/api/v1/auth/register", json=body)
     inbox.next()

@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
+from typing import Any, NoReturn
 
 import pytest
 import sentry_sdk
+from flask import Flask
+from flask.testing import FlaskClient
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
 
 from app.token_check import token_required
-from tests.conftest import PASSWORD, error_body
+from tests.conftest import PASSWORD, Account, error_body
 from tests.live import REPO_ROOT
 
 DSN = "https://public-key@sentry.example.com/1"
@@ -29,7 +33,7 @@ class CapturingTransport(Transport):
     def capture_envelope(self, envelope: Envelope) -> None:
         self.envelopes.append(envelope)
 
-    def events(self) -> list[dict]:
+    def events(self) -> list[Any]:
         return [
             item.payload.json
             for envelope in self.envelopes
@@ -39,7 +43,7 @@ class CapturingTransport(Transport):
 
 
 @pytest.fixture
-def transport():
+def transport() -> Iterator[CapturingTransport]:
     yield (captured := CapturingTransport())
     sentry_sdk.get_client().close()
     sentry_sdk.get_global_scope().set_client(None)
@@ -47,25 +51,25 @@ def transport():
 
 
 @pytest.fixture
-def config(config, transport):
+def config(config: dict[str, object], transport: CapturingTransport) -> dict[str, object]:
     return {**config, "SENTRY_DSN": DSN, "SENTRY_TRANSPORT": transport}
 
 
 @pytest.fixture
-def crashing_app(app):
+def crashing_app(app: Flask) -> Flask:
     """The app with one view that fails the way a bug would, behind a token."""
 
     @app.post("/test-only/crash/<int:number>")
     @token_required()
-    def crash(number):
+    def crash(number: int) -> NoReturn:
         raise RuntimeError(f"bug {number}: Bearer {SECRET_DETAIL} password={SECRET_DETAIL}")
 
     return app
 
 
 def test_an_unexpected_error_reaches_sentry_with_request_id_route_and_user(
-    crashing_app, client, alice, transport
-):
+    crashing_app: Flask, client: FlaskClient, alice: Account, transport: CapturingTransport
+) -> None:
     response = client.post(
         "/test-only/crash/7?token=query-secret",
         headers={**alice.headers, "X-Request-ID": "req-42", "Cookie": "session=cookie-secret"},
@@ -91,7 +95,9 @@ def test_an_unexpected_error_reaches_sentry_with_request_id_route_and_user(
     assert "Authorization" not in sent
 
 
-def test_errors_the_app_answers_are_not_reported(crashing_app, client, alice, transport):
+def test_errors_the_app_answers_are_not_reported(
+    crashing_app: Flask, client: FlaskClient, alice: Account, transport: CapturingTransport
+) -> None:
     assert client.get("/api/v1/items/999", headers=alice.headers).status_code == 404
     wrong = {"username": "alice", "password": "wrong password"}
     assert client.post("/api/v1/auth/login", data=wrong).status_code == 401
@@ -99,7 +105,7 @@ def test_errors_the_app_answers_are_not_reported(crashing_app, client, alice, tr
     assert transport.events() == []
 
 
-def test_off_without_a_dsn_and_then_never_imported():
+def test_off_without_a_dsn_and_then_never_imported() -> None:
     """Neither Sentry nor OpenTelemetry is loaded by an app that does not use them."""
     script = (
         "import sys\n"

@@ -6,13 +6,14 @@ import os
 import re
 import signal
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
@@ -184,7 +185,7 @@ def counts(text: str, name: str, label: str) -> dict[str, float]:
     return {dict(key)[label]: found for key, found in samples(text, name).items()}
 
 
-def test_auth_series_appear_with_their_first_count(client):
+def test_auth_series_appear_with_their_first_count(client: FlaskClient) -> None:
     text = scrape(client)
     assert "# TYPE items_api_logins_total counter" in text
     assert samples(text, "items_api_logins_total") == {}
@@ -192,7 +193,9 @@ def test_auth_series_appear_with_their_first_count(client):
     assert samples(text, "items_api_token_revocations_total") == {}
 
 
-def test_logins_are_counted_by_outcome(client, auth, runner):
+def test_logins_are_counted_by_outcome(
+    client: FlaskClient, auth: AuthActions, runner: FlaskCliRunner
+) -> None:
     auth.account("alice")
     auth.account("bob")
     auth.login("alice", "wrong password")
@@ -204,7 +207,9 @@ def test_logins_are_counted_by_outcome(client, auth, runner):
     assert logins == {"success": 2, "bad_credentials": 2, "disabled": 1}
 
 
-def test_revocations_are_counted_by_reason(client, auth, runner):
+def test_revocations_are_counted_by_reason(
+    client: FlaskClient, auth: AuthActions, runner: FlaskCliRunner
+) -> None:
     alice = auth.account("alice")
     refresh = {"Authorization": f"Bearer {alice.tokens['refresh_token']}"}
     assert client.post("/api/v1/auth/refresh", headers=refresh).status_code == 200
@@ -231,7 +236,9 @@ def test_revocations_are_counted_by_reason(client, auth, runner):
 
 
 @pytest.mark.parametrize("storage", ["memory", "redis"])
-def test_rate_limited_answers_are_counted_by_the_limit_they_hit(make_app, config, storage):
+def test_rate_limited_answers_are_counted_by_the_limit_they_hit(
+    make_app: Callable[[dict[str, object]], Flask], config: dict[str, object], storage: str
+) -> None:
     app = make_app(
         rate_limited(config, storage, LOGIN_RATE_LIMIT="2/minute", REGISTER_RATE_LIMIT="1/minute")
     )
@@ -253,19 +260,25 @@ def test_rate_limited_answers_are_counted_by_the_limit_they_hit(make_app, config
         db.drop_all()
 
 
-def test_database_health_is_a_gauge_worked_out_at_scrape_time(client, make_app, config):
+def test_database_health_is_a_gauge_worked_out_at_scrape_time(
+    client: FlaskClient,
+    make_app: Callable[[dict[str, object]], Flask],
+    config: dict[str, object],
+) -> None:
     assert value(scrape(client), "items_api_database_up") == 1
     down = make_app({**config, "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://x@127.0.0.1:1/x"})
     assert value(scrape(down.test_client()), "items_api_database_up") == 0
 
 
-def test_redis_health_has_no_sample_without_redis(client):
+def test_redis_health_has_no_sample_without_redis(client: FlaskClient) -> None:
     text = scrape(client)
     assert "# TYPE items_api_redis_up gauge" in text
     assert samples(text, "items_api_redis_up") == {}
 
 
-def test_redis_health_is_one_when_redis_answers_and_zero_when_not(make_app, config):
+def test_redis_health_is_one_when_redis_answers_and_zero_when_not(
+    make_app: Callable[[dict[str, object]], Flask], config: dict[str, object]
+) -> None:
     up = make_app({**config, "REDIS_URL": redis_url_or_skip()})
     assert value(scrape(up.test_client()), "items_api_redis_up") == 1
     down = make_app({**config, "REDIS_URL": "redis://127.0.0.1:1/0"})

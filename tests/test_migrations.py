@@ -141,7 +141,7 @@ def test_item_counts_are_filled_in_for_existing_items(empty_app: Flask) -> None:
         db.session.remove()
 
 
-def test_accounts_that_predate_verification_start_unverified(empty_app):
+def test_accounts_that_predate_verification_start_unverified(empty_app: Flask) -> None:
     flask_db(empty_app, "upgrade", "0003")
     with empty_app.app_context():
         with db.engine.begin() as connection:

@@ -7,17 +7,22 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_decode, base64_encode
+from werkzeug.test import TestResponse
 
 from app.auth.account_mail import RESET_SUBJECT, VERIFY_SUBJECT
 from app.auth.mail_tokens import PASSWORD_RESET
 from app.extensions import db, limiter
-from tests.conftest import PASSWORD, TEST_SECRET, error_body, rate_limited
+from tests.conftest import PASSWORD, TEST_SECRET, Account, AuthActions, error_body, rate_limited
 from tests.helpers import bearer, field_errors, login
-from tests.mailbox import link_of, settle, token_of
+from tests.mailbox import Inbox, link_of, settle, token_of
 
 pytestmark = pytest.mark.usefixtures("inbox")
 
@@ -30,27 +35,29 @@ ACCEPTED = {
 
 
 @pytest.fixture
-def alice(auth, inbox):
+def alice(auth: AuthActions, inbox: Inbox) -> Account:
     """alice, logged in, with her sign-up mail already read."""
     account = auth.account("alice")
     assert inbox.next()["Subject"] == VERIFY_SUBJECT
     return account
 
 
-def ask_reset(client, email: str = "alice@example.com", **kwargs):
+def ask_reset(client: FlaskClient, email: str = "alice@example.com", **kwargs: Any) -> TestResponse:
     return client.post(REQUEST, json={"email": email}, **kwargs)
 
 
-def reset_token(client, inbox, email: str = "alice@example.com") -> str:
+def reset_token(client: FlaskClient, inbox: Inbox, email: str = "alice@example.com") -> str:
     assert ask_reset(client, email).status_code == 202
     return token_of(inbox.next())
 
 
-def confirm(client, token: str, new_password: str = NEW_PASSWORD):
+def confirm(client: FlaskClient, token: str, new_password: str = NEW_PASSWORD) -> TestResponse:
     return client.post(CONFIRM, json={"token": token, "new_password": new_password})
 
 
-def test_the_mail_carries_a_link_to_public_url_that_resets_the_password(app, client, inbox, alice):
+def test_the_mail_carries_a_link_to_public_url_that_resets_the_password(
+    app: Flask, client: FlaskClient, inbox: Inbox, alice: Account
+) -> None:
     response = ask_reset(client, "Alice@Example.com")
 
     assert response.status_code == 202
@@ -66,7 +73,9 @@ def test_the_mail_carries_a_link_to_public_url_that_resets_the_password(app, cli
     assert login(client, password=NEW_PASSWORD).status_code == 200
 
 
-def test_a_reset_revokes_every_token_of_the_account(client, inbox, alice):
+def test_a_reset_revokes_every_token_of_the_account(
+    client: FlaskClient, inbox: Inbox, alice: Account
+) -> None:
     token = reset_token(client, inbox)
 
     assert confirm(client, token).status_code == 204
@@ -76,7 +85,9 @@ def test_a_reset_revokes_every_token_of_the_account(client, inbox, alice):
     assert client.post("/api/v1/auth/refresh", headers=refresh).status_code == 401
 
 
-def test_the_answer_is_the_same_for_an_unknown_address_and_no_mail_goes_out(client, inbox, alice):
+def test_the_answer_is_the_same_for_an_unknown_address_and_no_mail_goes_out(
+    client: FlaskClient, inbox: Inbox, alice: Account
+) -> None:
     known = ask_reset(client, "alice@example.com")
     unknown = ask_reset(client, "nobody@example.com")
 
@@ -86,7 +97,9 @@ def test_the_answer_is_the_same_for_an_unknown_address_and_no_mail_goes_out(clie
     inbox.assert_empty()
 
 
-def test_the_answer_does_not_wait_for_the_mail_server(client, inbox, alice):
+def test_the_answer_does_not_wait_for_the_mail_server(
+    client: FlaskClient, inbox: Inbox, alice: Account
+) -> None:
     inbox.delay = 2.0
 
     started = time.perf_counter()
@@ -99,8 +112,11 @@ def test_the_answer_does_not_wait_for_the_mail_server(client, inbox, alice):
 
 
 def test_a_failed_send_is_logged_without_the_link_and_changes_nothing(
-    app, config, make_app, caplog
-):
+    app: Flask,
+    config: dict[str, object],
+    make_app: Callable[[dict[str, object]], Flask],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     # Nothing listens on port 1: every send fails.
     client = make_app({**config, "MAIL_PORT": 1}).test_client()
     register = {"username": "alice", "email": "alice@example.com", "password": PASSWORD}
@@ -116,7 +132,9 @@ def test_a_failed_send_is_logged_without_the_link_and_changes_nothing(
     assert login(client).status_code == 200
 
 
-def test_a_disabled_account_gets_no_mail_and_its_token_stops_working(client, runner, inbox, alice):
+def test_a_disabled_account_gets_no_mail_and_its_token_stops_working(
+    client: FlaskClient, runner: FlaskCliRunner, inbox: Inbox, alice: Account
+) -> None:
     token = reset_token(client, inbox)
     assert runner.invoke(args=["users", "disable", "alice"]).exit_code == 0
 
@@ -127,7 +145,7 @@ def test_a_disabled_account_gets_no_mail_and_its_token_stops_working(client, run
     assert login(client).status_code == 200
 
 
-def test_a_token_works_once(client, inbox, alice):
+def test_a_token_works_once(client: FlaskClient, inbox: Inbox, alice: Account) -> None:
     token = reset_token(client, inbox)
     assert confirm(client, token).status_code == 204
 
@@ -137,7 +155,9 @@ def test_a_token_works_once(client, inbox, alice):
     assert login(client, password=NEW_PASSWORD).status_code == 200
 
 
-def test_two_uses_at_once_set_one_password(app, client, inbox, alice):
+def test_two_uses_at_once_set_one_password(
+    app: Flask, client: FlaskClient, inbox: Inbox, alice: Account
+) -> None:
     token = reset_token(client, inbox)
     passwords = ["first new passphrase", "second new passphrase"]
     statuses: dict[str, int] = {}
@@ -156,7 +176,9 @@ def test_two_uses_at_once_set_one_password(app, client, inbox, alice):
     assert login(client, password=winner).status_code == 200
 
 
-def test_a_password_change_by_another_route_kills_the_token(client, inbox, alice):
+def test_a_password_change_by_another_route_kills_the_token(
+    client: FlaskClient, inbox: Inbox, alice: Account
+) -> None:
     token = reset_token(client, inbox)
     change = {"current_password": PASSWORD, "new_password": "brand new passphrase"}
     assert (
@@ -168,7 +190,9 @@ def test_a_password_change_by_another_route_kills_the_token(client, inbox, alice
     assert login(client, password="brand new passphrase").status_code == 200
 
 
-def test_an_expired_token_is_refused(app, client, inbox, alice):
+def test_an_expired_token_is_refused(
+    app: Flask, client: FlaskClient, inbox: Inbox, alice: Account
+) -> None:
     token = reset_token(client, inbox)
     serializer = URLSafeTimedSerializer(
         TEST_SECRET, salt=PASSWORD_RESET, signer_kwargs={"digest_method": hashlib.sha256}
@@ -190,7 +214,9 @@ def test_an_expired_token_is_refused(app, client, inbox, alice):
     assert confirm(client, token).status_code == 204
 
 
-def test_a_refused_new_password_changes_nothing_and_keeps_the_token(client, inbox, alice):
+def test_a_refused_new_password_changes_nothing_and_keeps_the_token(
+    client: FlaskClient, inbox: Inbox, alice: Account
+) -> None:
     token = reset_token(client, inbox)
 
     errors = field_errors(confirm(client, token, "password123"))
@@ -200,7 +226,7 @@ def test_a_refused_new_password_changes_nothing_and_keeps_the_token(client, inbo
     assert confirm(client, token).status_code == 204
 
 
-def forged_tokens(client, alice, inbox) -> dict[str, str]:
+def forged_tokens(client: FlaskClient, alice: Account, inbox: Inbox) -> dict[str, str]:
     payload, timestamp, signature = reset_token(client, inbox).split(".")
     claims = json.loads(base64_decode(payload))
     other_claims = base64_encode(json.dumps({**claims, "uid": claims["uid"] + 1})).decode()
@@ -218,7 +244,9 @@ def forged_tokens(client, alice, inbox) -> dict[str, str]:
 @pytest.mark.parametrize(
     "kind", ["tampered", "other key", "access token", "refresh token", "garbage", "unicode"]
 )
-def test_forged_and_foreign_tokens_are_refused(client, inbox, alice, kind):
+def test_forged_and_foreign_tokens_are_refused(
+    client: FlaskClient, inbox: Inbox, alice: Account, kind: str
+) -> None:
     token = forged_tokens(client, alice, inbox)[kind]
 
     body = error_body(confirm(client, token), 400)
@@ -227,7 +255,9 @@ def test_forged_and_foreign_tokens_are_refused(client, inbox, alice, kind):
     assert login(client).status_code == 200
 
 
-def test_a_verification_token_is_no_reset_token(client, auth, inbox):
+def test_a_verification_token_is_no_reset_token(
+    client: FlaskClient, auth: AuthActions, inbox: Inbox
+) -> None:
     auth.register("bob")
     verification = token_of(inbox.next())
 
@@ -235,7 +265,9 @@ def test_a_verification_token_is_no_reset_token(client, auth, inbox):
     assert login(client, "bob").status_code == 200
 
 
-def test_another_accounts_token_resets_only_that_account(client, auth, inbox, alice):
+def test_another_accounts_token_resets_only_that_account(
+    client: FlaskClient, auth: AuthActions, inbox: Inbox, alice: Account
+) -> None:
     auth.register("bob")
     inbox.next()
     bobs = reset_token(client, inbox, "bob@example.com")
@@ -259,7 +291,9 @@ def test_another_accounts_token_resets_only_that_account(client, auth, inbox, al
         {"email": "alice@example.com", "username": "alice"},
     ],
 )
-def test_bad_reset_requests_are_422(client, inbox, body):
+def test_bad_reset_requests_are_422(
+    client: FlaskClient, inbox: Inbox, body: dict[str, Any]
+) -> None:
     field_errors(client.post(REQUEST, json=body))
     inbox.assert_empty()
 
@@ -279,11 +313,11 @@ def test_bad_reset_requests_are_422(client, inbox, body):
         {"token": "abc", "new_password": NEW_PASSWORD, "username": "alice"},
     ],
 )
-def test_bad_confirm_bodies_are_422(client, body):
+def test_bad_confirm_bodies_are_422(client: FlaskClient, body: dict[str, Any]) -> None:
     field_errors(client.post(CONFIRM, json=body))
 
 
-def test_a_unicode_address_gets_the_same_answer(client, inbox):
+def test_a_unicode_address_gets_the_same_answer(client: FlaskClient, inbox: Inbox) -> None:
     response = ask_reset(client, "ålice@exämple.com")
 
     assert response.status_code == 202
@@ -291,7 +325,7 @@ def test_a_unicode_address_gets_the_same_answer(client, inbox):
     inbox.assert_empty()
 
 
-def test_non_json_bodies_are_refused(client):
+def test_non_json_bodies_are_refused(client: FlaskClient) -> None:
     response = client.post(REQUEST, data="email=alice@example.com")
     assert response.status_code in (400, 415, 422)
     error_body(response, response.status_code)
@@ -301,7 +335,11 @@ def test_non_json_bodies_are_refused(client):
 
 
 @pytest.fixture(params=["memory", "redis"])
-def limited_client(config, make_app, request):
+def limited_client(
+    config: dict[str, object],
+    make_app: Callable[[dict[str, object]], Flask],
+    request: pytest.FixtureRequest,
+) -> Iterator[FlaskClient]:
     """A client of an app sending at most 2 mails an hour per bucket (memory or Redis)."""
     app = make_app(rate_limited(dict(config), request.param, MAIL_RATE_LIMIT="2/hour"))
     with app.app_context():
@@ -313,7 +351,7 @@ def limited_client(config, make_app, request):
         db.drop_all()
 
 
-def test_requests_are_limited_per_client_address(limited_client, inbox):
+def test_requests_are_limited_per_client_address(limited_client: FlaskClient, inbox: Inbox) -> None:
     same_address = {"REMOTE_ADDR": "10.0.0.1"}
     for n in range(2):
         response = ask_reset(limited_client, f"user{n}@example.com", environ_base=same_address)
@@ -330,7 +368,9 @@ def test_requests_are_limited_per_client_address(limited_client, inbox):
     )
 
 
-def test_mails_are_limited_per_account_with_the_same_answer(limited_client, inbox):
+def test_mails_are_limited_per_account_with_the_same_answer(
+    limited_client: FlaskClient, inbox: Inbox
+) -> None:
     register = {"username": "alice", "email": "alice@example.com", "password": PASSWORD}
     assert limited_client.post("/api/v1/auth/register", json=register).status_code == 201
     assert inbox.next()["Subject"] == VERIFY_SUBJECT

@@ -5,16 +5,21 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, NoReturn
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
 from app.config import ConfigError, from_environment
 from app.extensions import db
-from tests.conftest import PASSWORD, redis_url_or_skip
+from tests.conftest import PASSWORD, Account, redis_url_or_skip
 from tests.live import running_server
 
 INCOMING_TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -22,20 +27,22 @@ INCOMING_PARENT = "b7ad6b7169203331"
 
 
 @pytest.fixture
-def exporter():
+def exporter() -> InMemorySpanExporter:
     return InMemorySpanExporter()
 
 
 @pytest.fixture
-def config(config, exporter):
+def config(config: dict[str, object], exporter: InMemorySpanExporter) -> dict[str, object]:
     return {**config, "TRACING": True, "TRACE_EXPORTER": exporter}
 
 
+# Spans are typed Any: the SDK's ReadableSpan has its attributes, context, parent and
+# times optional, and the finished spans these tests read always have them.
 @pytest.fixture
-def spans(app, exporter):
+def spans(app: Flask, exporter: InMemorySpanExporter) -> Iterator[Callable[[], list[Any]]]:
     """The spans finished so far, oldest first (after the batch is flushed)."""
 
-    def finished():
+    def finished() -> list[Any]:
         app.extensions["tracer_provider"].force_flush()
         return list(exporter.get_finished_spans())
 
@@ -43,7 +50,7 @@ def spans(app, exporter):
     app.extensions["tracer_provider"].shutdown()
 
 
-def request_spans(spans, route):
+def request_spans(spans: Sequence[Any], route: str) -> tuple[Any, list[Any]]:
     """The server span of `route` and the spans under it, by parent link."""
     [server] = [
         span
@@ -55,8 +62,11 @@ def request_spans(spans, route):
 
 
 def test_one_request_is_one_server_span_with_its_sql_statements_as_children(
-    client, alice, spans, capsys
-):
+    client: FlaskClient,
+    alice: Account,
+    spans: Callable[[], list[Any]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     capsys.readouterr()
     before = len(spans())
     response = client.get("/api/v1/items/5", headers={**alice.headers, "X-Request-ID": "req-7"})
@@ -83,7 +93,9 @@ def test_one_request_is_one_server_span_with_its_sql_statements_as_children(
     assert line["trace_id"] == format(server.context.trace_id, "032x")
 
 
-def test_writes_show_each_statement_under_the_request(client, alice, spans):
+def test_writes_show_each_statement_under_the_request(
+    client: FlaskClient, alice: Account, spans: Callable[[], list[Any]]
+) -> None:
     before = len(spans())
     response = client.post("/api/v1/items", headers=alice.headers, json={"title": "traced"})
     assert response.status_code == 201
@@ -96,7 +108,9 @@ def test_writes_show_each_statement_under_the_request(client, alice, spans):
     assert all(span.end_time <= server.end_time for span in children)
 
 
-def test_an_incoming_traceparent_is_the_parent(client, spans):
+def test_an_incoming_traceparent_is_the_parent(
+    client: FlaskClient, spans: Callable[[], list[Any]]
+) -> None:
     traceparent = f"00-{INCOMING_TRACE}-{INCOMING_PARENT}-01"
     client.get("/health", headers={"traceparent": traceparent})
 
@@ -106,9 +120,11 @@ def test_an_incoming_traceparent_is_the_parent(client, spans):
     assert "user.id" not in server.attributes
 
 
-def test_an_unexpected_error_marks_the_span(app, client, spans):
+def test_an_unexpected_error_marks_the_span(
+    app: Flask, client: FlaskClient, spans: Callable[[], list[Any]]
+) -> None:
     @app.get("/test-only/crash")
-    def crash():
+    def crash() -> NoReturn:
         raise RuntimeError("bug")
 
     assert client.get("/test-only/crash").status_code == 500
@@ -119,7 +135,9 @@ def test_an_unexpected_error_marks_the_span(app, client, spans):
     assert [event.name for event in server.events] == ["exception"]
 
 
-def test_unmatched_paths_are_named_by_method_only(client, spans):
+def test_unmatched_paths_are_named_by_method_only(
+    client: FlaskClient, spans: Callable[[], list[Any]]
+) -> None:
     client.get("/no/such/path/12345")
     [server] = [span for span in spans() if span.kind == SpanKind.SERVER]
     assert server.name == "GET"
@@ -127,7 +145,9 @@ def test_unmatched_paths_are_named_by_method_only(client, spans):
 
 
 @pytest.fixture
-def redis_app(config, make_app):
+def redis_app(
+    config: dict[str, object], make_app: Callable[[dict[str, object]], Flask]
+) -> Iterator[Flask]:
     """The app with revocations and rate limits in the test Redis, on a fresh schema."""
     redis_url = redis_url_or_skip()
     app = make_app({**config, "REDIS_URL": redis_url, "RATELIMIT_STORAGE_URI": redis_url})
@@ -139,7 +159,9 @@ def redis_app(config, make_app):
         db.drop_all()
 
 
-def test_redis_commands_are_children_of_the_request(redis_app, exporter):
+def test_redis_commands_are_children_of_the_request(
+    redis_app: Flask, exporter: InMemorySpanExporter
+) -> None:
     app = redis_app
 
     client = app.test_client()
@@ -173,7 +195,7 @@ def test_redis_commands_are_children_of_the_request(redis_app, exporter):
         ({"OTEL_SERVICE_NAME": "items"}, False),
     ],
 )
-def test_tracing_is_on_only_when_an_exporter_is_asked_for(env, on):
+def test_tracing_is_on_only_when_an_exporter_is_asked_for(env: dict[str, str], on: bool) -> None:
     assert from_environment(env)["TRACING"] is on
 
 
@@ -186,7 +208,7 @@ def test_tracing_is_on_only_when_an_exporter_is_asked_for(env, on):
         {"OTEL_SDK_DISABLED": "maybe"},
     ],
 )
-def test_what_cannot_be_exported_is_refused(env):
+def test_what_cannot_be_exported_is_refused(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError, match="OTEL|OTLP"):
         from_environment(env)
 
@@ -206,14 +228,14 @@ class Collector(ThreadingHTTPServer):
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, *_args) -> None:
+            def log_message(self, *_args: Any) -> None:
                 pass
 
         super().__init__(("127.0.0.1", 0), Receive)
 
 
 @pytest.mark.live
-def test_gunicorn_workers_send_spans_over_otlp_http(tmp_path):
+def test_gunicorn_workers_send_spans_over_otlp_http(tmp_path: Path) -> None:
     collector = Collector()
     threading.Thread(target=collector.serve_forever, daemon=True).start()
     env = {
