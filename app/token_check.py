@@ -183,10 +183,11 @@ def check_token(
     if session_owner != account.id or session_ended is not None:
         _refuse("Token has been revoked.")
     touch_if_stale(claims["sid"], session_used)
-    g._jwt_extended_jwt = claims
-    g._jwt_extended_jwt_header = {}
-    g._jwt_extended_jwt_user = {"loaded_user": account}
-    g._jwt_extended_jwt_location = "headers"
+    context = g._get_current_object()  # one context lookup for the four names
+    context._jwt_extended_jwt = claims
+    context._jwt_extended_jwt_header = {}
+    context._jwt_extended_jwt_user = {"loaded_user": account}
+    context._jwt_extended_jwt_location = "headers"
     if joined is None:
         return None
     return joined.make(tuple(row[width + 3 :]) if extra is not None else None)  # type: ignore[index]

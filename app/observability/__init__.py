@@ -9,8 +9,9 @@ per-request work.
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from flask import Flask, Response, g
+from flask import Flask, Response, current_app, g, request
 
 from app.observability import metrics, request_log
 from app.observability.request_log import REQUEST_ID_HEADER
@@ -34,15 +35,29 @@ def init_app(app: Flask) -> None:
 
 
 def start_request() -> None:
-    g.request_started = time.perf_counter()
-    g.request_id = request_log.request_id()
+    context = _unproxied(g)
+    context.request_started = time.perf_counter()
+    context.request_id = request_log.request_id(_unproxied(request))
 
 
 def finish_request(response: Response) -> Response:
-    if "request_started" not in g:  # refused before any hook ran
+    """Time the request once; the time feeds the histogram and the log line.
+
+    Each context object is looked up once here and handed on: every
+    attribute read through Flask's proxies costs a context lookup.
+    """
+    context = _unproxied(g)
+    current = _unproxied(request)
+    if "request_started" not in context:  # refused before any hook ran
         start_request()
-    seconds = time.perf_counter() - g.request_started
-    response.headers[REQUEST_ID_HEADER] = g.request_id
-    metrics.observe_request(response, seconds)
-    request_log.log_request(response, seconds)
+    seconds = time.perf_counter() - context.request_started
+    response.headers[REQUEST_ID_HEADER] = context.request_id
+    extensions = _unproxied(current_app).extensions
+    extensions["request_metrics"].observe_request(current, response, seconds)
+    request_log.log_request(extensions["request_log"], current, context, response, seconds)
     return response
+
+
+def _unproxied(proxy: Any) -> Any:
+    """The object behind one of Flask's context proxies (`g`, `request`...)."""
+    return proxy._get_current_object()

@@ -17,7 +17,7 @@ import hmac
 import os
 from typing import Any
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Request, Response, current_app, request
 from flask.views import MethodView
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -73,6 +73,13 @@ class RequestMetrics:
         counter.inc()
         histogram.observe(seconds)
 
+    def observe_request(self, current: Request, response: Response, seconds: float) -> None:
+        """Count the request under its route template, never its raw path."""
+        rule = current.url_rule
+        self.observe(
+            rule.rule if rule else UNMATCHED, current.method, response.status_code, seconds
+        )
+
     def exposition(self) -> bytes:
         """Every worker's values when running multiprocess, and the gauges read now."""
         if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -115,10 +122,3 @@ def init_app(app: Flask) -> None:
     metrics = app.extensions["request_metrics"] = RequestMetrics(scraped)
     metrics.registry.register(scraped)  # read as is when not multiprocess
     auth_metrics.init_app(app, metrics.registry)
-
-
-def observe_request(response: Response, seconds: float) -> None:
-    """Count the request under its route template, never its raw path."""
-    rule = request.url_rule
-    metrics: RequestMetrics = current_app.extensions["request_metrics"]
-    metrics.observe(rule.rule if rule else UNMATCHED, request.method, response.status_code, seconds)

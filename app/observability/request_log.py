@@ -18,7 +18,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Response, current_app, g, has_request_context, request
+from flask import Flask, Request, Response, g, has_request_context
 
 from app.config import ConfigError
 
@@ -97,13 +97,15 @@ def init_app(app: Flask) -> None:
     app.extensions["request_log"] = handler
 
 
-def request_id() -> str:
+def request_id(current: Request) -> str:
     """The client's X-Request-ID when it is plain enough to log, else a new one."""
-    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    incoming = current.headers.get(REQUEST_ID_HEADER, "")
     return incoming if SANE_REQUEST_ID.fullmatch(incoming) else os.urandom(16).hex()
 
 
-def log_request(response: Response, seconds: float) -> None:
+def log_request(
+    handler: StderrHandler, current: Request, context: Any, response: Response, seconds: float
+) -> None:
     """The request's one log line, built only when INFO lines are written.
 
     It goes straight to the JSON handler, as a record would, without the
@@ -112,19 +114,19 @@ def log_request(response: Response, seconds: float) -> None:
     """
     if not log.isEnabledFor(logging.INFO):
         return
+    token_user = context.get("_jwt_extended_jwt_user")
     entry = _entry(time.time(), "INFO", log.name, "request")
     entry |= {
-        "request_id": g.request_id,
-        "method": request.method,
-        "path": request.path[:MAX_LOGGED_PATH],
+        "request_id": context.request_id,
+        "method": current.method,
+        "path": current.path[:MAX_LOGGED_PATH],
         "status": response.status_code,
         "duration_ms": round(seconds * 1000, 2),
-        "user": _username(),
-        "remote_addr": request.remote_addr,
+        "user": _username(token_user),
+        "remote_addr": current.remote_addr,
     }
-    if "trace_id" in g:  # set only when tracing is on (app.observability.tracing)
-        entry["trace_id"] = g.trace_id
-    handler: StderrHandler = current_app.extensions["request_log"]
+    if "trace_id" in context:  # set only when tracing is on (app.observability.tracing)
+        entry["trace_id"] = context.trace_id
     handler.write_line(json.dumps(entry))
 
 
@@ -134,12 +136,11 @@ def accepted_account() -> Any:
     return token_user["loaded_user"] if token_user else None
 
 
-def _username() -> str | None:
+def _username(token_user: dict[str, Any] | None) -> str | None:
     """The user whose token this request carried, if it was accepted.
 
     Read from what the token check loaded, never from the database: the
     account may be gone by now (deleted by this very request).
     """
-    token_user = g.get("_jwt_extended_jwt_user")
     account = token_user["loaded_user"] if token_user else None
     return getattr(account, "username", None)
