@@ -30,10 +30,11 @@ def engine_options(uri: str, config: Mapping[str, Any]) -> dict[str, Any]:
 
     Errors never echo statement parameters (password hashes among them) into
     logs. A server database gets a small pool per process (a sync gunicorn
-    worker uses one connection at a time), a ping before each checkout so a
-    restarted server costs no failed request, and timeouts that turn an
-    unreachable server into a quick 503 instead of a worker killed by
-    gunicorn's timeout.
+    worker keeps one connection for reads and takes a second for a write), a
+    ping before each checkout so a restarted server costs no failed request
+    (the kept read connection is retried instead, see `read`), and timeouts
+    that turn an unreachable server into a quick 503 instead of a worker
+    killed by gunicorn's timeout.
     """
     url = make_url(uri)
     if url.get_backend_name() == "sqlite":
