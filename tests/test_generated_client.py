@@ -259,3 +259,38 @@ def test_generated_client_verifies_an_address_and_resets_a_password(
         client=anonymous, body=models.Login(username="dora", password="purple kettle harbour")
     )
     assert isinstance(token, models.Token)
+
+
+@pytest.mark.live
+def test_generated_client_lists_and_ends_sessions(generated: ModuleType, server: str) -> None:
+    auth = Operations(
+        "auth", "post_register", "post_login", "get_me", "get_sessions", "delete_sessions"
+    )
+    models = importlib.import_module(f"{PACKAGE}.models")
+    anonymous = generated.Client(base_url=server)
+    registered = auth.post_register.sync(
+        client=anonymous,
+        body=models.Register(username="erin", email="erin@example.com", password=PASSWORD),
+    )
+    assert isinstance(registered, models.User)
+    credentials = models.Login(username="erin", password=PASSWORD)
+    phone = auth.post_login.sync(client=anonymous, body=credentials)
+    laptop = auth.post_login.sync(client=anonymous, body=credentials)
+    assert isinstance(phone, models.Token) and isinstance(laptop, models.Token)
+    on_phone = generated.AuthenticatedClient(base_url=server, token=phone.access_token)
+    on_laptop = generated.AuthenticatedClient(base_url=server, token=laptop.access_token)
+
+    sessions = auth.get_sessions.sync(client=on_phone)
+    assert isinstance(sessions, list)
+    assert all(isinstance(each, models.Session) for each in sessions)
+    assert sorted(each.current for each in sessions) == [False, True]
+    assert all(each.created_at.utcoffset() == timedelta(0) for each in sessions)
+
+    ended = auth.delete_sessions.sync_detailed(client=on_phone)
+    assert ended.status_code == 204
+    refused = auth.get_me.sync(client=on_laptop)
+    assert isinstance(refused, models.Error)
+    assert refused.code == 401
+    remaining = auth.get_sessions.sync(client=on_phone)
+    assert isinstance(remaining, list)
+    assert [each.current for each in remaining] == [True]
