@@ -27,12 +27,15 @@ GRACEFUL="${GUNICORN_GRACEFUL_TIMEOUT:-30}"
 say() { echo "cluster: $*" >&2; }
 fail() { say "$*"; exit 1; }
 
-# The pid in $1 when that process is alive.
+# The pid in $1 when that process is alive: a killed one that its parent
+# has not reaped yet (a zombie) is not, though kill -0 still finds it.
 running_pid() {
-    local pid
+    local pid state
     [[ -f "$1" ]] || return 1
     pid="$(cat "$1")"
-    [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    state="$(ps -o stat= -p "$pid" 2>/dev/null)" || return 1
+    [[ "$state" != Z* ]] && echo "$pid"
 }
 
 # Whether anything but zombies is left of the session led by pid $1

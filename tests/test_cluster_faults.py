@@ -284,14 +284,14 @@ def test_redis_restarted_mid_load(
         ],
     )
     down, up = results.events["stopped"], results.events["started"]
-    recovered = assert_outage_answered_503(results, down, up)
-    report.append(
-        f"Redis down {up - down:.1f} s at 3 s, all served again {recovered:.1f} s "
-        f"after it was back: {results.summary()}"
-    )
+    report.append(f"Redis down {up - down:.1f} s at 3 s, nothing refused: {results.summary()}")
 
+    # Access tokens need only the database (sessions live there): the reads
+    # and writes of the load are all served while Redis is down.
+    assert not results.errors(), results.errors()[:3]
+    assert set(results.statuses()) <= {200, 201}, results.statuses()
     # Limits fail closed: no password is checked while its attempts cannot be
-    # counted, and no token is taken while its revocation cannot be checked.
-    assert during == {"login": (503, "1"), "me": (503, "1")}
+    # counted; a logged-out token stays refused.
+    assert during == {"login": (503, "1"), "me": (401, None)}
     assert cluster.nginx.call("GET", "/api/v1/auth/me", token=revoked).status == 401
     assert_nothing_acknowledged_is_lost(cluster, accounts, results, acknowledged)
