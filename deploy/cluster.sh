@@ -121,6 +121,9 @@ start_instance() {
         say "instance $n already running (pid $pid, port $port)"
         return
     fi
+    # A dead instance's pid file is stale; gunicorn would take the pid of a
+    # killed master not yet reaped for a live one and refuse to start.
+    rm -f "$STATE/instance-$n.pid"
     # setsid: each instance leads its own process group, which stop and the
     # tests signal as a whole (master and workers). Metrics files are per
     # instance: /metrics of one instance adds up its own workers only.
