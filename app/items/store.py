@@ -7,7 +7,7 @@ Each row has the fields of the Item body plus `version`, which feeds the ETag.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -134,12 +134,12 @@ def etag(item: ItemRow) -> str:
     return f"{item.id}.{item.version}"
 
 
-def list_own_items(search: str | None, sort: str, offset: int, limit: int) -> list[ListedItem]:
+def list_own_items(search: str | None, sort: str, offset: int, limit: int) -> Sequence[ListedItem]:
     """A page of the caller's items matching `search`, in the order `sort` names."""
     params = {"owner_id": current_user.id, "offset": offset, "limit": limit}
     if search:
         params["pattern"] = like_pattern(search)
-    return list(read(PAGES[bool(search), sort], params))
+    return read(PAGES[bool(search), sort], params).all()
 
 
 def count_own_items(search: str | None) -> int:

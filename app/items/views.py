@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask import request, url_for
@@ -38,7 +39,7 @@ class Items(MethodView):
     @blp.arguments(ItemQueryArgs, location="query")
     @blp.response(200, ItemSchema(many=True))
     @blp.paginate(page_size=50, max_page_size=100)
-    def get(self, args: dict[str, Any], pagination_parameters: Any) -> list[ListedItem]:
+    def get(self, args: dict[str, Any], pagination_parameters: Any) -> Sequence[ListedItem]:
         """List your items, newest first"""
         search = args.get("q")
         offset, size = page_window(pagination_parameters, count_own_items(search))
