@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from marshmallow import Schema
+from sqlalchemy import update
 
+from app.extensions import db
 from app.items.schemas import ItemSchema
 from app.items.store import ItemRow
+from app.models import Item
 from tests.conftest import Account
 
 ROWS = [
@@ -73,3 +77,31 @@ def test_bodies_served_match_the_documented_item(client: FlaskClient, alice: Acc
         assert body["created_at"].endswith("+00:00")
     assert documented["properties"]["created_at"]["format"] == "date-time"
     assert created == listed[0] == fetched
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 1, 2, 3, 4, 5, 999999, tzinfo=UTC),
+        datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC),
+        datetime(2030, 6, 1, tzinfo=UTC),
+        datetime(2026, 5, 5, 12, 0, 0, 1, tzinfo=timezone(timedelta(hours=5))),
+    ],
+)
+def test_a_page_writes_the_timestamps_an_item_does(
+    app: Flask, client: FlaskClient, alice: Account, moment: datetime
+) -> None:
+    """The list's timestamps come formatted by the database; the same text either way."""
+    created = client.post("/api/v1/items", json={"title": "t"}, headers=alice.headers)
+    item_id = created.get_json()["id"]
+    with app.app_context():
+        db.session.execute(
+            update(Item).where(Item.id == item_id).values(created_at=moment, updated_at=moment)
+        )
+        db.session.commit()
+
+    alone = client.get(f"/api/v1/items/{item_id}", headers=alice.headers).get_json()
+    listed = client.get("/api/v1/items", headers=alice.headers).get_json()
+    expected = moment.astimezone(UTC).isoformat(timespec="seconds")
+    assert alone["created_at"] == alone["updated_at"] == expected
+    assert listed == [alone]

@@ -78,8 +78,13 @@ def item_body(item: Any) -> dict[str, Any]:
     }
 
 
-def _timestamp(moment: datetime) -> str:
-    """As UTCTimestamp writes it; stored times are UTC already (app.models.UTCDateTime)."""
+def _timestamp(moment: datetime | str) -> str:
+    """As UTCTimestamp writes it; stored times are UTC already (app.models.UTCDateTime).
+
+    A page's rows come with the text written by the database (app.items.timestamps).
+    """
+    if isinstance(moment, str):
+        return moment
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
     return moment.isoformat(timespec="seconds")

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from app.database import like_pattern, read, write_transaction
 from app.errors import abort
 from app.extensions import db
+from app.items.timestamps import utc_timestamp_text
 from app.models import MAX_ID, Item, User
 from app.token_check import account_statement
 
@@ -43,6 +44,13 @@ ITEM_COLUMNS = (
     Item.version,
 )
 OWN_ITEMS = select(*ITEM_COLUMNS).join(User, User.id == Item.owner_id)
+# A page's rows carry their timestamps as the API's text already.
+LISTED_COLUMNS = (
+    *ITEM_COLUMNS[:4],
+    utc_timestamp_text(Item.created_at).label("created_at"),
+    utc_timestamp_text(Item.updated_at).label("updated_at"),
+)
+LISTED_ITEMS = select(*LISTED_COLUMNS).join(User, User.id == Item.owner_id)
 OWN_ITEM_FOR_UPDATE = OWN_ITEMS.where(
     Item.id == bindparam("item_id"), Item.owner_id == bindparam("owner_id")
 ).with_for_update(of=Item)
@@ -82,7 +90,7 @@ MATCHING = or_(
 )
 # Every page statement built once, by (searching, sort): a request only binds values.
 PAGES: dict[tuple[bool, str], ItemSelect] = {
-    (search, sort): (OWN_ITEMS.where(OWNED, MATCHING) if search else OWN_ITEMS.where(OWNED))
+    (search, sort): (LISTED_ITEMS.where(OWNED, MATCHING) if search else LISTED_ITEMS.where(OWNED))
     .order_by(*ORDERINGS[sort])
     .limit(bindparam("limit"))
     .offset(bindparam("offset"))
@@ -104,7 +112,8 @@ class ItemRow(NamedTuple):
     version: int
 
 
-# Rows of the list statement: fields by the same names, without building an ItemRow each.
+# Rows of the list statement: fields by the same names, without building an ItemRow each,
+# timestamps as text (app.items.timestamps).
 ListedItem = Row[*tuple[Any, ...]]
 
 
