@@ -197,11 +197,12 @@ def _close_read_connection(kept_too: bool = False) -> None:
 
 
 @contextmanager
-def write_transaction(*, commit: bool = True) -> Iterator[None]:
+def write_transaction(*, commit: bool = True, session: bool = True) -> Iterator[Connection]:
     """The one way to write: take the write lock, then commit, or roll back on error.
 
     Nothing else commits, so a write of several steps is saved whole or not
-    at all; `commit=False` rolls back at the end, for dry runs.
+    at all; `commit=False` rolls back at the end, for dry runs. It yields
+    the connection the write goes through.
 
     SQLite otherwise starts a deferred transaction that fails at once with
     "database is locked" when it later upgrades to a writer after another
@@ -209,10 +210,18 @@ def write_transaction(*, commit: bool = True) -> Iterator[None]:
     applies. Other engines lock the rows they read with FOR UPDATE
     instead.
 
-    A thread's per-request read connection goes back to the pool first: a
-    request never holds two, so threads sharing a pool cannot all wait for
-    a second one.
+    With `session=False` (writes made of Core statements only: the items),
+    the write runs on the request's read connection, in a transaction of
+    its own begun and ended by SQL: the ORM session's bookkeeping and a
+    second pooled connection cost about a quarter of a POST /items.
+    Otherwise the ORM session writes; a thread's per-request read connection
+    goes back to the pool first, so a request never holds two and threads
+    sharing a pool cannot all wait for a second one.
     """
+    if not session:
+        with _statement_transaction(commit) as connection:
+            yield connection
+        return
     _close_read_connection()
     connection = db.session.connection()
     if connection.dialect.name == "sqlite":
@@ -220,7 +229,7 @@ def write_transaction(*, commit: bool = True) -> Iterator[None]:
         if driver_connection is not None and not driver_connection.in_transaction:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
     try:
-        yield
+        yield connection
     except BaseException:
         db.session.rollback()
         raise
@@ -228,6 +237,32 @@ def write_transaction(*, commit: bool = True) -> Iterator[None]:
         db.session.commit()
     else:
         db.session.rollback()
+
+
+@contextmanager
+def _statement_transaction(commit: bool) -> Iterator[Connection]:
+    """BEGIN (IMMEDIATE on SQLite) ... COMMIT on the read connection, which is in autocommit."""
+    connection = read_connection()
+    connection.exec_driver_sql(
+        "BEGIN IMMEDIATE" if connection.dialect.name == "sqlite" else "BEGIN"
+    )
+    try:
+        yield connection
+    except BaseException:
+        _roll_back(connection)
+        raise
+    if commit:
+        connection.exec_driver_sql("COMMIT")
+    else:
+        _roll_back(connection)
+
+
+def _roll_back(connection: Connection) -> None:
+    """ROLLBACK; a connection that cannot (the server dropped it) is replaced."""
+    try:
+        connection.exec_driver_sql("ROLLBACK")
+    except exc.DBAPIError:
+        _close_read_connection(kept_too=True)
 
 
 def like_pattern(text: str) -> str:

@@ -6,6 +6,8 @@ Each test fails the second statement of a write with a real database error
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
@@ -79,3 +81,36 @@ def test_a_deletion_that_fails_half_way_keeps_the_account_and_its_items(
     assert_alice_untouched(client, alice)
     items = client.get("/api/v1/items", headers=alice.headers).get_json()
     assert sorted(item["title"] for item in items) == ["first", "second", "third"]
+
+
+def listed_total(client: FlaskClient, alice: Account) -> tuple[int, int]:
+    """(items listed, the stored count the X-Pagination total reports)."""
+    response = client.get("/api/v1/items", headers=alice.headers)
+    return len(response.get_json()), json.loads(response.headers["X-Pagination"])["total"]
+
+
+def test_an_item_create_that_fails_half_way_leaves_no_item_and_no_count(
+    app: Flask, client: FlaskClient, alice: Account
+) -> None:
+    """The count moves first, then the insert fails: both are undone."""
+    with failing_sqlite(app, "BEFORE INSERT ON items"):
+        failed = client.post("/api/v1/items", json={"title": "Milk"}, headers=alice.headers)
+    assert failed.status_code >= 400
+    assert listed_total(client, alice) == (0, 0)
+
+    retried = client.post("/api/v1/items", json={"title": "Milk"}, headers=alice.headers)
+    assert retried.status_code == 201
+    assert listed_total(client, alice) == (1, 1)
+
+
+def test_an_item_delete_that_fails_half_way_keeps_the_item(
+    app: Flask, client: FlaskClient, alice: Account
+) -> None:
+    """The row goes first, then the count update fails: the row comes back."""
+    item = client.post("/api/v1/items", json={"title": "Milk"}, headers=alice.headers).get_json()
+    with failing_sqlite(app, "BEFORE UPDATE OF item_count ON users"):
+        failed = client.delete(f"/api/v1/items/{item['id']}", headers=alice.headers)
+    assert failed.status_code >= 400
+    assert listed_total(client, alice) == (1, 1)
+    fetched = client.get(f"/api/v1/items/{item['id']}", headers=alice.headers)
+    assert fetched.status_code == 200

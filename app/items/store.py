@@ -26,6 +26,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Connection
 
 from app.database import like_pattern, read, write_transaction
 from app.errors import abort
@@ -163,9 +164,9 @@ def count_own_items(search: str | None) -> int:
 def create_item(title: str, description: str | None) -> ItemRow:
     now = datetime.now(UTC)
     values = {"owner_id": current_user.id, "title": title, "description": description}
-    with write_transaction():
-        _count_change(+1)
-        item_id = db.session.connection().execute(CREATE_ITEM, values | {"now": now}).scalar_one()
+    with write_transaction(session=False) as connection:
+        _count_change(connection, +1)
+        item_id = connection.execute(CREATE_ITEM, values | {"now": now}).scalar_one()
     return ItemRow(item_id, title, description, current_user.username, now, now, 1)
 
 
@@ -174,13 +175,13 @@ def update_item(item_id: int, changes: dict[str, Any]) -> ItemRow:
 
     Values equal to the stored ones change nothing, not even the version.
     """
-    with write_transaction():
-        item = _locked_own_item(item_id)
+    with write_transaction(session=False) as connection:
+        item = _locked_own_item(connection, item_id)
         changes = {name: value for name, value in changes.items() if getattr(item, name) != value}
         if not changes:
             return item
         now = datetime.now(UTC)
-        db.session.connection().execute(
+        connection.execute(
             update(ITEMS)
             .where(ITEMS.c.id == item.id)
             .values(**changes, updated_at=now, version=item.version + 1)
@@ -189,10 +190,10 @@ def update_item(item_id: int, changes: dict[str, Any]) -> ItemRow:
 
 
 def delete_item(item_id: int) -> None:
-    with write_transaction():
-        item = _locked_own_item(item_id)
-        db.session.connection().execute(delete(ITEMS).where(ITEMS.c.id == item.id))
-        _count_change(-1)
+    with write_transaction(session=False) as connection:
+        item = _locked_own_item(connection, item_id)
+        connection.execute(delete(ITEMS).where(ITEMS.c.id == item.id))
+        _count_change(connection, -1)
 
 
 def recount_items(user_ids: Collection[int]) -> None:
@@ -204,12 +205,12 @@ def recount_items(user_ids: Collection[int]) -> None:
         )
 
 
-def _locked_own_item(item_id: int) -> ItemRow:
+def _locked_own_item(connection: Connection, item_id: int) -> ItemRow:
     """The caller's item, locked until commit; a present, stale If-Match answers 412."""
     found = None
     if 0 < item_id <= MAX_ID:
         params = {"item_id": item_id, "owner_id": current_user.id}
-        found = db.session.connection().execute(OWN_ITEM_FOR_UPDATE, params).first()
+        found = connection.execute(OWN_ITEM_FOR_UPDATE, params).first()
     if found is None:
         abort(404, "Item not found.")
     item = ItemRow._make(found)
@@ -218,9 +219,7 @@ def _locked_own_item(item_id: int) -> ItemRow:
     return item
 
 
-def _count_change(delta: int) -> None:
-    counted = db.session.connection().execute(
-        COUNT_ITEMS, {"owner_id": current_user.id, "delta": delta}
-    )
+def _count_change(connection: Connection, delta: int) -> None:
+    counted = connection.execute(COUNT_ITEMS, {"owner_id": current_user.id, "delta": delta})
     if counted.rowcount == 0:
         abort(401, "Token is no longer valid.", headers={"WWW-Authenticate": "Bearer"})
