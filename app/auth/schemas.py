@@ -86,6 +86,17 @@ class UserSchema(Schema):
     created_at = UTCTimestamp(dump_only=True, required=True, metadata={"example": EXAMPLE_TIME})
 
 
+def _client_detail(attribute: str, description: str, example: str) -> fields.String:
+    """A session's client address or User-Agent, read from the `attribute` column."""
+    return fields.String(
+        attribute=attribute,
+        dump_only=True,
+        required=True,
+        allow_none=True,
+        metadata={"description": description, "example": example},
+    )
+
+
 class SessionSchema(Schema):
     """A login session: one sign-in on one device, and its refresh rotations."""
 
@@ -102,36 +113,13 @@ class SessionSchema(Schema):
         required=True,
         metadata={"description": "Recorded to the minute.", "example": EXAMPLE_TIME},
     )
-    ip = fields.String(
-        attribute="last_ip",
-        dump_only=True,
-        required=True,
-        allow_none=True,
-        metadata={"description": "The client's address at its last use.", "example": "203.0.113.7"},
+    ip = _client_detail("last_ip", "The client's address at its last use.", "203.0.113.7")
+    user_agent = _client_detail(
+        "last_user_agent", "The client's User-Agent at its last use.", "curl/8.5.0"
     )
-    user_agent = fields.String(
-        attribute="last_user_agent",
-        dump_only=True,
-        required=True,
-        allow_none=True,
-        metadata={
-            "description": "The client's User-Agent at its last use.",
-            "example": "curl/8.5.0",
-        },
-    )
-    login_ip = fields.String(
-        attribute="created_ip",
-        dump_only=True,
-        required=True,
-        allow_none=True,
-        metadata={"description": "The client's address at login.", "example": "203.0.113.7"},
-    )
-    login_user_agent = fields.String(
-        attribute="created_user_agent",
-        dump_only=True,
-        required=True,
-        allow_none=True,
-        metadata={"description": "The client's User-Agent at login.", "example": "curl/8.5.0"},
+    login_ip = _client_detail("created_ip", "The client's address at login.", "203.0.113.7")
+    login_user_agent = _client_detail(
+        "created_user_agent", "The client's User-Agent at login.", "curl/8.5.0"
     )
     current = fields.Boolean(
         dump_only=True,
