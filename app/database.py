@@ -258,11 +258,18 @@ def _statement_transaction(commit: bool) -> Iterator[Connection]:
 
 
 def _roll_back(connection: Connection) -> None:
-    """ROLLBACK; a connection that cannot (the server dropped it) is replaced."""
-    try:
-        connection.exec_driver_sql("ROLLBACK")
-    except exc.DBAPIError:
-        _close_read_connection(kept_too=True)
+    """ROLLBACK; a connection that cannot (the server dropped it) is replaced.
+
+    The error that ended the write is what the request answers; a failed
+    rollback must not take its place.
+    """
+    if not connection.invalidated:
+        try:
+            connection.exec_driver_sql("ROLLBACK")
+            return
+        except exc.SQLAlchemyError:
+            pass
+    _close_read_connection(kept_too=True)
 
 
 def like_pattern(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_jwt_extended import create_access_token
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from app import create_app
@@ -136,3 +138,35 @@ def test_terminated_connections_are_replaced_unnoticed(client: FlaskClient, alic
     assert terminated is not None and terminated[0] >= 1
     assert client.get("/api/v1/items", headers=alice.headers).status_code == 200
     assert client.get("/health").status_code == 200
+
+
+@needs_postgres
+def test_a_write_whose_connection_dies_midway_is_a_503_then_works_again(
+    app: Flask, client: FlaskClient, alice: Account
+) -> None:
+    """The server ends the connection inside the item write: a 503, never a 500."""
+    kill_on_insert = (
+        "CREATE FUNCTION test_end_connection() RETURNS trigger AS $$"
+        " BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END $$"
+        " LANGUAGE plpgsql;"
+        " CREATE TRIGGER test_end_connection BEFORE INSERT ON items"
+        " FOR EACH ROW EXECUTE FUNCTION test_end_connection()"
+    )
+    with app.app_context():
+        db.session.execute(text(kill_on_insert))
+        db.session.commit()
+    try:
+        failed = client.post("/api/v1/items", json={"title": "Milk"}, headers=alice.headers)
+        assert failed.status_code == 503, failed.get_json()
+        assert failed.headers["Retry-After"] == "1"
+    finally:
+        with app.app_context():
+            db.session.execute(text("DROP TRIGGER test_end_connection ON items"))
+            db.session.execute(text("DROP FUNCTION test_end_connection()"))
+            db.session.commit()
+
+    created = client.post("/api/v1/items", json={"title": "Milk"}, headers=alice.headers)
+    assert created.status_code == 201
+    listed = client.get("/api/v1/items", headers=alice.headers)
+    assert [item["title"] for item in listed.get_json()] == ["Milk"]
+    assert json.loads(listed.headers["X-Pagination"])["total"] == 1
