@@ -43,8 +43,8 @@ def start(account: Any, expires_at: datetime) -> str:
     client = _client()
     now = datetime.now(UTC)
     session_id = uuid.uuid4().hex
-    with write_transaction():
-        db.session.execute(
+    with write_transaction(session=False) as connection:
+        connection.execute(
             SESSIONS.insert().values(
                 id=session_id,
                 user_id=account.id,
@@ -63,8 +63,8 @@ def start(account: Any, expires_at: datetime) -> str:
 
 def continue_session(session_id: str, expires_at: datetime) -> None:
     """A refresh: the session lives until its new refresh token expires."""
-    with write_transaction():
-        db.session.execute(_used_now(session_id).values(expires_at=expires_at))
+    with write_transaction(session=False) as connection:
+        connection.execute(_used_now(session_id).values(expires_at=expires_at))
 
 
 def touch_if_stale(session_id: str, last_used_at: datetime) -> None:
@@ -75,8 +75,8 @@ def touch_if_stale(session_id: str, last_used_at: datetime) -> None:
     if datetime.now(UTC) - last_used_at < TOUCH_AFTER:
         return
     try:
-        with write_transaction():
-            db.session.execute(_used_now(session_id))
+        with write_transaction(session=False) as connection:
+            connection.execute(_used_now(session_id))
     except exc.OperationalError as error:
         log.warning("session last use not recorded: %s", type(error).__name__)
 
