@@ -121,10 +121,9 @@ class Item(db.Model):  # type: ignore[name-defined]
 
 
 class RevokedToken(db.Model):  # type: ignore[name-defined]
-    """A token that must no longer be accepted, kept until it would expire.
-
-    `reason` tells a refresh token spent by rotation ("rotated") from one
-    revoked by logout ("logout"): only reuse of a rotated one means theft.
+    """A refresh token spent by rotation, kept until it would expire: a second
+    use of it is theft. (Logout ends the token's session instead, and
+    `reason` is always "rotated" now; older rows may say "logout".)
     """
 
     __tablename__ = "revoked_tokens"

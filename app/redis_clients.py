@@ -1,4 +1,4 @@
-"""The Redis clients the app holds: the revocation list's and the rate limiter's."""
+"""The Redis clients the app holds: the spent refresh tokens' and the rate limiter's."""
 
 from __future__ import annotations
 
