@@ -130,8 +130,7 @@ def check_targets(scenarios: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     if "get_single" in scenarios:
         check("1-connection `GET /items/{id}` p50 ms", scenarios["get_single"]["p50_ms"], 2)
         check("1-connection `GET /items/{id}` p99 ms", scenarios["get_single"]["p99_ms"], 5)
-    ours = [s for n, s in scenarios.items() if n != "baseline" and not n.startswith("seed")]
-    app_pss = max((s["pss_mib"] for s in ours), default=None)
+    app_pss = app_pss_mib(scenarios)
     if app_pss is not None:
         check("app PSS / baseline PSS", app_pss / scenarios["baseline"]["pss_mib"], 2)
     for kind in ("get", "list"):
@@ -144,6 +143,13 @@ def check_targets(scenarios: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 small["cpu_us_per_request"] / large["cpu_us_per_request"],
             )
     return checks
+
+
+def app_pss_mib(scenarios: dict[str, dict[str, Any]]) -> float | None:
+    """The API's largest PSS over its scenarios (not the baseline's, floor's or seed's)."""
+    others = ("baseline", "floor", "seed")
+    ours = [s for n, s in scenarios.items() if not n.startswith(others)]
+    return max((s["pss_mib"] for s in ours), default=None)
 
 
 def had_errors(results: dict[str, Any]) -> bool:
@@ -182,6 +188,15 @@ def markdown(results: dict[str, Any]) -> str:
             f"{login['bcrypt_ceiling_per_s']:.2f} logins/s; measured {login['requests_per_s']:.2f} "
             f"({login['ratio_to_ceiling']:.3f} of the ceiling; by CPU time, "
             f"{login['cpu_ratio_to_ceiling']:.3f}).",
+        ]
+    floor, app_pss = results["scenarios"].get("floor_get"), app_pss_mib(results["scenarios"])
+    if floor and app_pss:
+        baseline_pss = results["scenarios"]["baseline"]["pss_mib"]
+        lines += [
+            "",
+            f"Stack floor (bench/stack_floor.py: the required stack, one view, no app code): "
+            f"PSS {floor['pss_mib']:.1f} MiB, {floor['pss_mib'] / baseline_pss:.3f}x the "
+            f"baseline's; the API {app_pss:.1f} MiB, {app_pss / baseline_pss:.3f}x.",
         ]
     lines += ["", "| target | measured | by CPU time | met |", "|---|---:|---:|:---:|"]
     for target in results["targets"]:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import report, seed_design
+from bench import report, seed_design, stack_floor
 from bench.load import INSTALL_HINT, Request, Result, run_wrk, wrk_path
 from bench.servers import ROOT, TICKS_PER_SECOND, Server, cpu_count, pinned, request_json
 
@@ -122,6 +122,7 @@ def bcrypt_seconds(rounds: int, cpus: str | None, checks: int = 3) -> tuple[floa
 def build_targets(
     app: Server,
     baseline: Server,
+    floor: Server,
     seed: Server | None,
     seeded: dict[str, object],
     args: argparse.Namespace,
@@ -184,6 +185,17 @@ def build_targets(
             s,
         ),
     ]
+    floor_token = stack_floor.access_token(floor.env)
+    targets.append(
+        Target(
+            "floor_get",
+            "stack floor `GET /items/{id}`",
+            floor,
+            Request(f"/items/{stack_floor.ITEM_ID}", token=floor_token),
+            c,
+            s,
+        )
+    )
     if seed is not None:
         seed_token, seed_item = seed_design.seed(seed)
         targets += [
@@ -275,11 +287,13 @@ def main() -> int:
             "DATABASE_URL": f"sqlite:///{Path(tmp) / 'bench.db'}",
             "SECRET_KEY": secrets.token_hex(32),
             "RATELIMIT_ENABLED": "false",
+            "STACK_FLOOR_DATABASE_URL": f"sqlite:///{Path(tmp) / 'stack-floor.db'}",
         }
         print("migrating and seeding a fresh SQLite database...", file=sys.stderr, flush=True)
         seeded = prepare_database(env)
         app = Server("app", "wsgi:app", env, server_cpus, "/health")
         baseline = Server("baseline", "bench.baseline_app:app", env, server_cpus, "/")
+        floor = Server("floor", "bench.stack_floor:create_app()", env, server_cpus, "/health")
         seed = (
             None
             if args.no_seed_design
@@ -288,10 +302,11 @@ def main() -> int:
         try:
             app.start(Path(tmp))
             baseline.start(Path(tmp))
+            floor.start(Path(tmp))
             if seed is not None:
                 print("starting the seed design (first run installs it)...", file=sys.stderr)
                 seed.start(Path(tmp))
-            targets = build_targets(app, baseline, seed, seeded, args)
+            targets = build_targets(app, baseline, floor, seed, seeded, args)
             warm_up(targets, load_cpus)
             rounds = int(seeded["bcrypt_rounds"])  # type: ignore[call-overload]
             samples, bcrypt_times = run_rounds(
@@ -301,6 +316,7 @@ def main() -> int:
         finally:
             app.stop()
             baseline.stop()
+            floor.stop()
             if seed is not None:
                 seed.stop()
     results = report.summarize(
