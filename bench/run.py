@@ -43,7 +43,7 @@ class Target:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=3, help="rounds over all targets")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds over all targets")
     parser.add_argument("--seconds", type=float, default=5, help="length of each run")
     parser.add_argument("--login-seconds", type=float, default=10, help="length of login runs")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections")
