@@ -12,14 +12,13 @@ or refresh token, and no JWT is ever accepted as a device token.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import timedelta
 
-from flask import current_app
-from itsdangerous import BadData, URLSafeTimedSerializer
+from itsdangerous import BadData
 
 from app.models import User
+from app.secret_key import signed_serializer
 
 SALT = "device-token"
 # Every successful login renews the token, so only a client unused this
@@ -27,17 +26,10 @@ SALT = "device-token"
 LIFETIME = timedelta(days=90)
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(
-        current_app.config["SECRET_KEY"],
-        salt=SALT,
-        signer_kwargs={"digest_method": hashlib.sha256},
-    )
-
-
 def issue_device_token(user: User, device: str | None) -> str:
     """A device token for `user`: for `device` when the client had one, else a new device."""
-    return str(_serializer().dumps({"uid": user.id, "device": device or uuid.uuid4().hex}))
+    claims = {"uid": user.id, "device": device or uuid.uuid4().hex}
+    return str(signed_serializer(SALT).dumps(claims))
 
 
 def trusted_device(token: str | None, user: User | None) -> str | None:
@@ -45,7 +37,7 @@ def trusted_device(token: str | None, user: User | None) -> str | None:
     if not token or user is None:
         return None
     try:
-        claims = _serializer().loads(token, max_age=int(LIFETIME.total_seconds()))
+        claims = signed_serializer(SALT).loads(token, max_age=int(LIFETIME.total_seconds()))
     except BadData:
         return None
     if not isinstance(claims, dict) or claims.get("uid") != user.id:

@@ -52,11 +52,6 @@ def abort(
     raise error
 
 
-def unauthorized(message: str) -> Response:
-    """401 with the challenge RFC 6750 asks for."""
-    return error_response(401, message, headers={"WWW-Authenticate": "Bearer"})
-
-
 def handle_http_exception(error: HTTPException) -> Response:
     code = error.code or 500
     data = getattr(error, "data", None) or {}

@@ -36,9 +36,7 @@ def page_window(pagination: PaginationParameters, total: int) -> tuple[int, int]
     return min(pagination.first_item, MAX_ID), pagination.page_size
 
 
-def page_of(
-    statement: Select[tuple[T]], pagination: PaginationParameters, *, total: int | None = None
-) -> list[T]:
-    """The page `pagination` asks for, whose item count is set to `total` (counted if None)."""
-    offset, size = page_window(pagination, count_rows(statement) if total is None else total)
+def page_of(statement: Select[tuple[T]], pagination: PaginationParameters) -> list[T]:
+    """The page `pagination` asks for, with the rows of `statement` counted for its total."""
+    offset, size = page_window(pagination, count_rows(statement))
     return list(db.session.scalars(statement.limit(size).offset(offset)))

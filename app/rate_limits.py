@@ -25,7 +25,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, TypeVar, cast
+from typing import Any, NoReturn, TypeVar, cast
 
 from flask import Flask, Response, current_app, request
 from flask_jwt_extended import get_jwt
@@ -102,12 +102,13 @@ def _hold_place(key: str, items: list[RateLimitItem]) -> str:
             storage.incr(current, 2 * IN_FLIGHT_SECONDS, amount=-1)
             wait = window.reset_time - now if failures >= item.amount else 1
             count_rate_limited(key.partition(":")[0])
-            abort(
-                429,
-                f"Too many failed attempts ({item}); retry later.",
-                headers={"Retry-After": str(max(1, math.ceil(wait)))},
-            )
+            _too_many(f"Too many failed attempts ({item}); retry later.", wait)
     return current
+
+
+def _too_many(message: str, wait: float) -> NoReturn:
+    """429, to retry after `wait` seconds, rounded up to one at least."""
+    abort(429, message, headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
 
 def login_attempt(
@@ -163,11 +164,7 @@ def _limit_mail_requests(key: str) -> None:
     for item in _limits("MAIL_RATE_LIMIT"):
         if not limiter.limiter.hit(item, key):
             wait = limiter.limiter.get_window_stats(item, key).reset_time - time.time()
-            abort(
-                429,
-                f"Too many requests ({item}); retry later.",
-                headers={"Retry-After": str(max(1, math.ceil(wait)))},
-            )
+            _too_many(f"Too many requests ({item}); retry later.", wait)
 
 
 def _mail_allowed(key: str) -> bool:
@@ -176,13 +173,9 @@ def _mail_allowed(key: str) -> bool:
     return all([limiter.limiter.hit(item, key) for item in _limits("MAIL_RATE_LIMIT")])
 
 
-def _register_limit() -> str:
-    return str(current_app.config["REGISTER_RATE_LIMIT"])
-
-
 def limit_registration(view: F) -> F:
     limit = limiter.shared_limit(
-        _register_limit,
+        lambda: str(current_app.config["REGISTER_RATE_LIMIT"]),
         "register",
         key_func=client_address,
         on_breach=lambda _limit: count_rate_limited("register"),

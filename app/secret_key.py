@@ -1,10 +1,14 @@
-"""Choosing the signing secret: from the environment, or a kept dev secret."""
+"""The signing secret (from the environment, or a kept dev secret) and what signs with it."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from pathlib import Path
+
+from flask import current_app
+from itsdangerous import URLSafeTimedSerializer
 
 from app.config import ConfigError
 
@@ -21,6 +25,13 @@ def is_weak(secret: str) -> bool:
         len(secret) < MIN_SECRET_LENGTH
         or secret.strip().lower() in PLACEHOLDERS
         or len(set(secret)) < 10
+    )
+
+
+def signed_serializer(salt: str) -> URLSafeTimedSerializer:
+    """Tokens signed with SECRET_KEY under `salt`: one salt's tokens are void under another."""
+    return URLSafeTimedSerializer(
+        current_app.config["SECRET_KEY"], salt=salt, signer_kwargs={"digest_method": hashlib.sha256}
     )
 
 

@@ -1,6 +1,7 @@
-"""Issuing token pairs and revoking tokens: one session, or all of an account's.
+"""Issuing token pairs, spending refresh tokens, and revoking all of an account's tokens.
 
-Presented tokens are checked in app.token_check.
+Presented tokens are checked in app.token_check; a logout ends its session
+(app.login_sessions).
 """
 
 from __future__ import annotations
@@ -22,10 +23,6 @@ from app.extensions import db, jwt
 from app.models import User
 
 
-def refresh_lifetime() -> timedelta:
-    return timedelta(days=current_app.config["REFRESH_TOKEN_DAYS"])
-
-
 def issue_token_pair(account: Any, session_id: str | None = None) -> dict[str, Any]:
     """A fresh access and refresh token for `account`, shaped as the Token body.
 
@@ -33,7 +30,8 @@ def issue_token_pair(account: Any, session_id: str | None = None) -> dict[str, A
     refresh) they continue that one. Both tokens carry the account id
     (`uid`), its token version (`ver`) and the session (`sid`).
     """
-    refresh_expires = datetime.now(UTC) + refresh_lifetime()
+    refresh_lifetime = timedelta(days=current_app.config["REFRESH_TOKEN_DAYS"])
+    refresh_expires = datetime.now(UTC) + refresh_lifetime
     if session_id is None:
         session_id = login_sessions.start(account, refresh_expires)
     else:
@@ -45,14 +43,9 @@ def issue_token_pair(account: Any, session_id: str | None = None) -> dict[str, A
         "token_type": "bearer",
         "expires_in": int(access_lifetime.total_seconds()),
         "refresh_token": create_refresh_token(
-            account.username, additional_claims=claims, expires_delta=refresh_lifetime()
+            account.username, additional_claims=claims, expires_delta=refresh_lifetime
         ),
     }
-
-
-def revoke_session(account: Any, claims: dict[str, Any]) -> None:
-    """Log out: end the token's session, so its access and refresh tokens stop working."""
-    login_sessions.end(account, claims["sid"], reason="logout")
 
 
 def revoke_all_tokens(account_id: int, reason: str) -> None:
@@ -69,7 +62,7 @@ def revoke_all_tokens(account_id: int, reason: str) -> None:
 def spend_refresh_token(claims: dict[str, Any]) -> None:
     """Mark a refresh token used; a second use is theft and revokes every token of the account."""
     with write_transaction():
-        if blocklist().add(claims["jti"], _expiry(claims)):
+        if blocklist().add(claims["jti"], datetime.fromtimestamp(int(claims["exp"]), tz=UTC)):
             count_revocation(ROTATED)
             return
         revoke_all_tokens(claims["uid"], "refresh_reuse")
@@ -77,10 +70,6 @@ def spend_refresh_token(claims: dict[str, Any]) -> None:
         "refresh token reused for user id %s: revoked all tokens", claims["uid"]
     )
     abort(401, "Token has been revoked.", headers={"WWW-Authenticate": "Bearer"})
-
-
-def _expiry(claims: dict[str, Any]) -> datetime:
-    return datetime.fromtimestamp(int(claims["exp"]), tz=UTC)
 
 
 def init_app(app: Flask) -> None:

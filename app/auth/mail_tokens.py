@@ -12,32 +12,24 @@ from __future__ import annotations
 import hashlib
 from typing import Any, NoReturn
 
-from flask import current_app
-from itsdangerous import BadData, URLSafeTimedSerializer
+from itsdangerous import BadData
 
 from app.errors import abort
+from app.secret_key import signed_serializer
 
 PASSWORD_RESET = "password-reset"  # noqa: S105 (a salt, not a password)
 EMAIL_VERIFICATION = "email-verification"
 INVALID_LINK = "This link is invalid, expired or already used; ask for a new one."
 
 
-def _serializer(purpose: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(
-        current_app.config["SECRET_KEY"],
-        salt=purpose,
-        signer_kwargs={"digest_method": hashlib.sha256},
-    )
-
-
 def sign(purpose: str, claims: dict[str, Any]) -> str:
-    return str(_serializer(purpose).dumps(claims))
+    return str(signed_serializer(purpose).dumps(claims))
 
 
 def read(purpose: str, token: str, max_age_seconds: int, *names: str) -> dict[str, Any]:
     """The claims of a genuine, unexpired `purpose` token naming `uid` and `names`; else 400."""
     try:
-        claims = _serializer(purpose).loads(token, max_age=max_age_seconds)
+        claims = signed_serializer(purpose).loads(token, max_age=max_age_seconds)
     except BadData:
         refuse()
     if not isinstance(claims, dict) or not isinstance(claims.get("uid"), int):

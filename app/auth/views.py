@@ -7,6 +7,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_jwt_extended import current_user, get_jwt
 
+from app import login_sessions
 from app.auth import accounts, blp, email_verification, password_reset
 from app.auth.schemas import (
     AccountDeletionSchema,
@@ -30,7 +31,7 @@ from app.rate_limits import (
     limit_verification_mails,
     login_attempt,
 )
-from app.tokens import issue_token_pair, revoke_session, spend_refresh_token
+from app.tokens import issue_token_pair, spend_refresh_token
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 TokenReply = tuple[dict[str, Any], dict[str, str]]  # body, headers
@@ -92,7 +93,7 @@ class Logout(MethodView):
     @blp.response(204)
     def post(self) -> None:
         """Revoke this access token and the refresh token issued with it"""
-        revoke_session(current_user, get_jwt())
+        login_sessions.end(current_user, get_jwt()["sid"], reason="logout")
 
 
 @blp.route("/me")

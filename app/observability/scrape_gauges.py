@@ -26,6 +26,12 @@ DATABASE_UP = "items_api_database_up"
 REDIS_UP = "items_api_redis_up"
 ACTIVE_USERS = "items_api_active_users"
 ACTIVE_WINDOWS = {"5m": timedelta(minutes=5), "15m": timedelta(minutes=15)}
+_DATABASE_HELP = "1 when the database answers (the check of /health), else 0."
+_REDIS_HELP = "1 when every Redis the app uses answers PING, else 0; no sample without Redis."
+_ACTIVE_HELP = (
+    "Accounts with an authenticated request in the last `window`, across every worker and "
+    "instance (a session's last use is recorded to the minute); no sample without a database."
+)
 
 
 class ScrapeGauges(Collector):
@@ -48,16 +54,6 @@ class ScrapeGauges(Collector):
             redis.add_metric([], float(all(_answers(client) for client in clients)))
         yield redis
         yield _active_users()
-
-
-_DATABASE_HELP = "1 when the database answers (the check of /health), else 0."
-_REDIS_HELP = "1 when every Redis the app uses answers PING, else 0; no sample without Redis."
-
-
-_ACTIVE_HELP = (
-    "Accounts with an authenticated request in the last `window`, across every worker and "
-    "instance (a session's last use is recorded to the minute); no sample without a database."
-)
 
 
 def _active_users() -> GaugeMetricFamily:

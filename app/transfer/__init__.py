@@ -52,25 +52,24 @@ def import_json(path: Path, dry_run: bool) -> None:
 
 def _report(plan: ImportPlan, outcome: ImportOutcome, dry_run: bool) -> None:
     if plan.skipped:
-        click.echo(
-            f"Skipped {_count(plan.skipped_users, 'user')} and "
-            f"{_count(plan.skipped_items, 'item')}:"
-        )
+        click.echo(f"Skipped {_tally(plan.skipped_users, plan.skipped_items)}:")
         for reason in plan.skipped:
             click.echo(f"  {reason}")
-    added = f"{_count(outcome.users_added, 'user')} and {_count(outcome.items_added, 'item')}"
+    added = _tally(outcome.users_added, outcome.items_added)
     present = ""
     if outcome.users_present or outcome.items_present:
-        present = (
-            f"; {_count(outcome.users_present, 'user')} and "
-            f"{_count(outcome.items_present, 'item')} already present"
-        )
+        present = f"; {_tally(outcome.users_present, outcome.items_present)} already present"
     if dry_run:
         click.echo(f"Dry run: would import {added}{present}. Nothing was written.")
     elif outcome.users_added or outcome.items_added:
         click.echo(f"Imported {added}{present}.")
     else:
         click.echo(f"Nothing changed: nothing new to import{present}.")
+
+
+def _tally(users: int, items: int) -> str:
+    """`1 user and 2 items`."""
+    return f"{_count(users, 'user')} and {_count(items, 'item')}"
 
 
 def _count(number: int, noun: str) -> str:
@@ -91,7 +90,4 @@ def export_json(path: Path) -> None:
         users, items = write_export(path)
     except OSError as exc:
         raise click.ClickException(f"Cannot write {path}: {exc.strerror}.") from exc
-    click.echo(
-        f"Exported {_count(users, 'user')} and {_count(items, 'item')} to {path} "
-        "(mode 0600: it holds password hashes)."
-    )
+    click.echo(f"Exported {_tally(users, items)} to {path} (mode 0600: it holds password hashes).")

@@ -140,12 +140,10 @@ def _item_keys(owner_ids: list[int]) -> set[ItemKey]:
     """Owner, title and creation time of the items these owners already have."""
     keys: set[ItemKey] = set()
     for chunk in _chunks(owner_ids, LOOKUP_SIZE):
-        keys.update(
-            (owner_id, title, created_at)
-            for owner_id, title, created_at in db.session.execute(
-                select(Item.owner_id, Item.title, Item.created_at).where(Item.owner_id.in_(chunk))
-            )
+        rows = db.session.execute(
+            select(Item.owner_id, Item.title, Item.created_at).where(Item.owner_id.in_(chunk))
         )
+        keys.update((owner_id, title, created) for owner_id, title, created in rows)
     return keys
 
 
