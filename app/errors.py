@@ -47,6 +47,8 @@ def abort(
     headers: dict[str, str] | None = None,
 ) -> NoReturn:
     """Stop the request with `code`; the handler below renders it."""
+    if code == 401:  # RFC 6750: name the scheme that would succeed
+        headers = {"WWW-Authenticate": "Bearer", **(headers or {})}
     error = default_exceptions[code](description=message)
     error.data = {"errors": errors, "headers": headers or {}}  # type: ignore[attr-defined]
     raise error

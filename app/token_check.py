@@ -142,7 +142,7 @@ def _well_formed(claims: dict[str, Any]) -> bool:
 
 
 def _refuse(message: str) -> NoReturn:
-    abort(401, message, headers={"WWW-Authenticate": "Bearer"})
+    abort(401, message)
 
 
 def bearer_token() -> str:

@@ -69,7 +69,7 @@ def spend_refresh_token(claims: dict[str, Any]) -> None:
     logging.getLogger(__name__).warning(
         "refresh token reused for user id %s: revoked all tokens", claims["uid"]
     )
-    abort(401, "Token has been revoked.", headers={"WWW-Authenticate": "Bearer"})
+    abort(401, "Token has been revoked.")
 
 
 def init_app(app: Flask) -> None:

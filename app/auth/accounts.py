@@ -52,7 +52,7 @@ def current_account() -> User:
     """
     user = db.session.get(User, current_user.id)
     if user is None:
-        abort(401, "Token is no longer valid.", headers={"WWW-Authenticate": "Bearer"})
+        abort(401, "Token is no longer valid.")
     return user
 
 
@@ -185,7 +185,7 @@ def authenticate(user: User | None, password: str) -> User:
     """The account (found by `find_user`) this password opens; the same 401 for every failure."""
     if not password_matches(user, password) or user is None:
         count_login("bad_credentials")
-        abort(401, BAD_CREDENTIALS, headers={"WWW-Authenticate": "Bearer"})
+        abort(401, BAD_CREDENTIALS)
     if user.disabled:
         count_login("disabled")
         abort(403, "This account is disabled.")
@@ -220,5 +220,4 @@ def require_current_password(user: User, password: str) -> None:
             401,
             "Current password is incorrect.",
             errors={"json": {"current_password": ["Incorrect password."]}},
-            headers={"WWW-Authenticate": "Bearer"},
         )

@@ -222,4 +222,4 @@ def _locked_own_item(connection: Connection, item_id: int) -> ItemRow:
 def _count_change(connection: Connection, delta: int) -> None:
     counted = connection.execute(COUNT_ITEMS, {"owner_id": current_user.id, "delta": delta})
     if counted.rowcount == 0:
-        abort(401, "Token is no longer valid.", headers={"WWW-Authenticate": "Bearer"})
+        abort(401, "Token is no longer valid.")

@@ -113,7 +113,7 @@ def _authorize() -> None:
     if scheme.lower() != "bearer" or not hmac.compare_digest(
         presented.strip().encode(), token.encode()
     ):
-        abort(401, "A valid metrics token is required.", headers={"WWW-Authenticate": "Bearer"})
+        abort(401, "A valid metrics token is required.")
 
 
 def init_app(app: Flask) -> None:
