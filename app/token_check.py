@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, NamedTuple, NoReturn, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import jwt
 from flask import Flask, current_app, g, request
@@ -107,7 +107,7 @@ class TokenVerifier:
                 del self._verified[next(iter(self._verified))]
             self._verified[token] = claims
         if claims["exp"] <= time.time():
-            _refuse("Token has expired.")
+            abort(401, "Token has expired.")
         return claims
 
     def _verify(self, token: str) -> dict[str, Any]:
@@ -119,11 +119,11 @@ class TokenVerifier:
                 options={"require": list(REQUIRED_CLAIMS)},
             )
         except jwt.ExpiredSignatureError:
-            _refuse("Token has expired.")
+            abort(401, "Token has expired.")
         except jwt.InvalidTokenError:
-            _refuse("Invalid token.")
+            abort(401, "Invalid token.")
         if not _well_formed(claims):
-            _refuse("Invalid token.")
+            abort(401, "Invalid token.")
         return claims
 
 
@@ -141,17 +141,13 @@ def _well_formed(claims: dict[str, Any]) -> bool:
     )
 
 
-def _refuse(message: str) -> NoReturn:
-    abort(401, message)
-
-
 def bearer_token() -> str:
     """The token of `Authorization: Bearer <token>`; 401 when there is none."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
-        _refuse("Missing bearer token.")
+        abort(401, "Missing bearer token.")
     if " " in token:
-        _refuse("Invalid token.")
+        abort(401, "Invalid token.")
     return token
 
 
@@ -165,7 +161,7 @@ def check_token(
     verifier: TokenVerifier = current_app.extensions["token_verifier"]
     claims = verifier.claims(bearer_token())
     if claims["type"] != ("refresh" if refresh else "access"):
-        _refuse("Invalid token.")
+        abort(401, "Invalid token.")
     params = {"uid": claims["uid"], "sid": claims["sid"]}
     extra = joined.params(view_args or {}) if joined is not None else None
     statement = joined.statement if joined is not None and extra is not None else ACCOUNT
@@ -178,10 +174,10 @@ def check_token(
         or account.username != claims["sub"]
         or account.token_version != claims["ver"]
     ):
-        _refuse("Token is no longer valid.")
+        abort(401, "Token is no longer valid.")
     session_owner, session_ended, session_used = row[width : width + 3]  # type: ignore[index]
     if session_owner != account.id or session_ended is not None:
-        _refuse("Token has been revoked.")
+        abort(401, "Token has been revoked.")
     touch_if_stale(claims["sid"], session_used)
     context = g._get_current_object()  # one context lookup for the four names
     context._jwt_extended_jwt = claims
