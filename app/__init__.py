@@ -17,11 +17,10 @@ from app import (
     rate_limits,
     routing,
     token_check,
-    tokens,
 )
 from app.config import FIXED_SETTINGS, from_environment
 from app.cookie_sessions import NoSessions
-from app.extensions import api, cors, db
+from app.extensions import api, cors, db, jwt
 from app.json_encoding import CompactJSONProvider
 from app.observability import metrics
 from app.secret_key import resolve_secret_key
@@ -56,7 +55,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, commands: bool = Tr
     configure(app, test_config)
     routing.init_app(app)
     register_extensions(app)
-    register_observability(app)
+    observability.init_app(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_response_headers(app)
@@ -80,7 +79,7 @@ def register_extensions(app: Flask) -> None:
     database.init_app(app)
     docs.init_app(app)
     api.init_app(app)
-    tokens.init_app(app)
+    jwt.init_app(app)  # signs the tokens; app.token_check verifies them
     token_check.init_app(app)
     blocklist.init_app(app)
     rate_limits.init_app(app)
@@ -99,10 +98,6 @@ def register_cors(app: Flask) -> None:
         max_age=600,
         vary_header=False,  # set on every response below, not only some
     )
-
-
-def register_observability(app: Flask) -> None:
-    observability.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

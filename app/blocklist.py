@@ -2,9 +2,10 @@
 
 A refresh token works once (rotation); spending it twice is theft. Every
 worker and every instance must see a spent token at once, so the list is
-never kept in process memory. Adding to the database list writes in the
-caller's transaction (see app.database.write_transaction); Redis writes at
-once. Access tokens are never listed here: they end with their session
+never kept in process memory. Each list's `add(jti, expires_at)` records a
+spent token and tells, atomically, whether it was new. The database list
+writes in the caller's transaction (see app.database.write_transaction);
+Redis writes at once. Access tokens are never listed here: they end with their session
 (app.login_sessions) or their account's token version.
 """
 
@@ -12,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -28,11 +29,6 @@ INSERT_BY_DIALECT: dict[str, Callable[[Any], Any]] = {
     "sqlite": sqlite.insert,
     "postgresql": postgresql.insert,
 }
-
-
-class Blocklist(Protocol):
-    def add(self, jti: str, expires_at: datetime) -> bool:
-        """Record the refresh token `jti` as spent; False if it already was (atomically)."""
 
 
 class DatabaseBlocklist:
@@ -65,12 +61,6 @@ class RedisBlocklist:
     def add(self, jti: str, expires_at: datetime) -> bool:
         ttl = max(1, int((expires_at - datetime.now(UTC)).total_seconds()) + 1)
         return bool(self.client.set(self.PREFIX + jti, ROTATED, ex=ttl, nx=True))
-
-
-def blocklist() -> Blocklist:
-    """The current app's blocklist."""
-    store: Blocklist = current_app.extensions["blocklist"]
-    return store
 
 
 def init_app(app: Flask) -> None:

@@ -10,16 +10,16 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Flask, current_app
+from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token
 from sqlalchemy import update
 
 from app import login_sessions
 from app.auth_metrics import count_revocation
-from app.blocklist import ROTATED, blocklist
+from app.blocklist import ROTATED
 from app.database import write_transaction
 from app.errors import abort
-from app.extensions import db, jwt
+from app.extensions import db
 from app.models import User
 
 
@@ -61,8 +61,9 @@ def revoke_all_tokens(account_id: int, reason: str) -> None:
 
 def spend_refresh_token(claims: dict[str, Any]) -> None:
     """Mark a refresh token used; a second use is theft and revokes every token of the account."""
+    expires_at = datetime.fromtimestamp(int(claims["exp"]), tz=UTC)
     with write_transaction():
-        if blocklist().add(claims["jti"], datetime.fromtimestamp(int(claims["exp"]), tz=UTC)):
+        if current_app.extensions["blocklist"].add(claims["jti"], expires_at):
             count_revocation(ROTATED)
             return
         revoke_all_tokens(claims["uid"], "refresh_reuse")
@@ -70,8 +71,3 @@ def spend_refresh_token(claims: dict[str, Any]) -> None:
         "refresh token reused for user id %s: revoked all tokens", claims["uid"]
     )
     abort(401, "Token has been revoked.")
-
-
-def init_app(app: Flask) -> None:
-    """flask-jwt-extended signs the tokens; app.token_check verifies them."""
-    jwt.init_app(app)
