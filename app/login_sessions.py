@@ -120,26 +120,25 @@ def end(account: Any, session_id: str, reason: str = "session_ended") -> bool:
 
     `reason` is counted in items_api_token_revocations_total.
     """
-    with write_transaction():
-        ended = _end_where(account, LoginSession.id == session_id)
-    count_revocation(reason, ended)
-    return ended > 0
+    return _end_where(account, reason, LoginSession.id == session_id) > 0
 
 
 def end_all(account: Any, keep: str | None = None) -> int:
     """End every live session of the account but `keep`; how many ended."""
+    return _end_where(account, "session_ended", *([LoginSession.id != keep] if keep else []))
+
+
+def _end_where(account: Any, reason: str, *conditions: Any) -> int:
     with write_transaction():
-        ended = _end_where(account, LoginSession.id != keep) if keep else _end_where(account)
-    count_revocation("session_ended", ended)
+        result = db.session.execute(
+            update(LoginSession)
+            .where(*_live(account), *conditions)
+            .values(ended_at=datetime.now(UTC)),
+            execution_options={"synchronize_session": False},
+        )
+    ended = int(result.rowcount)  # type: ignore[attr-defined]
+    count_revocation(reason, ended)
     return ended
-
-
-def _end_where(account: Any, *conditions: Any) -> int:
-    result = db.session.execute(
-        update(LoginSession).where(*_live(account), *conditions).values(ended_at=datetime.now(UTC)),
-        execution_options={"synchronize_session": False},
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def active_users(within: timedelta) -> int:
