@@ -30,18 +30,19 @@ SESSIONS = LoginSession.__table__
 log = logging.getLogger(__name__)
 
 
-def _client() -> dict[str, str | None]:
+def _this_use() -> dict[str, Any]:
+    """The request as a session's last use: when, from which address, by which client."""
     user_agent = request.headers.get("User-Agent")
     return {
-        "ip": request.remote_addr,
-        "user_agent": user_agent[:USER_AGENT_LENGTH] if user_agent else None,
+        "last_used_at": datetime.now(UTC),
+        "last_ip": request.remote_addr,
+        "last_user_agent": user_agent[:USER_AGENT_LENGTH] if user_agent else None,
     }
 
 
 def start(account: Any, expires_at: datetime) -> str:
     """A new session for `account`, whose first refresh token expires at `expires_at`."""
-    client = _client()
-    now = datetime.now(UTC)
+    use = _this_use()
     session_id = uuid.uuid4().hex
     with write_transaction(session=False) as connection:
         connection.execute(
@@ -49,13 +50,11 @@ def start(account: Any, expires_at: datetime) -> str:
                 id=session_id,
                 user_id=account.id,
                 token_version=account.token_version,
-                created_at=now,
-                created_ip=client["ip"],
-                created_user_agent=client["user_agent"],
-                last_used_at=now,
-                last_ip=client["ip"],
-                last_user_agent=client["user_agent"],
+                created_at=use["last_used_at"],
+                created_ip=use["last_ip"],
+                created_user_agent=use["last_user_agent"],
                 expires_at=expires_at,
+                **use,
             )
         )
     return session_id
@@ -82,16 +81,7 @@ def touch_if_stale(session_id: str, last_used_at: datetime) -> None:
 
 
 def _used_now(session_id: str) -> Any:
-    client = _client()
-    return (
-        update(SESSIONS)
-        .where(SESSIONS.c.id == session_id)
-        .values(
-            last_used_at=datetime.now(UTC),
-            last_ip=client["ip"],
-            last_user_agent=client["user_agent"],
-        )
-    )
+    return update(SESSIONS).where(SESSIONS.c.id == session_id).values(**_this_use())
 
 
 def _live(account: Any) -> tuple[Any, ...]:
