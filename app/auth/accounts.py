@@ -21,6 +21,7 @@ from app.errors import abort
 from app.extensions import db
 from app.models import User
 from app.passwords import check_password, hash_cost, hash_password
+from app.rate_limits import current_password_check
 from app.tokens import revoke_all_tokens
 
 BAD_CREDENTIALS = "Incorrect username or password."
@@ -214,10 +215,11 @@ def rehash_at_configured_cost(user: User, password: str) -> None:
 
 
 def require_current_password(user: User, password: str) -> None:
-    """Refuse (401) a request whose `current_password` is wrong."""
-    if not password_matches(user, password):
-        abort(
-            401,
-            "Current password is incorrect.",
-            errors={"json": {"current_password": ["Incorrect password."]}},
-        )
+    """Refuse (401) a request whose `current_password` is wrong; guesses are throttled."""
+    with current_password_check():
+        if not password_matches(user, password):
+            abort(
+                401,
+                "Current password is incorrect.",
+                errors={"json": {"current_password": ["Incorrect password."]}},
+            )

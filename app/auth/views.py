@@ -25,7 +25,6 @@ from app.auth.schemas import (
 from app.devices import issue_device_token, trusted_device
 from app.models import User
 from app.rate_limits import (
-    current_password_check,
     email_availability_check,
     limit_registration,
     limit_verification_mails,
@@ -118,8 +117,7 @@ class Me(MethodView):
         """Change your full name, or your email (with your current password)"""
         user = accounts.current_account()
         if "email" in changes and changes["email"] != user.email:
-            with current_password_check():
-                accounts.require_current_password(user, changes["current_password"])
+            accounts.require_current_password(user, changes["current_password"])
             with email_availability_check():
                 accounts.ensure_available(None, changes["email"])
             limit_verification_mails(user.id)
@@ -132,8 +130,7 @@ class Me(MethodView):
     def delete(self, confirmation: dict[str, Any]) -> None:
         """Delete your account and all its items"""
         user = accounts.current_account()
-        with current_password_check():
-            accounts.require_current_password(user, confirmation["current_password"])
+        accounts.require_current_password(user, confirmation["current_password"])
         accounts.delete_account(user.username)
 
 
@@ -146,8 +143,7 @@ class Password(MethodView):
     def post(self, change: dict[str, Any]) -> None:
         """Change your password; every token issued before stops working"""
         user = accounts.current_account()
-        with current_password_check():
-            accounts.require_current_password(user, change["current_password"])
+        accounts.require_current_password(user, change["current_password"])
         accounts.set_password(user, change["new_password"])
 
 
