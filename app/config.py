@@ -152,11 +152,6 @@ FIXED_SETTINGS: dict[str, Any] = {
     "OPENAPI_JSON_PATH": "openapi.json",
     "OPENAPI_SWAGGER_UI_PATH": "docs",
     "OPENAPI_SWAGGER_UI_URL": "/docs/assets/",
-    "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     "JWT_ALGORITHM": "HS256",
-    "JWT_DECODE_ALGORITHMS": ["HS256"],
-    "JWT_TOKEN_LOCATION": ["headers"],
-    "JWT_ERROR_MESSAGE_KEY": "message",
-    "JWT_COOKIE_CSRF_PROTECT": False,
     "PROPAGATE_EXCEPTIONS": False,
 }
