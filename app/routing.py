@@ -13,7 +13,7 @@ Requests are app.parsing.BoundedRequest: a body past the size limit is a
 from __future__ import annotations
 
 from flask import Flask
-from werkzeug.routing import BaseConverter, IntegerConverter, Map
+from werkzeug.routing import BaseConverter, IntegerConverter
 
 from app.parsing import BoundedRequest
 
@@ -39,21 +39,14 @@ class SessionIdConverter(BaseConverter):
     regex = r"[0-9a-f]{32}"
 
 
-def no_redirects(url_map: Map) -> None:
-    """Doubled slashes and defaults never answer a redirect.
-
-    Strict slashes stay on: no rule ends in a slash, so `/items/` is simply
-    not `/items`, and a rule that did would redirect (tests/test_routing.py
-    tries every rule).
-    """
-    url_map.merge_slashes = False
-    url_map.redirect_defaults = False
-
-
 def init_app(app: Flask) -> None:
     """Before any route is added: rules take these settings when they are bound."""
     app.request_class = BoundedRequest
     app.url_map.converters["int"] = AsciiIntegerConverter
     app.url_map.converters["username"] = UsernameConverter
     app.url_map.converters["session_id"] = SessionIdConverter
-    no_redirects(app.url_map)
+    # Doubled slashes and defaults never answer a redirect. Strict slashes stay
+    # on: no rule ends in a slash, so `/items/` is simply not `/items`, and a
+    # rule that did would redirect (tests/test_routing.py tries every rule).
+    app.url_map.merge_slashes = False
+    app.url_map.redirect_defaults = False
