@@ -61,24 +61,21 @@ class RequestMetrics:
             registry=self.registry,
         )
 
-    def observe(self, endpoint: str, method: str, status: int, seconds: float) -> None:
-        labels = (endpoint, method if method in KNOWN_METHODS else "OTHER", status)
-        series = self._series.get(labels)
+    def observe_request(self, current: Request, response: Response, seconds: float) -> None:
+        """Count the request under its route template, never its raw path."""
+        rule = current.url_rule
+        endpoint = rule.rule if rule else UNMATCHED
+        method = current.method if current.method in KNOWN_METHODS else "OTHER"
+        status = response.status_code
+        series = self._series.get((endpoint, method, status))
         if series is None:
-            series = self._series[labels] = (
-                self.requests.labels(endpoint, labels[1], str(status)),
-                self.latency.labels(endpoint, labels[1], str(status)),
+            series = self._series[endpoint, method, status] = (
+                self.requests.labels(endpoint, method, str(status)),
+                self.latency.labels(endpoint, method, str(status)),
             )
         counter, histogram = series
         counter.inc()
         histogram.observe(seconds)
-
-    def observe_request(self, current: Request, response: Response, seconds: float) -> None:
-        """Count the request under its route template, never its raw path."""
-        rule = current.url_rule
-        self.observe(
-            rule.rule if rule else UNMATCHED, current.method, response.status_code, seconds
-        )
 
     def exposition(self) -> bytes:
         """Every worker's values when running multiprocess, and the gauges read now."""
