@@ -114,7 +114,6 @@ def log_request(
     """
     if not log.isEnabledFor(logging.INFO):
         return
-    token_user = context.get("_jwt_extended_jwt_user")
     entry = _entry(time.time(), "INFO", log.name, "request")
     entry |= {
         "request_id": context.request_id,
@@ -122,7 +121,7 @@ def log_request(
         "path": current.path[:MAX_LOGGED_PATH],
         "status": response.status_code,
         "duration_ms": round(seconds * 1000, 2),
-        "user": _username(token_user),
+        "user": getattr(accepted_account(context), "username", None),
         "remote_addr": current.remote_addr,
     }
     if "trace_id" in context:  # set only when tracing is on (app.observability.tracing)
@@ -130,17 +129,11 @@ def log_request(
     handler.write_line(json.dumps(entry))
 
 
-def accepted_account() -> Any:
-    """The account (app.token_check.Account) of the request's accepted token, else None."""
-    token_user = g.get("_jwt_extended_jwt_user")
-    return token_user["loaded_user"] if token_user else None
-
-
-def _username(token_user: dict[str, Any] | None) -> str | None:
-    """The user whose token this request carried, if it was accepted.
+def accepted_account(context: Any = g) -> Any:
+    """The account (app.token_check.Account) of the request's accepted token, else None.
 
     Read from what the token check loaded, never from the database: the
     account may be gone by now (deleted by this very request).
     """
-    account = token_user["loaded_user"] if token_user else None
-    return getattr(account, "username", None)
+    token_user = context.get("_jwt_extended_jwt_user")
+    return token_user["loaded_user"] if token_user else None
