@@ -63,7 +63,7 @@ class Index(MethodView):
 class Health(MethodView):
     @blp.response(200, HealthSchema)
     @blp.alt_response(503, schema=HealthSchema, description="The database is unreachable.")
-    def get(self) -> Response:
+    def get(self) -> Response | tuple[Response, int, dict[str, str]]:
         """Whether the service can reach its database (readiness)
 
         The two answers are fixed, so they are written as they are, not
@@ -71,10 +71,7 @@ class Health(MethodView):
         """
         if database_answers():
             return current_app.json.response(HEALTHY)
-        answer = current_app.json.response(UNAVAILABLE)
-        answer.status_code = 503
-        answer.headers["Retry-After"] = "1"
-        return answer
+        return current_app.json.response(UNAVAILABLE), 503, {"Retry-After": "1"}
 
 
 def database_answers() -> bool:
