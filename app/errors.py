@@ -111,18 +111,14 @@ def handle_unexpected_error(error: Exception) -> Response:
     return error_response(500, "An unexpected error occurred.")
 
 
-def uses_redis(app: Flask) -> bool:
-    storage = str(app.config.get("RATELIMIT_STORAGE_URI") or "")
-    return bool(app.config.get("REDIS_URL")) or storage.startswith(("redis", "rediss"))
-
-
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(StaleDataError, handle_stale_data)
     for unavailable in (OperationalError, InterfaceError, PoolTimeoutError):
         app.register_error_handler(unavailable, handle_database_unavailable)
-    if uses_redis(app):
+    storage = str(app.config.get("RATELIMIT_STORAGE_URI") or "")
+    if app.config.get("REDIS_URL") or storage.startswith("redis"):
         from redis.exceptions import RedisError  # loaded only where Redis is used
 
         app.register_error_handler(RedisError, handle_redis_unavailable)
