@@ -207,13 +207,11 @@ def _refuse_unshared_counts(app: Flask) -> None:
             "set REDIS_URL or RATELIMIT_STORAGE_URI, or RATELIMIT_PER_PROCESS_OK=true "
             "to accept counts kept by each process"
         )
-    limit = app.config["LOGIN_RATE_LIMIT"]
     log.warning(
         "RATELIMIT_PER_PROCESS_OK: each worker process counts rate limits in its own memory "
-        "and starts from zero when it restarts, so LOGIN_RATE_LIMIT=%s lets through up to "
-        "%s x workers x instances (REGISTER_RATE_LIMIT likewise)",
-        limit,
-        limit,
+        "and starts from zero when it restarts, so LOGIN_RATE_LIMIT=%(limit)s lets through up "
+        "to %(limit)s x workers x instances (REGISTER_RATE_LIMIT likewise)",
+        {"limit": app.config["LOGIN_RATE_LIMIT"]},
     )
 
 
