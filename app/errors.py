@@ -57,9 +57,8 @@ def abort(
 def handle_http_exception(error: HTTPException) -> Response:
     code = error.code or 500
     data = getattr(error, "data", None) or {}
-    message = data.get("message") or error.description
-    if code == 422 and not data.get("message"):
-        message = "The input failed validation; see errors."
+    default = "The input failed validation; see errors." if code == 422 else error.description
+    message = data.get("message") or default
     errors = data.get("errors") or data.get("messages")
     headers = {name: value for name, value in error.get_headers() if name in FORWARDED_HEADERS}
     headers.update(data.get("headers") or {})
