@@ -42,7 +42,6 @@ def swagger_ui_asset(filename: str) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    login_url = "/api/v1/auth/login"
     # Before api.init_app, which documents the error responses with it; the
     # stock schema marks no field required, so clients typed them as unset.
     api.ERROR_SCHEMA = ErrorSchema
@@ -60,7 +59,7 @@ def init_app(app: Flask) -> None:
                     "Leave client_id and client_secret empty and the client credentials "
                     "location as it is: this API has no OAuth2 clients and ignores them. "
                     "No account yet? Run POST /api/v1/auth/register first.",
-                    "flows": {"password": {"tokenUrl": login_url, "scopes": {}}},
+                    "flows": {"password": {"tokenUrl": "/api/v1/auth/login", "scopes": {}}},
                 },
                 "RefreshToken": {
                     "type": "http",
