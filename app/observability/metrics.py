@@ -60,6 +60,7 @@ class RequestMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.registry.register(scraped)  # read as is when not multiprocess
 
     def observe_request(self, current: Request, response: Response, seconds: float) -> None:
         """Count the request under its route template, never its raw path."""
@@ -115,7 +116,5 @@ def _authorize() -> None:
 
 def init_app(app: Flask) -> None:
     """Keep this app's metrics; /metrics is registered by create_app."""
-    scraped = ScrapeGauges(app)
-    metrics = app.extensions["request_metrics"] = RequestMetrics(scraped)
-    metrics.registry.register(scraped)  # read as is when not multiprocess
+    metrics = app.extensions["request_metrics"] = RequestMetrics(ScrapeGauges(app))
     auth_metrics.init_app(app, metrics.registry)
