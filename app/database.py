@@ -60,13 +60,9 @@ def engine_options(uri: str, config: Mapping[str, Any]) -> dict[str, Any]:
 
 def init_app(app: Flask) -> None:
     """Bind the database and tune its connections as they open."""
-    app.config["SQLALCHEMY_DATABASE_URI"] = (
-        app.config.get("SQLALCHEMY_DATABASE_URI") or DEFAULT_SQLITE_URI
-    )
-    app.config.setdefault(
-        "SQLALCHEMY_ENGINE_OPTIONS",
-        engine_options(app.config["SQLALCHEMY_DATABASE_URI"], app.config),
-    )
+    uri = app.config.get("SQLALCHEMY_DATABASE_URI") or DEFAULT_SQLITE_URI
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(uri, app.config))
     db.init_app(app)
     app.teardown_appcontext(_end_request)
     with app.app_context():
