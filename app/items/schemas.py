@@ -33,11 +33,7 @@ class ItemCreateSchema(Schema):
 
 
 class ItemPatchSchema(ItemCreateSchema):
-    """The fields to change: ItemCreateSchema's, any subset of them (always partial)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs["partial"] = True
-        super().__init__(**kwargs)
+    """The fields to change: ItemCreateSchema's, any subset of them (loaded partial)."""
 
 
 class ItemSchema(Schema):
