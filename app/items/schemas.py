@@ -81,9 +81,7 @@ def _timestamp(moment: datetime | str) -> str:
     """
     if isinstance(moment, str):
         return moment
-    if moment.tzinfo is not UTC:
-        moment = moment.astimezone(UTC)
-    return moment.isoformat(timespec="seconds")
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 class ItemQueryArgs(Schema):
