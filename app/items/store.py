@@ -155,8 +155,7 @@ def list_own_items(search: str | None, sort: str, offset: int, limit: int) -> Se
 def count_own_items(search: str | None) -> int:
     """How many items the list has: the stored count unless a search filters it."""
     if not search:
-        stored: int = current_user.item_count
-        return stored
+        return current_user.item_count
     params = {"owner_id": current_user.id, "pattern": like_pattern(search)}
     return read(SEARCH_COUNT, params).scalar_one()
 
