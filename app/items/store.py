@@ -46,12 +46,11 @@ ITEM_COLUMNS = (
 )
 OWN_ITEMS = select(*ITEM_COLUMNS).join(User, User.id == Item.owner_id)
 # A page's rows carry their timestamps as the API's text already.
-LISTED_COLUMNS = (
+LISTED_ITEMS = select(
     *ITEM_COLUMNS[:4],
     utc_timestamp_text(Item.created_at).label("created_at"),
     utc_timestamp_text(Item.updated_at).label("updated_at"),
-)
-LISTED_ITEMS = select(*LISTED_COLUMNS).join(User, User.id == Item.owner_id)
+).join(User, User.id == Item.owner_id)
 OWN_ITEM_FOR_UPDATE = OWN_ITEMS.where(
     Item.id == bindparam("item_id"), Item.owner_id == bindparam("owner_id")
 ).with_for_update(of=Item)
@@ -83,14 +82,13 @@ CREATE_ITEM = (
     )
     .returning(ITEMS.c.id)
 )
-ItemSelect = Select[*tuple[Any, ...]]
 OWNED = Item.owner_id == bindparam("owner_id")
 MATCHING = or_(
     Item.title.ilike(bindparam("pattern"), escape="\\"),
     Item.description.ilike(bindparam("pattern"), escape="\\"),
 )
 # Every page statement built once, by (searching, sort): a request only binds values.
-PAGES: dict[tuple[bool, str], ItemSelect] = {
+PAGES: dict[tuple[bool, str], Select[*tuple[Any, ...]]] = {
     (search, sort): (LISTED_ITEMS.where(OWNED, MATCHING) if search else LISTED_ITEMS.where(OWNED))
     .order_by(*ORDERINGS[sort])
     .limit(bindparam("limit"))
