@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from flask_smorest.pagination import PaginationParameters
 from sqlalchemy import ColumnElement, Select, SQLColumnExpression, func, or_, select
@@ -20,12 +20,6 @@ def containing(text: str, *columns: SQLColumnExpression[str]) -> ColumnElement[b
     return or_(*(column.ilike(pattern, escape="\\") for column in columns))
 
 
-def count_rows(statement: Select[Any]) -> int:
-    """How many rows `statement` returns."""
-    counted = select(func.count()).select_from(statement.order_by(None).subquery())
-    return db.session.scalar(counted) or 0
-
-
 def page_window(pagination: PaginationParameters, total: int) -> tuple[int, int]:
     """Record the list's `total`; the offset and size of the page `pagination` asks for.
 
@@ -38,5 +32,6 @@ def page_window(pagination: PaginationParameters, total: int) -> tuple[int, int]
 
 def page_of(statement: Select[tuple[T]], pagination: PaginationParameters) -> list[T]:
     """The page `pagination` asks for, with the rows of `statement` counted for its total."""
-    offset, size = page_window(pagination, count_rows(statement))
+    counted = select(func.count()).select_from(statement.order_by(None).subquery())
+    offset, size = page_window(pagination, db.session.scalar(counted) or 0)
     return list(db.session.scalars(statement.limit(size).offset(offset)))
