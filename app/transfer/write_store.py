@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -60,15 +60,7 @@ def write_plan(plan: ImportPlan) -> ImportOutcome:
             if (owner_id, record.title, record.created_at) in present:
                 outcome.items_present += 1
                 continue
-            rows.append(
-                {
-                    "owner_id": owner_id,
-                    "title": record.title,
-                    "description": record.description,
-                    "created_at": record.created_at,
-                    "updated_at": record.created_at,
-                }
-            )
+            rows.append({**asdict(record), "owner_id": owner_id, "updated_at": record.created_at})
             if len(rows) == BATCH_SIZE:
                 outcome.items_added += _insert_items(rows)
     outcome.items_added += _insert_items(rows)
@@ -120,17 +112,7 @@ def _insert_users(users: list[UserRecord]) -> dict[str, int]:
     for chunk in _chunks(users, BATCH_SIZE):
         created = db.session.execute(
             insert(User).returning(User.id, User.username, sort_by_parameter_order=True),
-            [
-                {
-                    "username": user.username,
-                    "email": user.email,
-                    "password_hash": user.password_hash,
-                    "full_name": user.full_name,
-                    "disabled": user.disabled,
-                    "created_at": user.created_at,
-                }
-                for user in chunk
-            ],
+            [asdict(user) for user in chunk],
         )
         ids.update((username, account_id) for account_id, username in created)
     return ids
