@@ -51,10 +51,9 @@ class OriginalUserSchema(RegisterSchema):
     def _cost_within_rounds(self, value: str, **_: Any) -> None:
         """A costlier hash than BCRYPT_ROUNDS could hold a worker past its timeout at login."""
         rounds = current_app.config["BCRYPT_ROUNDS"]
-        if hash_cost(value) > rounds:
-            raise ValidationError(
-                f"bcrypt cost {hash_cost(value)} is above BCRYPT_ROUNDS ({rounds})."
-            )
+        cost = hash_cost(value)
+        if cost > rounds:
+            raise ValidationError(f"bcrypt cost {cost} is above BCRYPT_ROUNDS ({rounds}).")
 
 
 class OriginalItemSchema(ItemCreateSchema):
