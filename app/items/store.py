@@ -177,7 +177,7 @@ def update_item(item_id: int, changes: dict[str, Any]) -> ItemRow:
         changes = {name: value for name, value in changes.items() if getattr(item, name) != value}
         if not changes:
             return item
-        changes |= {"updated_at": datetime.now(UTC), "version": item.version + 1}
+        changes = {**changes, "updated_at": datetime.now(UTC), "version": item.version + 1}
         connection.execute(update(ITEMS).where(ITEMS.c.id == item.id).values(**changes))
     return item._replace(**changes)
 
