@@ -87,12 +87,15 @@ To try it here, each "Try it out" proposes a working example:
 """
 
 
-def _example_param(kind: str, example: object, **limits: object) -> Callable[[Any], dict]:
+def _example_param(kind: str, example: object, **details: object) -> Callable[[Any], dict]:
     """A path parameter's schema, the same whatever the converter's arguments."""
-    return lambda _converter: {"type": kind, **limits, "example": example}
+    return lambda _converter: {"type": kind, **details, "example": example}
 
 
 # Path values Swagger UI proposes: the first item and the first account. Once
 # per process: the Api object keeps them for every app it is bound to.
 api.register_converter(AsciiIntegerConverter, _example_param("integer", 1, minimum=0))
-api.register_converter(UsernameConverter, _example_param("string", "alice"))
+api.register_converter(
+    UsernameConverter,
+    _example_param("string", "alice", description="The account's username or email address."),
+)

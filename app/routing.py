@@ -1,4 +1,4 @@
-"""How requests reach a view: ASCII ids, usernames as registered, no redirects.
+"""How requests reach a view: ASCII ids, accounts by username or email, no redirects.
 
 Werkzeug's URL map answers a doubled slash (`/api/v1//items`) with a 308 to a URL
 built from the request's Host (and, behind a proxy, X-Forwarded-Proto), as
@@ -19,6 +19,8 @@ from app.parsing import BoundedRequest
 
 # The characters and lengths RegisterSchema allows in a username.
 USERNAME_REGEX = r"[A-Za-z0-9_.-]{3,32}"
+# An address's shape, as far as a path can hold one: no slash, space or control character.
+EMAIL_IN_PATH_REGEX = r"[^/\x00-\x20\x7f]{1,64}@[^/@\x00-\x20\x7f]{1,253}"
 
 
 class AsciiIntegerConverter(IntegerConverter):
@@ -28,9 +30,10 @@ class AsciiIntegerConverter(IntegerConverter):
 
 
 class UsernameConverter(BaseConverter):
-    """`<username:...>`: a name that could be registered, so no NUL or other strays."""
+    """`<username:...>`: a name that could be registered, or an email address, as
+    the CLI takes (app.auth.accounts.get_account); so no NUL or other strays."""
 
-    regex = USERNAME_REGEX
+    regex = f"{USERNAME_REGEX}|{EMAIL_IN_PATH_REGEX}"
 
 
 class SessionIdConverter(BaseConverter):

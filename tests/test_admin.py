@@ -92,6 +92,22 @@ def test_get_one_user(client: FlaskClient, admin: Account, alice: Account) -> No
     assert client.get("/api/v1/admin/users/nobody", headers=admin.headers).status_code == 404
 
 
+def test_an_account_is_found_by_its_email_as_in_the_cli(
+    client: FlaskClient, runner: FlaskCliRunner, admin: Account, alice: Account
+) -> None:
+    shown = client.get("/api/v1/admin/users/Alice@Example.com", headers=admin.headers)
+    disabled = client.post("/api/v1/admin/users/alice@example.com/disable", headers=admin.headers)
+    missing = client.get("/api/v1/admin/users/nobody@example.com", headers=admin.headers)
+
+    assert shown.get_json()["username"] == "alice"
+    assert disabled.get_json()["disabled"] is True
+    error_body(missing, 404)
+    assert "disabled" in runner.invoke(args=["users", "show", "alice@example.com"]).output
+    error_body(
+        client.delete("/api/v1/admin/users/root.admin@example.com", headers=admin.headers), 409
+    )
+
+
 def test_disable_and_enable(
     client: FlaskClient, auth: AuthActions, admin: Account, alice: Account
 ) -> None:
@@ -161,6 +177,11 @@ ADMIN_ROUTES = [
         "%F0%9F%98%80",
         "ab",
         "a" * 33,
+        "alice%00@example.com",
+        "alice@exa%0Ample.com",
+        "ali%20ce@example.com",
+        "@example.com",
+        "alice@",
     ],
 )
 def test_names_no_account_can_have_are_404_on_every_admin_route(
