@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -511,6 +512,44 @@ def test_export_of_an_empty_database_imports_as_nothing(
         "last_user_id": 0,
     }
     assert "Nothing changed: nothing new to import." in run_import(runner, target).output
+
+
+def test_an_export_made_while_accounts_are_added_has_no_item_without_its_owner(
+    app: Flask, runner: FlaskCliRunner, write_file: WriteFile, tmp_path: Path
+) -> None:
+    """Users and items are read from one snapshot, however long the users take.
+
+    Read apart, an account registered (and given an item) while the users
+    stream would leave its item in the file and itself out.
+    """
+    run_import(runner, write_file(store([user(f"user{n:04}") for n in range(3000)], {})))
+    added: list[str] = []
+
+    def add_accounts() -> None:
+        client = app.test_client()
+        while len(added) < 20:
+            name = f"late{len(added)}"
+            body = {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
+            assert client.post("/api/v1/auth/register", json=body).status_code == 201
+            token = login_with(client, name).get_json()["access_token"]
+            created = client.post("/api/v1/items", json={"title": "t"}, headers=bearer(token))
+            assert created.status_code == 201
+            added.append(name)
+
+    writer = threading.Thread(target=add_accounts)
+    writer.start()
+    exports: list[dict[str, Any]] = []
+    try:
+        while writer.is_alive() and len(exports) < 100:
+            target = tmp_path / f"export{len(exports)}.json"
+            assert runner.invoke(args=["export-json", str(target)]).exit_code == 0
+            exports.append(json.loads(target.read_text(encoding="utf-8")))
+    finally:
+        writer.join()
+
+    assert len(added) == 20, "the writer stopped early"
+    for exported in exports:
+        assert set(exported["items"]) <= set(exported["users"])
 
 
 def test_export_help_warns_about_hashes(runner: FlaskCliRunner) -> None:
