@@ -221,9 +221,7 @@ def write_transaction(*, commit: bool = True, session: bool = True) -> Iterator[
     _close_read_connection()
     connection = db.session.connection()
     if connection.dialect.name == "sqlite":
-        driver_connection = connection.connection.driver_connection
-        if driver_connection is not None and not driver_connection.in_transaction:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        begin_sqlite_transaction(connection, "IMMEDIATE")
     try:
         yield connection
     except BaseException:
@@ -233,6 +231,13 @@ def write_transaction(*, commit: bool = True, session: bool = True) -> Iterator[
         db.session.commit()
     else:
         db.session.rollback()
+
+
+def begin_sqlite_transaction(connection: Connection, mode: str = "DEFERRED") -> None:
+    """Begin the session's transaction now: pysqlite begins one only before a write."""
+    driver_connection = connection.connection.driver_connection
+    if driver_connection is not None and not driver_connection.in_transaction:
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 @contextmanager

@@ -20,6 +20,7 @@ from typing import TextIO
 
 from sqlalchemy import select
 
+from app.database import begin_sqlite_transaction
 from app.extensions import db
 from app.models import Item, User
 from app.transfer.user_ids import last_user_id
@@ -63,11 +64,7 @@ def _begin_snapshot() -> None:
     if db.engine.dialect.name != "sqlite":
         db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         return
-    connection = db.session.connection()
-    driver_connection = connection.connection.driver_connection
-    if driver_connection is not None and not driver_connection.in_transaction:
-        # pysqlite begins transactions only before writes; reads need one too.
-        connection.exec_driver_sql("BEGIN")
+    begin_sqlite_transaction(db.session.connection())
 
 
 def _write_users(out: TextIO) -> int:
