@@ -24,6 +24,8 @@ RATE_LIMIT_REASONS = (
     "login-device",
     "password-check",
     "email-taken",
+    "password-reset-address",
+    "verification-account",
 )
 REVOCATION_REASONS = (
     "logout",

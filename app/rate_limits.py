@@ -164,6 +164,7 @@ def _limit_mail_requests(key: str) -> None:
     for item in _limits("MAIL_RATE_LIMIT"):
         if not limiter.limiter.hit(item, key):
             wait = limiter.limiter.get_window_stats(item, key).reset_time - time.time()
+            count_rate_limited(key.partition(":")[0])
             _too_many(f"Too many requests ({item}); retry later.", wait)
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from app.extensions import db, limiter
 from tests.conftest import PASSWORD, Account, AuthActions, rate_limited, redis_url_or_skip
+from tests.helpers import bearer, login
 from tests.live import LiveServer, running_server
 
 METRICS_TOKEN = "metrics-token-for-tests-0123456789"
@@ -239,23 +240,29 @@ def test_revocations_are_counted_by_reason(
 def test_rate_limited_answers_are_counted_by_the_limit_they_hit(
     make_app: Callable[[dict[str, object]], Flask], config: dict[str, object], storage: str
 ) -> None:
-    app = make_app(
-        rate_limited(config, storage, LOGIN_RATE_LIMIT="2/minute", REGISTER_RATE_LIMIT="1/minute")
-    )
+    limits = {"LOGIN_RATE_LIMIT": "2/minute", "REGISTER_RATE_LIMIT": "1/minute"}
+    app = make_app(rate_limited(config, storage, **limits, MAIL_RATE_LIMIT="1/minute"))
     with app.app_context():
         db.create_all()
         limiter.reset()  # counters in Redis outlive the app
     client = app.test_client()
-    wrong = {"username": "nobody", "password": "wrong password"}
-    statuses = [client.post("/api/v1/auth/login", data=wrong).status_code for _ in range(3)]
     account = {"username": "rae", "email": "rae@example.com", "password": PASSWORD}
-    statuses += [client.post("/api/v1/auth/register", json=account).status_code for _ in range(2)]
-    assert statuses == [401, 401, 429, 201, 429]
+    statuses = [client.post("/api/v1/auth/register", json=account).status_code for _ in "12"]
+    token = login(client, "rae").get_json()["access_token"]
+    statuses += [login(client, "nobody", "wrong password").status_code for _ in "123"]
+    reset = {"email": "rae@example.com"}
+    statuses += [client.post("/api/v1/auth/password-reset", json=reset).status_code for _ in "12"]
+    resend = "/api/v1/auth/verify-email/resend"
+    statuses += [client.post(resend, headers=bearer(token)).status_code for _ in "12"]
+    assert statuses == [201, 429, 401, 401, 429, 202, 429, 202, 429]
 
     limited = counts(scrape(client), "items_api_rate_limited_total", "reason")
-    assert limited["login-address"] == 1
-    assert limited["register"] == 1
-    assert sum(limited.values()) == 2
+    assert limited == {
+        "login-address": 1,
+        "register": 1,
+        "password-reset-address": 1,
+        "verification-account": 1,
+    }
     with app.app_context():
         db.drop_all()
 
