@@ -1,11 +1,16 @@
-"""The README and .env.example keep up with the code they describe."""
+"""The README, .env.example and the metrics table of the operations page keep up with the code."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from prometheus_client.parser import text_string_to_metric_families
 
+from app.auth_metrics import LOGIN_OUTCOMES, RATE_LIMIT_REASONS, REVOCATION_REASONS
+from app.observability.scrape_gauges import ACTIVE_WINDOWS
 from tests.live import REPO_ROOT
 
 README = (REPO_ROOT / "README.md").read_text()
@@ -67,3 +72,42 @@ def test_every_cluster_setting_is_in_the_operations_table(name: str) -> None:
 @pytest.mark.parametrize("name", settings())
 def test_every_setting_is_in_env_example(name: str) -> None:
     assert re.search(rf"^# {name}=", ENV_EXAMPLE, re.MULTILINE)
+
+
+METRICS_TOKEN = "metrics-token-for-the-docs-0123456789"
+LABEL_VALUES = {
+    "items_api_logins_total": LOGIN_OUTCOMES,
+    "items_api_rate_limited_total": RATE_LIMIT_REASONS,
+    "items_api_token_revocations_total": REVOCATION_REASONS,
+    "items_api_active_users": tuple(ACTIVE_WINDOWS),
+}
+
+
+def metrics_row(name: str) -> str:
+    row = re.search(rf"^\| `{name}` \|.*$", OPERATIONS, re.MULTILINE)
+    assert row, f"{name} has no row in the metrics table of docs/operations.md"
+    return row.group(0)
+
+
+@pytest.fixture
+def config(config: dict[str, object]) -> dict[str, object]:
+    return {**config, "METRICS_TOKEN": METRICS_TOKEN}
+
+
+def test_every_metric_of_the_app_is_in_the_operations_table(
+    app: Flask, client: FlaskClient
+) -> None:
+    scraped = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    families = text_string_to_metric_families(scraped.get_data(as_text=True))
+    # The parser drops a counter's _total, which its samples and the table keep.
+    names = {f"{f.name}_total" if f.type == "counter" else f.name for f in families}
+    ours = sorted(name for name in names if name.startswith("items_api_"))
+    assert ours, "the app exports metrics of its own"
+    for name in ours:
+        metrics_row(name)
+
+
+@pytest.mark.parametrize("name", sorted(LABEL_VALUES))
+def test_every_label_value_is_in_its_metric_row(name: str) -> None:
+    row = metrics_row(name)
+    assert [value for value in LABEL_VALUES[name] if f"`{value}`" not in row] == []
