@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -72,6 +73,37 @@ def test_every_cluster_setting_is_in_the_operations_table(name: str) -> None:
 @pytest.mark.parametrize("name", settings())
 def test_every_setting_is_in_env_example(name: str) -> None:
     assert re.search(rf"^# {name}=", ENV_EXAMPLE, re.MULTILINE)
+
+
+# [text](target) outside code; a target with a scheme or only an #anchor is skipped.
+LINK = re.compile(r"\]\((?![a-z]+:|#)([^)\s]+)\)")
+
+
+def pages() -> list[str]:
+    return sorted(
+        str(path.relative_to(REPO_ROOT))
+        for path in REPO_ROOT.glob("**/*.md")
+        if not {".venv", "node_modules", ".pytest_cache"} & set(path.parts)
+    )
+
+
+def anchors(page: Path) -> set[str]:
+    """GitHub's ids for a page's headings: lower case, punctuation gone, spaces to dashes."""
+    headings = re.findall(r"^#+ (.+)$", page.read_text(), re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
+@pytest.mark.parametrize("page", pages())
+def test_every_link_between_the_pages_lands(page: str) -> None:
+    source = REPO_ROOT / page
+    text = re.sub(r"```.*?```", "", source.read_text(), flags=re.DOTALL)
+    broken = []
+    for target in LINK.findall(text):
+        path, _, anchor = target.partition("#")
+        landing = (source.parent / path).resolve()
+        if not landing.exists() or (anchor and anchor not in anchors(landing)):
+            broken.append(target)
+    assert broken == []
 
 
 METRICS_TOKEN = "metrics-token-for-the-docs-0123456789"
