@@ -27,6 +27,8 @@ from app.extensions import db
 MAX_ID = 2**31 - 1
 # What a session keeps of a client's User-Agent header.
 USER_AGENT_LENGTH = 256
+# The names an account may have; they compare in lower case (uq_users_username_lower).
+USERNAME_REGEX = r"[A-Za-z0-9_.-]{3,32}"
 
 
 def utcnow() -> datetime:

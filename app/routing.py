@@ -15,10 +15,9 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.routing import BaseConverter, IntegerConverter
 
+from app.models import USERNAME_REGEX
 from app.parsing import BoundedRequest
 
-# The characters and lengths RegisterSchema allows in a username.
-USERNAME_REGEX = r"[A-Za-z0-9_.-]{3,32}"
 # An address's shape, as far as a path can hold one: no slash, space or control character.
 EMAIL_IN_PATH_REGEX = r"[^/\x00-\x20\x7f]{1,64}@[^/@\x00-\x20\x7f]{1,253}"
 

@@ -8,9 +8,9 @@ from email_validator import EmailNotValidError, validate_email
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.fields import Text, UTCTimestamp
+from app.models import USERNAME_REGEX
 from app.passwords import MAX_PASSWORD_BYTES
 
-USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,32}$"
 MIN_PASSWORD_LENGTH = 8
 MAX_DEVICE_TOKEN_LENGTH = 512
 MAX_MAIL_TOKEN_LENGTH = 1024
@@ -134,7 +134,7 @@ class RegisterSchema(Schema):
     username = Text(
         required=True,
         validate=WholeMatch(
-            USERNAME_PATTERN,
+            USERNAME_REGEX,
             error="3-32 characters: letters, digits, '_', '.' or '-'.",
         ),
         metadata={"example": "alice"},
