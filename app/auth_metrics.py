@@ -18,6 +18,7 @@ LOGIN_OUTCOMES = ("success", "bad_credentials", "disabled")
 # The rate-limit buckets (app.rate_limits), named by their key's prefix.
 RATE_LIMIT_REASONS = (
     "register",
+    "register-name",
     "login-address",
     "login-account",
     "login-name",

@@ -1,6 +1,7 @@
 """Brute-force protection: limits on login, registration and password checks.
 
-Policy: registration counts every attempt per client address. Login counts
+Policy: registration counts every attempt, per client address and per
+username asked for (a body without one is left to validation). Login counts
 failed attempts only (401), per client address and per account (one bucket
 whether it is named by username or email, in any case; an unknown name gets
 the bucket of its lowercased form), so a user who logs in successfully never
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -37,7 +39,7 @@ from app.auth_metrics import count_rate_limited
 from app.config import ConfigError
 from app.errors import abort
 from app.extensions import limiter
-from app.models import User
+from app.models import USERNAME_REGEX, User
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
@@ -175,13 +177,30 @@ def _mail_allowed(key: str) -> bool:
 
 
 def limit_registration(view: F) -> F:
-    limit = limiter.shared_limit(
+    """Every attempt, per client address and per username asked for."""
+    per_address = limiter.shared_limit(
         lambda: str(current_app.config["REGISTER_RATE_LIMIT"]),
         "register",
         key_func=client_address,
         on_breach=lambda _limit: count_rate_limited("register"),
     )
-    return cast(F, limit(view))
+    per_name = limiter.shared_limit(
+        lambda: str(current_app.config["REGISTER_RATE_LIMIT"]),
+        "register-name",
+        key_func=lambda: _username_asked_for() or "",
+        exempt_when=lambda: _username_asked_for() is None,
+        on_breach=lambda _limit: count_rate_limited("register-name"),
+    )
+    return cast(F, per_name(per_address(view)))
+
+
+def _username_asked_for() -> str | None:
+    """The body's username in lower case, as names compare; None for none a name could have."""
+    body = request.get_json(silent=True)
+    username = body.get("username") if isinstance(body, dict) else None
+    if isinstance(username, str) and re.fullmatch(USERNAME_REGEX, username):
+        return username.lower()
+    return None
 
 
 def _check_limits(app: Flask) -> None:

@@ -108,6 +108,40 @@ def test_registration_is_limited_per_address(auth: AuthActions) -> None:
     assert_limited(auth.register("third"))
 
 
+def register_from(client: FlaskClient, address: str, body: Any, path: str = "/api/v1") -> int:
+    response = client.post(
+        f"{path}/auth/register", json=body, environ_base={"REMOTE_ADDR": address}
+    )
+    return response.status_code
+
+
+def test_registration_is_limited_per_username_across_addresses(client: FlaskClient) -> None:
+    """In any case, on either path; each address is still under its own limit."""
+    bodies = [
+        {"username": name, "email": f"{n}@example.com", "password": PASSWORD}
+        for n, name in enumerate(["alice", "ALICE", "Alice"])
+    ]
+    statuses = [
+        register_from(client, f"10.0.0.{n}", body, path)
+        for n, (body, path) in enumerate(zip(bodies, ["/api/v1", "", "/api/v1"], strict=True))
+    ]
+    assert statuses == [201, 409, 429]
+    assert_limited(
+        client.post("/auth/register", json=bodies[2], environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    )
+    other = {"username": "bob", "email": "bob@example.com", "password": PASSWORD}
+    assert register_from(client, "10.0.0.9", other) == 201
+
+
+def test_bodies_without_a_possible_username_are_left_to_validation(client: FlaskClient) -> None:
+    """Each answers 422 from its own address: none is counted under a name."""
+    bodies: list[Any] = [{"email": "a@example.com"}, {"username": 7}, {"username": "x" * 33}, [1]]
+    bodies += [{"username": "a b"}, {"username": "é" * 5}, {"username": "no\u0000nul"}]
+    for attempt in range(3):
+        statuses = [register_from(client, f"10.{attempt}.1.{n}", b) for n, b in enumerate(bodies)]
+        assert statuses == [422] * len(bodies)
+
+
 def test_wrong_current_passwords_are_limited_per_session(
     client: FlaskClient, auth: AuthActions
 ) -> None:
