@@ -1,7 +1,7 @@
 """Brute-force protection: limits on login, registration and password checks.
 
-Policy: registration counts every attempt, per client address and per
-username asked for (a body without one is left to validation). Login counts
+Policy: registration counts every attempt per client address, and every
+valid one per username asked for (in any case). Login counts
 failed attempts only (401), per client address and per account (one bucket
 whether it is named by username or email, in any case; an unknown name gets
 the bucket of its lowercased form), so a user who logs in successfully never
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -39,7 +38,7 @@ from app.auth_metrics import count_rate_limited
 from app.config import ConfigError
 from app.errors import abort
 from app.extensions import limiter
-from app.models import USERNAME_REGEX, User
+from app.models import User
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
@@ -138,7 +137,7 @@ def email_availability_check() -> AbstractContextManager[None]:
 
 def limit_password_reset_requests() -> None:
     """Password-reset requests per client address: 429 past MAIL_RATE_LIMIT."""
-    _limit_mail_requests(f"password-reset-address:{client_address()}")
+    _limit_every_request("MAIL_RATE_LIMIT", f"password-reset-address:{client_address()}")
 
 
 def password_reset_mail_allowed(account: str) -> bool:
@@ -152,7 +151,7 @@ def password_reset_mail_allowed(account: str) -> bool:
 
 def limit_verification_mails(account_id: int) -> None:
     """Verification mails an account asks for: 429 past MAIL_RATE_LIMIT."""
-    _limit_mail_requests(f"verification-account:{account_id}")
+    _limit_every_request("MAIL_RATE_LIMIT", f"verification-account:{account_id}")
 
 
 def verification_mail_allowed(account_id: int) -> bool:
@@ -160,10 +159,11 @@ def verification_mail_allowed(account_id: int) -> bool:
     return _mail_allowed(f"verification-account:{account_id}")
 
 
-def _limit_mail_requests(key: str) -> None:
+def _limit_every_request(setting: str, key: str) -> None:
+    """Count this request on `key`; 429 past `setting`'s limit, counted by the key's prefix."""
     if not current_app.config["RATELIMIT_ENABLED"]:
         return
-    for item in _limits("MAIL_RATE_LIMIT"):
+    for item in _limits(setting):
         if not limiter.limiter.hit(item, key):
             wait = limiter.limiter.get_window_stats(item, key).reset_time - time.time()
             count_rate_limited(key.partition(":")[0])
@@ -177,30 +177,19 @@ def _mail_allowed(key: str) -> bool:
 
 
 def limit_registration(view: F) -> F:
-    """Every attempt, per client address and per username asked for."""
-    per_address = limiter.shared_limit(
+    """Every attempt per client address, before the body is read."""
+    limit = limiter.shared_limit(
         lambda: str(current_app.config["REGISTER_RATE_LIMIT"]),
         "register",
         key_func=client_address,
         on_breach=lambda _limit: count_rate_limited("register"),
     )
-    per_name = limiter.shared_limit(
-        lambda: str(current_app.config["REGISTER_RATE_LIMIT"]),
-        "register-name",
-        key_func=lambda: _username_asked_for() or "",
-        exempt_when=lambda: _username_asked_for() is None,
-        on_breach=lambda _limit: count_rate_limited("register-name"),
-    )
-    return cast(F, per_name(per_address(view)))
+    return cast(F, limit(view))
 
 
-def _username_asked_for() -> str | None:
-    """The body's username in lower case, as names compare; None for none a name could have."""
-    body = request.get_json(silent=True)
-    username = body.get("username") if isinstance(body, dict) else None
-    if isinstance(username, str) and re.fullmatch(USERNAME_REGEX, username):
-        return username.lower()
-    return None
+def limit_registrations_of(username: str) -> None:
+    """Every valid attempt at one username, in any case: 429 past REGISTER_RATE_LIMIT."""
+    _limit_every_request("REGISTER_RATE_LIMIT", f"register-name:{username.lower()}")
 
 
 def _check_limits(app: Flask) -> None:

@@ -133,13 +133,30 @@ def test_registration_is_limited_per_username_across_addresses(client: FlaskClie
     assert register_from(client, "10.0.0.9", other) == 201
 
 
-def test_bodies_without_a_possible_username_are_left_to_validation(client: FlaskClient) -> None:
-    """Each answers 422 from its own address: none is counted under a name."""
+def test_bodies_that_fail_validation_count_under_no_name(client: FlaskClient) -> None:
+    """Each answers 422 from its own address, again and again: none is counted by name."""
     bodies: list[Any] = [{"email": "a@example.com"}, {"username": 7}, {"username": "x" * 33}, [1]]
     bodies += [{"username": "a b"}, {"username": "é" * 5}, {"username": "no\u0000nul"}]
+    bodies += [{"username": "alice", "email": "not an address", "password": PASSWORD}]
     for attempt in range(3):
         statuses = [register_from(client, f"10.{attempt}.1.{n}", b) for n, b in enumerate(bodies)]
         assert statuses == [422] * len(bodies)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"username": ' + b"1" * 5000 + b"}",
+        b'{"username": "\xff"}',
+    ],
+    ids=["deeply nested", "5,000 digits", "not UTF-8"],
+)
+def test_unparseable_bodies_are_a_400_with_limits_on(client: FlaskClient, body: bytes) -> None:
+    response = client.post("/api/v1/auth/register", data=body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.get_json()["message"] == "The body is not valid JSON."
 
 
 def test_wrong_current_passwords_are_limited_per_session(

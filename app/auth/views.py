@@ -27,6 +27,7 @@ from app.models import User
 from app.rate_limits import (
     email_availability_check,
     limit_registration,
+    limit_registrations_of,
     limit_verification_mails,
     login_attempt,
 )
@@ -49,6 +50,7 @@ class Register(MethodView):
     @blp.doc(description="A mail asks the owner to verify the address (see `/verify-email`).")
     def post(self, data: dict[str, Any]) -> User:
         """Create an account"""
+        limit_registrations_of(data["username"])
         return accounts.register_account(**data)
 
 
