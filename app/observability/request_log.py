@@ -23,7 +23,8 @@ from flask import Flask, Request, Response, g, has_request_context
 from app.config import ConfigError
 
 REQUEST_ID_HEADER = "X-Request-ID"
-# An incoming id is kept only if it is short and plain enough to log as is.
+# An incoming id is kept only if it is short and plain enough to log as is;
+# deploy/nginx.conf.template keeps the same ones.
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}")
 MAX_LOGGED_PATH = 512
 
