@@ -1,6 +1,6 @@
 from app import create_app
-from app.config import ConfigError
-from app.startup import exit_with_message
+from app.platform.config import ConfigError
+from app.platform.startup import exit_with_message
 
 try:
     app = create_app(commands=False)

@@ -7,24 +7,16 @@ from typing import Any
 
 from flask import Flask, Response
 
-from app import (
-    blocklist,
-    database,
-    docs,
-    errors,
-    mail,
-    observability,
-    rate_limits,
-    routing,
-    token_check,
-)
-from app.config import FIXED_SETTINGS, from_environment
-from app.cookie_sessions import NoSessions
+from app import observability
+from app.auth import rate_limits, spent_tokens, token_check
 from app.extensions import api, cors, db, jwt
-from app.json_encoding import CompactJSONProvider
 from app.observability import metrics
-from app.secret_key import resolve_secret_key
-from app.startup import commands_exit_on_config_error
+from app.platform import database, docs, errors, mail, routing
+from app.platform.config import FIXED_SETTINGS, from_environment
+from app.platform.cookie_sessions import NoSessions
+from app.platform.json_encoding import CompactJSONProvider
+from app.platform.secret_key import resolve_secret_key
+from app.platform.startup import commands_exit_on_config_error
 
 API_PREFIX = "/api/v1"
 CORS_EXPOSED_HEADERS = ["X-Pagination", "ETag", "Location", "Retry-After", "X-Request-ID"]
@@ -79,9 +71,9 @@ def register_extensions(app: Flask) -> None:
     database.init_app(app)
     docs.init_app(app)
     api.init_app(app)
-    jwt.init_app(app)  # signs the tokens; app.token_check verifies them
+    jwt.init_app(app)  # signs the tokens; app.auth.token_check verifies them
     token_check.init_app(app)
-    blocklist.init_app(app)
+    spent_tokens.init_app(app)
     rate_limits.init_app(app)
     mail.init_app(app)
     if app.config["CORS_ORIGINS"]:

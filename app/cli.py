@@ -19,12 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, NotFound
 
-from app import login_sessions
 from app.auth import accounts
+from app.auth import sessions as login_sessions
 from app.auth.schemas import NewPassword, RegisterSchema
-from app.errors import describe_problems
 from app.extensions import db
 from app.models import User
+from app.platform.errors import describe_problems
 
 users = AppGroup("users", help="Manage user accounts.")
 password_stdin = click.option(

@@ -8,10 +8,10 @@ from flask.cli import with_appcontext
 
 from app.auth import accounts
 from app.cli import refusals_as_messages
-from app.database import write_transaction
 from app.extensions import db
 from app.items.store import recount_items
 from app.models import Item
+from app.platform.database import write_transaction
 
 DEMO_PASSWORD = "demo password 2024"  # noqa: S105  (published: demo data only)
 # username, full name, admin, items (title, description)

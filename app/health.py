@@ -22,8 +22,8 @@ from marshmallow import Schema, fields
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.sansio.response import Response
 
-from app.blueprint import Blueprint
 from app.extensions import db
+from app.platform.blueprint import Blueprint
 
 log = logging.getLogger(__name__)
 ANSWER_TRUSTED_SECONDS = 1.0
@@ -50,7 +50,7 @@ class HealthSchema(Schema):
     )
 
 
-# Not strict: with it, Werkzeug answers `//` with a redirect to `/` (see app.routing).
+# Not strict: with it, Werkzeug answers `//` with a redirect to `/` (see app.platform.routing).
 @blp.route("/", strict_slashes=False)
 class Index(MethodView):
     @blp.response(200, IndexSchema)

@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import insert, select
 
 from app import create_app
+from app.auth.passwords import hash_password
 from app.extensions import db
 from app.models import Item, User
-from app.passwords import hash_password
 
 PASSWORD = "bench-password-1"
 # Account name -> how many items it owns.

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from aiosmtpd.controller import Controller
 
-from app.mail import SENDER_THREAD
+from app.platform.mail import SENDER_THREAD
 from tests.live import free_ports
 
 LINK = re.compile(r"https?://\S+")

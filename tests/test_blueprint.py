@@ -7,7 +7,7 @@ import itertools
 import pytest
 from flask_smorest.pagination import PaginationMixin
 
-from app.blueprint import Blueprint
+from app.platform.blueprint import Blueprint
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from app.config import ConfigError
 from app.extensions import db
+from app.platform.config import ConfigError
 from tests.conftest import PASSWORD
 
 ENV_NAMES = (

@@ -12,8 +12,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from app.database import engine_options
 from app.extensions import db
+from app.platform.database import engine_options
 from tests.conftest import Account
 from tests.helpers import needs_postgres
 

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.auth_metrics import LOGIN_OUTCOMES, RATE_LIMIT_REASONS, REVOCATION_REASONS
+from app.auth.metrics import LOGIN_OUTCOMES, RATE_LIMIT_REASONS, REVOCATION_REASONS
 from app.observability.scrape_gauges import ACTIVE_WINDOWS
 from tests.live import REPO_ROOT
 
@@ -23,7 +23,7 @@ ENV_EXAMPLE = (REPO_ROOT / ".env.example").read_text()
 # os.environ.get("X") in gunicorn's settings and worker, X ?= in the Makefile, ${X:-} in
 # the cluster script.
 SETTING_PATTERNS = {
-    "app/config.py": r'env(?:\.get\(|, )"([A-Z_]+)"',
+    "app/platform/config.py": r'env(?:\.get\(|, )"([A-Z_]+)"',
     "serving/settings.py": r'os\.environ\.get\("([A-Z_]+)"',
     "serving/worker.py": r'os\.environ\.get\("([A-Z_]+)"',
     "Makefile": r"^([A-Z_]+) \?=",

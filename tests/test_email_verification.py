@@ -15,7 +15,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from werkzeug.test import TestResponse
 
 from app.auth.account_mail import CHANGE_SUBJECT, RESET_SUBJECT, VERIFY_SUBJECT
-from app.passwords import hash_password
+from app.auth.passwords import hash_password
 from tests.conftest import PASSWORD, Account, AuthActions, error_body, rate_limited
 from tests.helpers import bearer, field_errors, login
 from tests.mailbox import Inbox, link_of, settle, text_of, token_of
@@ -373,7 +373,7 @@ def test_without_a_mail_server_the_link_is_logged_outside_production(
     client = make_app(settings).test_client()
     body = {"username": "alice", "email": "alice@example.com", "password": PASSWORD}
 
-    with caplog.at_level(logging.INFO, logger="app.mail"):
+    with caplog.at_level(logging.INFO, logger="app.platform.mail"):
         assert client.post("/api/v1/auth/register", json=body).status_code == 201
         settle()
 

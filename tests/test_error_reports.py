@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
 
-from app.token_check import token_required
+from app.auth.token_check import token_required
 from tests.conftest import PASSWORD, Account, error_body
 from tests.live import REPO_ROOT
 

@@ -126,7 +126,8 @@ def test_a_failed_send_is_logged_without_the_link_and_changes_nothing(
         assert ask_reset(client).get_json() == ACCEPTED
         settle()
 
-    failures = [r for r in caplog.records if r.name == "app.mail" and r.levelname == "ERROR"]
+    failures = [r for r in caplog.records if r.name == "app.platform.mail"]
+    failures = [r for r in failures if r.levelname == "ERROR"]
     assert len(failures) == 2
     assert "token" not in caplog.text
     assert login(client).status_code == 200

@@ -12,9 +12,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app import create_app
-from app.config import ConfigError
 from app.extensions import db
 from app.models import User
+from app.platform.config import ConfigError
 from tests.conftest import PASSWORD, Account, AuthActions
 from tests.live import running_server
 

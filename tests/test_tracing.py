@@ -17,8 +17,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from app.config import ConfigError, from_environment
 from app.extensions import db
+from app.platform.config import ConfigError, from_environment
 from tests.conftest import PASSWORD, Account, redis_url_or_skip
 from tests.live import running_server
 

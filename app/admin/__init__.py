@@ -1,6 +1,6 @@
 """Admin endpoints: managing every account. Only the CLI makes admins."""
 
-from app.blueprint import Blueprint
+from app.platform.blueprint import Blueprint
 
 blp = Blueprint("admin", __name__, description="Account administration (admins only).")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from app.auth.schemas import RegisterSchema, UserSchema
-from app.fields import Text
+from app.platform.fields import Text
 
 
 class AdminUserSchema(UserSchema):

@@ -11,14 +11,14 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user, get_jwt
 from sqlalchemy import select
 
-from app import login_sessions
 from app.admin import blp
 from app.admin.schemas import AdminUserCreateSchema, AdminUserSchema, UserQueryArgs
+from app.auth import sessions as login_sessions
 from app.auth.accounts import create_account, delete_account, get_account, set_admin, set_disabled
 from app.auth.schemas import SessionSchema
-from app.errors import abort
-from app.listing import containing, page_of
 from app.models import User
+from app.platform.errors import abort
+from app.platform.listing import containing, page_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 NEW_ACCOUNT_EXAMPLE = {

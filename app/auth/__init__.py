@@ -1,6 +1,6 @@
 """Accounts and tokens: registration, login, the caller's own profile and sessions."""
 
-from app.blueprint import Blueprint
+from app.platform.blueprint import Blueprint
 
 blp = Blueprint("auth", __name__, description="Accounts and tokens.")
 

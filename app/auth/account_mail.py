@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 from flask import current_app
 
 from app.auth import mail_tokens
-from app.mail import send_mail
 from app.models import User
+from app.platform.mail import send_mail
 
 VERIFY_PAGE = "/verify-email"
 RESET_PAGE = "/reset-password"

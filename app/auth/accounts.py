@@ -1,6 +1,6 @@
 """Account operations, one rule each, shared by the API, the admin API and the CLI.
 
-Refusals are HTTP errors (app.errors.abort): views let them answer, the CLI
+Refusals are HTTP errors (app.platform.errors.abort): views let them answer, the CLI
 turns them into messages.
 """
 
@@ -14,15 +14,15 @@ from flask_jwt_extended import current_user
 from sqlalchemy import func, or_, select, update
 
 from app.auth import account_mail
+from app.auth.metrics import count_login
 from app.auth.password_policy import check_password_policy
-from app.auth_metrics import count_login
-from app.database import write_transaction
-from app.errors import abort
+from app.auth.passwords import check_password, hash_cost, hash_password
+from app.auth.rate_limits import current_password_check
+from app.auth.tokens import revoke_all_tokens
 from app.extensions import db
 from app.models import User
-from app.passwords import check_password, hash_cost, hash_password
-from app.rate_limits import current_password_check
-from app.tokens import revoke_all_tokens
+from app.platform.database import write_transaction
+from app.platform.errors import abort
 
 BAD_CREDENTIALS = "Incorrect username or password."
 
@@ -48,7 +48,7 @@ def get_account(login: str, *, not_by: int | None = None) -> User:
 def current_account() -> User:
     """The token's account as a model, for views that change it.
 
-    The token check reads the account as a plain row (app.token_check);
+    The token check reads the account as a plain row (app.auth.token_check);
     this loads the same account once more, for writing.
     """
     user = db.session.get(User, current_user.id)

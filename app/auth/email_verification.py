@@ -6,11 +6,11 @@ from flask import current_app
 
 from app.auth import account_mail, mail_tokens
 from app.auth.accounts import ensure_available
-from app.database import write_transaction
-from app.errors import abort
+from app.auth.rate_limits import limit_verification_mails, verification_mail_allowed
 from app.extensions import db
 from app.models import User
-from app.rate_limits import limit_verification_mails, verification_mail_allowed
+from app.platform.database import write_transaction
+from app.platform.errors import abort
 
 MAX_AGE_SECONDS = account_mail.VERIFICATION_HOURS * 3600
 UNVERIFIED = (

@@ -14,8 +14,8 @@ from typing import Any, NoReturn
 
 from itsdangerous import BadData
 
-from app.errors import abort
-from app.secret_key import signed_serializer
+from app.platform.errors import abort
+from app.platform.secret_key import signed_serializer
 
 PASSWORD_RESET = "password-reset"  # noqa: S105 (a salt, not a password)
 EMAIL_VERIFICATION = "email-verification"

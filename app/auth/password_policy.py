@@ -6,7 +6,7 @@ import gzip
 from functools import cache
 from pathlib import Path
 
-from app.errors import abort
+from app.platform.errors import abort
 
 COMMON_PASSWORDS_FILE = Path(__file__).parent.parent / "data" / "common-passwords.txt.gz"
 

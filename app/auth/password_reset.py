@@ -2,7 +2,7 @@
 
 Asking answers the same, in about the same time, whether or not the address
 has an account: the lookup is the same, the signing costs microseconds, and
-the mail goes out on its own thread after the answer (app.mail).
+the mail goes out on its own thread after the answer (app.platform.mail).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from app.auth import account_mail, mail_tokens
 from app.auth.accounts import set_password
+from app.auth.rate_limits import limit_password_reset_requests, password_reset_mail_allowed
 from app.extensions import db
 from app.models import User
-from app.rate_limits import limit_password_reset_requests, password_reset_mail_allowed
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from app.fields import Text, UTCTimestamp
+from app.auth.passwords import MAX_PASSWORD_BYTES
 from app.models import USERNAME_REGEX
-from app.passwords import MAX_PASSWORD_BYTES
+from app.platform.fields import Text, UTCTimestamp
 
 MIN_PASSWORD_LENGTH = 8
 MAX_DEVICE_TOKEN_LENGTH = 512

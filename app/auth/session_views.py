@@ -7,10 +7,10 @@ from typing import Any
 from flask.views import MethodView
 from flask_jwt_extended import current_user, get_jwt
 
-from app import login_sessions
 from app.auth import blp
+from app.auth import sessions as login_sessions
 from app.auth.schemas import SessionSchema
-from app.errors import abort
+from app.platform.errors import abort
 
 
 @blp.route("/sessions")

@@ -7,8 +7,16 @@ from typing import Any
 from flask.views import MethodView
 from flask_jwt_extended import current_user, get_jwt
 
-from app import login_sessions
 from app.auth import accounts, blp, email_verification, password_reset
+from app.auth import sessions as login_sessions
+from app.auth.devices import issue_device_token, trusted_device
+from app.auth.rate_limits import (
+    email_availability_check,
+    limit_registration,
+    limit_registrations_of,
+    limit_verification_mails,
+    login_attempt,
+)
 from app.auth.schemas import (
     AccountDeletionSchema,
     EmailVerificationSchema,
@@ -22,16 +30,8 @@ from app.auth.schemas import (
     TokenSchema,
     UserSchema,
 )
-from app.devices import issue_device_token, trusted_device
+from app.auth.tokens import issue_token_pair, spend_refresh_token
 from app.models import User
-from app.rate_limits import (
-    email_availability_check,
-    limit_registration,
-    limit_registrations_of,
-    limit_verification_mails,
-    login_attempt,
-)
-from app.tokens import issue_token_pair, spend_refresh_token
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 TokenReply = tuple[dict[str, Any], dict[str, str]]  # body, headers

@@ -1,6 +1,6 @@
 """Each user's collection of items."""
 
-from app.blueprint import Blueprint
+from app.platform.blueprint import Blueprint
 
 blp = Blueprint("items", __name__, description="The caller's own items.")
 

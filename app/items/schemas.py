@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from app.fields import Text, UTCTimestamp
+from app.platform.fields import Text, UTCTimestamp
 
 SORT_ORDERS = ("-created_at", "created_at", "title", "-title")
 # Some character that is neither whitespace nor NUL; also the documented pattern.

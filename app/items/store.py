@@ -28,12 +28,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from app.database import like_pattern, read, write_transaction
-from app.errors import abort
+from app.auth.token_check import account_statement
 from app.extensions import db
 from app.items.timestamps import utc_timestamp_text
 from app.models import MAX_ID, Item, User
-from app.token_check import account_statement
+from app.platform.database import like_pattern, read, write_transaction
+from app.platform.errors import abort
 
 ITEM_COLUMNS = (
     Item.id,

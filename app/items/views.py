@@ -21,7 +21,7 @@ from app.items.store import (
     list_own_items,
     update_item,
 )
-from app.listing import page_window
+from app.platform.listing import page_window
 
 Headers = dict[str, str]
 

@@ -1,6 +1,6 @@
 """Error reports to Sentry; this module is imported only when SENTRY_DSN is set.
 
-Only unexpected errors are reported, the ones app.errors answers with a
+Only unexpected errors are reported, the ones app.platform.errors answers with a
 JSON 500, each tagged with the request id, the route template and the
 method, and with the id (never the name or address) of the token's user.
 Nothing runs on requests that succeed: no Sentry integration wraps the

@@ -2,7 +2,7 @@
 
 Series are labelled by the matched URL rule (not the raw path, so ids and
 probes add no series), the method and the status. The auth code counts
-its decisions (app.auth_metrics); database and Redis health and active
+its decisions (app.auth.metrics); database and Redis health and active
 users are worked out at scrape time (app.observability.scrape_gauges). Under gunicorn,
 PROMETHEUS_MULTIPROC_DIR (set up by gunicorn.conf.py) holds every worker's
 values and /metrics adds them up.
@@ -28,10 +28,10 @@ from prometheus_client import (
     multiprocess,
 )
 
-from app import auth_metrics
-from app.blueprint import Blueprint
-from app.errors import abort
+from app.auth import metrics as auth_metrics
 from app.observability.scrape_gauges import ScrapeGauges
+from app.platform.blueprint import Blueprint
+from app.platform.errors import abort
 
 LABELS = ("endpoint", "method", "status")
 UNMATCHED = "<unmatched>"

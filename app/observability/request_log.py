@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import Flask, Request, Response, g, has_request_context
 
-from app.config import ConfigError
+from app.platform.config import ConfigError
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # An incoming id is kept only if it is short and plain enough to log as is;
@@ -131,7 +131,7 @@ def log_request(
 
 
 def accepted_account(context: Any = g) -> Any:
-    """The account (app.token_check.Account) of the request's accepted token, else None.
+    """The account (app.auth.token_check.Account) of the request's accepted token, else None.
 
     Read from what the token check loaded, never from the database: the
     account may be gone by now (deleted by this very request).

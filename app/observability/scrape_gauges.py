@@ -18,9 +18,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.auth.sessions import active_users
 from app.health import database_answers
-from app.login_sessions import active_users
-from app.redis_clients import redis_clients
+from app.platform.redis_clients import redis_clients
 
 DATABASE_UP = "items_api_database_up"
 REDIS_UP = "items_api_redis_up"

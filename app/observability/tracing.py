@@ -30,7 +30,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from app.extensions import db
 from app.observability.request_log import accepted_account
-from app.redis_clients import redis_clients
+from app.platform.redis_clients import redis_clients
 
 DEFAULT_SERVICE_NAME = "items-api"
 
@@ -97,7 +97,7 @@ def _record_answer(response: Response) -> Response:
 
 
 def _record_exception(_sender: Flask, exception: BaseException, **_extra: Any) -> None:
-    """An unexpected error, even one app.errors turned into a JSON 500."""
+    """An unexpected error, even one app.platform.errors turned into a JSON 500."""
     span = g.get("trace_span")
     if span is not None:
         span.record_exception(exception)

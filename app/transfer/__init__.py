@@ -8,7 +8,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy.exc import IntegrityError
 
-from app.database import write_transaction
+from app.platform.database import write_transaction
 from app.transfer.export import write_export
 from app.transfer.parse_store import ImportPlan, MalformedStore, read_store
 from app.transfer.write_store import ImportOutcome, write_plan

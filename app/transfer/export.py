@@ -20,9 +20,9 @@ from typing import TextIO
 
 from sqlalchemy import select
 
-from app.database import begin_sqlite_transaction
 from app.extensions import db
 from app.models import Item, User
+from app.platform.database import begin_sqlite_transaction
 from app.transfer.user_ids import last_user_id
 
 STREAM_SIZE = 1000

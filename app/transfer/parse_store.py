@@ -17,8 +17,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError
 
-from app.errors import describe_problems
 from app.models import MAX_ID
+from app.platform.errors import describe_problems
 from app.transfer.schemas import OriginalItemSchema, OriginalUserSchema
 
 

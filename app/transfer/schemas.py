@@ -8,10 +8,10 @@ from typing import Any
 from flask import current_app
 from marshmallow import EXCLUDE, ValidationError, fields, validate, validates
 
+from app.auth.passwords import hash_cost
 from app.auth.schemas import RegisterSchema
-from app.fields import Text
 from app.items.schemas import ItemCreateSchema
-from app.passwords import hash_cost
+from app.platform.fields import Text
 
 # bcrypt's modular crypt format: variant, two-digit cost, 22 characters of
 # salt and 31 of hash in bcrypt's own base64 alphabet. \Z, unlike $, does

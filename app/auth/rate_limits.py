@@ -6,7 +6,7 @@ failed attempts only (401), per client address and per account (one bucket
 whether it is named by username or email, in any case; an unknown name gets
 the bucket of its lowercased form), so a user who logs in successfully never
 uses up their own allowance. A login carrying a valid device token of the
-account (app.devices) is counted in that device's bucket instead, so guesses
+account (app.auth.devices) is counted in that device's bucket instead, so guesses
 from elsewhere never lock out the owner's known clients. Wrong current
 passwords count per session, and "email already registered" answers of a
 profile change per account. Mails a client can have sent (password resets,
@@ -34,11 +34,11 @@ from limits import RateLimitItem, parse_many
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.auth_metrics import count_rate_limited
-from app.config import ConfigError
-from app.errors import abort
+from app.auth.metrics import count_rate_limited
 from app.extensions import limiter
 from app.models import User
+from app.platform.config import ConfigError
+from app.platform.errors import abort
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)

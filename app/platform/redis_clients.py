@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask
 
-from app.blocklist import RedisBlocklist
+from app.auth.spent_tokens import RedisBlocklist
 from app.extensions import limiter
 
 

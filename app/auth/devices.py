@@ -18,7 +18,7 @@ from datetime import timedelta
 from itsdangerous import BadData
 
 from app.models import User
-from app.secret_key import signed_serializer
+from app.platform.secret_key import signed_serializer
 
 SALT = "device-token"
 # Every successful login renews the token, so only a client unused this

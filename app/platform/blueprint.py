@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 
 import flask_smorest
 
-from app.parsing import RequestParser
-from app.token_check import JoinedRow, token_required
+from app.auth.token_check import JoinedRow, token_required
+from app.platform.parsing import RequestParser
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -88,7 +88,7 @@ class Blueprint(flask_smorest.Blueprint):
         """Require an access token (or a refresh token) and document it.
 
         `joined` is a row the token check reads for the view (see
-        app.token_check.account_statement).
+        app.auth.token_check.account_statement).
         """
         scheme = REFRESH_SCHEME if refresh else ACCESS_SCHEME
 

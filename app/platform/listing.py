@@ -7,9 +7,9 @@ from typing import TypeVar
 from flask_smorest.pagination import PaginationParameters
 from sqlalchemy import ColumnElement, Select, SQLColumnExpression, func, or_, select
 
-from app.database import like_pattern
 from app.extensions import db
 from app.models import MAX_ID
+from app.platform.database import like_pattern
 
 T = TypeVar("T")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import current_app
 from itsdangerous import URLSafeTimedSerializer
 
-from app.config import ConfigError
+from app.platform.config import ConfigError
 
 MIN_SECRET_LENGTH = 32
 DEV_SECRET_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)

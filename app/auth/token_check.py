@@ -10,7 +10,7 @@ flask-jwt-extended keeps them, so `get_jwt()` and `current_user` work as usual.
 Nothing is cached about the account or the session: a logout, an ended
 session, a password change, a disable or a refresh-token reuse takes effect
 on the very next request, on every worker and instance. A refresh token's
-reuse is caught when it is spent (app.tokens).
+reuse is caught when it is spent (app.auth.tokens).
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ import jwt
 from flask import Flask, current_app, g, request
 from sqlalchemy import Select, bindparam, select
 
-from app.database import read
-from app.errors import abort
-from app.login_sessions import touch_if_stale
+from app.auth.sessions import touch_if_stale
 from app.models import MAX_ID, LoginSession, User
+from app.platform.database import read
+from app.platform.errors import abort
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -15,7 +15,7 @@ from flask import Flask, current_app
 from prometheus_client import CollectorRegistry, Counter
 
 LOGIN_OUTCOMES = ("success", "bad_credentials", "disabled")
-# The rate-limit buckets (app.rate_limits), named by their key's prefix.
+# The rate-limit buckets (app.auth.rate_limits), named by their key's prefix.
 RATE_LIMIT_REASONS = (
     "register",
     "register-name",

@@ -6,7 +6,7 @@ an HTML page: Flask returns these redirects as they are, without calling
 any error handler. Turned off here, such paths are simply not found, in
 the API's JSON error shape. Path values are checked by their converter, so
 one a client sends never reaches the database unless a record could have it.
-Requests are app.parsing.BoundedRequest: a body past the size limit is a
+Requests are app.platform.parsing.BoundedRequest: a body past the size limit is a
 413 however it is framed.
 """
 
@@ -16,7 +16,7 @@ from flask import Flask
 from werkzeug.routing import BaseConverter, IntegerConverter
 
 from app.models import USERNAME_REGEX
-from app.parsing import BoundedRequest
+from app.platform.parsing import BoundedRequest
 
 # An address's shape, as far as a path can hold one: no slash, space or control character.
 EMAIL_IN_PATH_REGEX = r"[^/\x00-\x20\x7f]{1,64}@[^/@\x00-\x20\x7f]{1,253}"

@@ -10,13 +10,13 @@ from marshmallow import Schema, fields
 from swagger_ui_bundle import swagger_ui_path
 
 from app.extensions import api
-from app.routing import AsciiIntegerConverter, UsernameConverter
+from app.platform.routing import AsciiIntegerConverter, UsernameConverter
 
 assets = Blueprint("docs_assets", __name__)
 
 
 class ErrorSchema(Schema):
-    """The body of every error (built by app.errors); documented, never dumped."""
+    """The body of every error (built by app.platform.errors); documented, never dumped."""
 
     code = fields.Integer(
         required=True, metadata={"description": "The HTTP status code.", "example": 422}

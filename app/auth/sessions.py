@@ -1,7 +1,7 @@
 """Login sessions: one per login, continued by each refresh, ended one by one or all at once.
 
 A session's id is the `sid` claim of every token it issued, and the token
-check reads the session in its one statement (app.token_check): ending a
+check reads the session in its one statement (app.auth.token_check): ending a
 session stops its access and refresh tokens on the very next request, on
 every worker and instance.
 
@@ -19,10 +19,10 @@ from typing import Any
 from flask import request
 from sqlalchemy import distinct, exc, func, select, update
 
-from app.auth_metrics import count_revocation
-from app.database import write_transaction
+from app.auth.metrics import count_revocation
 from app.extensions import db
 from app.models import USER_AGENT_LENGTH, LoginSession
+from app.platform.database import write_transaction
 
 TOUCH_AFTER = timedelta(seconds=60)
 SESSIONS = LoginSession.__table__

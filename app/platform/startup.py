@@ -9,7 +9,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from app.config import ConfigError
+from app.platform.config import ConfigError
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -1,7 +1,7 @@
 """Issuing token pairs, spending refresh tokens, and revoking all of an account's tokens.
 
-Presented tokens are checked in app.token_check; a logout ends its session
-(app.login_sessions).
+Presented tokens are checked in app.auth.token_check; a logout ends its session
+(app.auth.sessions).
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token
 from sqlalchemy import update
 
-from app import login_sessions
-from app.auth_metrics import count_revocation
-from app.blocklist import ROTATED
-from app.database import write_transaction
-from app.errors import abort
+from app.auth import sessions as login_sessions
+from app.auth.metrics import count_revocation
+from app.auth.spent_tokens import ROTATED
 from app.extensions import db
 from app.models import User
+from app.platform.database import write_transaction
+from app.platform.errors import abort
 
 
 def issue_token_pair(account: Any, session_id: str | None = None) -> dict[str, Any]:

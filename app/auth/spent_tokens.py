@@ -4,9 +4,9 @@ A refresh token works once (rotation); spending it twice is theft. Every
 worker and every instance must see a spent token at once, so the list is
 never kept in process memory. Each list's `add(jti, expires_at)` records a
 spent token and tells, atomically, whether it was new. The database list
-writes in the caller's transaction (see app.database.write_transaction);
+writes in the caller's transaction (see app.platform.database.write_transaction);
 Redis writes at once. Access tokens are never listed here: they end with their session
-(app.login_sessions) or their account's token version.
+(app.auth.sessions) or their account's token version.
 """
 
 from __future__ import annotations

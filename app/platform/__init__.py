@@ -1,0 +1,1 @@
+"""Platform code the capabilities build on: settings, database, errors, parsing, routing."""
