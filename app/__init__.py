@@ -9,7 +9,7 @@ from flask import Flask, Response
 
 from app import observability
 from app.auth import rate_limits, spent_tokens, token_check
-from app.extensions import api, cors, db, jwt
+from app.extensions import api, cors, db
 from app.observability import metrics
 from app.platform import database, docs, errors, mail, routing
 from app.platform.config import FIXED_SETTINGS, from_environment
@@ -71,8 +71,7 @@ def register_extensions(app: Flask) -> None:
     database.init_app(app)
     docs.init_app(app)
     api.init_app(app)
-    jwt.init_app(app)  # signs the tokens; app.auth.token_check verifies them
-    token_check.init_app(app)
+    token_check.init_app(app)  # flask-jwt-extended, bound to our token rules
     spent_tokens.init_app(app)
     rate_limits.init_app(app)
     mail.init_app(app)

@@ -94,7 +94,8 @@ Index("uq_users_username_lower", func.lower(User.username), unique=True)
 
 
 class Item(db.Model):  # type: ignore[name-defined]
-    """One entry of a user's collection. `version` feeds the ETag."""
+    """One entry of a user's collection. `version` moves on with every change
+    (app.items.store) and feeds the ETag."""
 
     __tablename__ = "items"
     __table_args__ = (
@@ -111,12 +112,6 @@ class Item(db.Model):  # type: ignore[name-defined]
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     owner: Mapped[User] = relationship(back_populates="items")
-
-    __mapper_args__ = {"version_id_col": version}
-
-    @property
-    def etag(self) -> str:
-        return f"{self.id}.{self.version}"
 
     def __repr__(self) -> str:
         return f"<Item {self.id} of user {self.owner_id}>"

@@ -50,28 +50,18 @@ def pre_fork(server: Arbiter, worker: Worker) -> None:
 
 
 def post_fork(server: Arbiter, worker: Worker) -> None:
-    """In a new worker: stop signals that work, collections back on, and no
-    database connection of the master's.
+    """In a new worker: stop signals that work, and collections back on.
 
     Until gunicorn installs the worker's own signal handlers, the child keeps
     the master's, which only queue a signal for the master's loop: a stop
     sent to a worker still booting was lost, and shutdown then waited the
     whole graceful timeout for it. The default action ends such a worker,
-    which has served nothing yet, at once.
-
-    SQLAlchemy's advice for forking: drop the inherited pool without
-    closing its connections, which belong to the parent.
+    which has served nothing yet, at once. (A database connection the master
+    opened is never used by a worker: app.platform.database.)
     """
     for stop_signal in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
         signal.signal(stop_signal, signal.SIG_DFL)
     gc.enable()
-    app = server.app.wsgi()
-    db = app.extensions.get("sqlalchemy")
-    if db is None:
-        return
-    with app.app_context():
-        for engine in db.engines.values():
-            engine.dispose(close=False)
 
 
 # Prometheus multiprocess mode: each worker writes its metrics to files in

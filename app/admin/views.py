@@ -8,7 +8,6 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask.views import MethodView
-from flask_jwt_extended import current_user, get_jwt
 from sqlalchemy import select
 
 from app.admin import blp
@@ -16,6 +15,7 @@ from app.admin.schemas import AdminUserCreateSchema, AdminUserSchema, UserQueryA
 from app.auth import sessions as login_sessions
 from app.auth.accounts import create_account, delete_account, get_account, set_admin, set_disabled
 from app.auth.schemas import SessionSchema
+from app.auth.token_check import token_account, token_claims
 from app.models import User
 from app.platform.errors import abort
 from app.platform.listing import containing, page_of
@@ -35,7 +35,7 @@ def admin_required(view: F) -> F:
 
     @wraps(view)
     def check_admin(*args: Any, **kwargs: Any) -> Any:
-        if not current_user.is_admin:
+        if not token_account().is_admin:
             abort(403, "Admins only.")
         return view(*args, **kwargs)
 
@@ -78,7 +78,7 @@ class UserByName(MethodView):
     @blp.response(204)
     def delete(self, username: str) -> None:
         """Delete an account and all its items"""
-        delete_account(username, not_by=current_user.id)
+        delete_account(username, not_by=token_account().id)
 
 
 @blp.route("/users/<username:username>/disable")
@@ -88,7 +88,7 @@ class DisableUser(MethodView):
     @blp.response(200, AdminUserSchema)
     def post(self, username: str) -> User:
         """Disable an account: it cannot log in and its tokens stop working"""
-        return set_disabled(username, True, not_by=current_user.id)
+        return set_disabled(username, True, not_by=token_account().id)
 
 
 @blp.route("/users/<username:username>/enable")
@@ -108,7 +108,7 @@ class PromoteUser(MethodView):
     @blp.response(200, AdminUserSchema)
     def post(self, username: str) -> User:
         """Make an account an admin"""
-        return set_admin(username, True, not_by=current_user.id)
+        return set_admin(username, True, not_by=token_account().id)
 
 
 @blp.route("/users/<username:username>/demote")
@@ -118,7 +118,7 @@ class DemoteUser(MethodView):
     @blp.response(200, AdminUserSchema)
     def post(self, username: str) -> User:
         """Take admin rights away from an account; not your own"""
-        return set_admin(username, False, not_by=current_user.id)
+        return set_admin(username, False, not_by=token_account().id)
 
 
 @blp.route("/users/<username:username>/sessions")
@@ -128,7 +128,7 @@ class UserSessions(MethodView):
     @blp.response(200, SessionSchema(many=True))
     def get(self, username: str) -> list[dict[str, Any]]:
         """List an account's live sessions, the most recently used first"""
-        return login_sessions.session_bodies(get_account(username), current=get_jwt()["sid"])
+        return login_sessions.session_bodies(get_account(username), current=token_claims()["sid"])
 
     @admin_required
     @blp.errors(404)

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
-from flask_jwt_extended import current_user
 from sqlalchemy import func, or_, select, update
 
 from app.auth import account_mail
@@ -18,6 +17,7 @@ from app.auth.metrics import count_login
 from app.auth.password_policy import check_password_policy
 from app.auth.passwords import check_password, hash_cost, hash_password
 from app.auth.rate_limits import current_password_check
+from app.auth.token_check import token_account
 from app.auth.tokens import revoke_all_tokens
 from app.extensions import db
 from app.models import User
@@ -51,7 +51,7 @@ def current_account() -> User:
     The token check reads the account as a plain row (app.auth.token_check);
     this loads the same account once more, for writing.
     """
-    user = db.session.get(User, current_user.id)
+    user = db.session.get(User, token_account().id)
     if user is None:
         abort(401, "Token is no longer valid.")
     return user

@@ -29,12 +29,12 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, NoReturn, TypeVar, cast
 
 from flask import Flask, Response, current_app, request
-from flask_jwt_extended import get_jwt
 from limits import RateLimitItem, parse_many
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.auth.metrics import count_rate_limited
+from app.auth.token_check import token_claims
 from app.extensions import limiter
 from app.models import User
 from app.platform.config import ConfigError
@@ -124,14 +124,14 @@ def login_attempt(
 
 def current_password_check() -> AbstractContextManager[None]:
     """Wrong current passwords, per session: a thief's guesses never block the owner's."""
-    claims = get_jwt()
+    claims = token_claims()
     session = claims.get("sid", claims["jti"])
     return counting_failures("LOGIN_RATE_LIMIT", [f"password-check:{session}"])
 
 
 def email_availability_check() -> AbstractContextManager[None]:
     """Answers that an email is taken, per account, within the registration budget."""
-    account = get_jwt()["uid"]
+    account = token_claims()["uid"]
     return counting_failures("REGISTER_RATE_LIMIT", [f"email-taken:{account}"], failure=409)
 
 

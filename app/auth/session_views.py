@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_jwt_extended import current_user, get_jwt
 
 from app.auth import blp
 from app.auth import sessions as login_sessions
 from app.auth.schemas import SessionSchema
+from app.auth.token_check import token_account, token_claims
 from app.platform.errors import abort
 
 
@@ -19,13 +19,13 @@ class Sessions(MethodView):
     @blp.response(200, SessionSchema(many=True))
     def get(self) -> list[dict[str, Any]]:
         """Your signed-in sessions, one per login, the most recently used first"""
-        return login_sessions.session_bodies(current_user, current=get_jwt()["sid"])
+        return login_sessions.session_bodies(token_account(), current=token_claims()["sid"])
 
     @blp.token_required()
     @blp.response(204)
     def delete(self) -> None:
         """Sign out everywhere else: end every session but this one"""
-        login_sessions.end_all(current_user, keep=get_jwt()["sid"])
+        login_sessions.end_all(token_account(), keep=token_claims()["sid"])
 
 
 @blp.route("/sessions/<session_id:session_id>")
@@ -35,5 +35,5 @@ class OneSession(MethodView):
     @blp.response(204)
     def delete(self, session_id: str) -> None:
         """End one of your sessions: its access and refresh tokens stop working at once"""
-        if not login_sessions.end(current_user, session_id):
+        if not login_sessions.end(token_account(), session_id):
             abort(404, "No such session.")

@@ -44,7 +44,7 @@ def start(account: Any, expires_at: datetime) -> str:
     """A new session for `account`, whose first refresh token expires at `expires_at`."""
     use = _this_use()
     session_id = uuid.uuid4().hex
-    with write_transaction(session=False) as connection:
+    with write_transaction() as connection:
         connection.execute(
             SESSIONS.insert().values(
                 id=session_id,
@@ -62,7 +62,7 @@ def start(account: Any, expires_at: datetime) -> str:
 
 def continue_session(session_id: str, expires_at: datetime) -> None:
     """A refresh: the session lives until its new refresh token expires."""
-    with write_transaction(session=False) as connection:
+    with write_transaction() as connection:
         connection.execute(_used_now(session_id).values(expires_at=expires_at))
 
 
@@ -74,7 +74,7 @@ def touch_if_stale(session_id: str, last_used_at: datetime) -> None:
     if datetime.now(UTC) - last_used_at < TOUCH_AFTER:
         return
     try:
-        with write_transaction(session=False) as connection:
+        with write_transaction() as connection:
             connection.execute(_used_now(session_id))
     except exc.OperationalError as error:
         log.warning("session last use not recorded: %s", type(error).__name__)

@@ -1,16 +1,22 @@
-"""Checking a request's bearer token: one signature check per token, one statement per request.
+"""Every rule a token must pass, in flask-jwt-extended's own callbacks.
 
-flask-jwt-extended issues the tokens. Checking them here instead of with its
-`jwt_required` lets a worker verify each token string once (its claims never
-change, so a verified string maps to its claims; expiry is still checked on
-every request) and read the account's state together with the token's
-session in one statement. The claims and the account then go where
-flask-jwt-extended keeps them, so `get_jwt()` and `current_user` work as usual.
+A route declared as flask-jwt-extended documents it (`@jwt_required()`) gets
+them all: the library verifies the signature, expiry and kind with its
+`JWT_*` settings, then `token_in_blocklist_loader` runs `check_claims`, the
+one rule: one statement reads the account and the token's session, and the
+token is refused if its session ended, its account is disabled, gone or
+renamed, or its token version moved on (a password change, a disable, a
+refresh-token reuse). `current_user` is that account, and errors have the
+API's shape. Nothing about an account or a session is cached, so every
+refusal takes effect on the very next request, on every worker and instance.
 
-Nothing is cached about the account or the session: a logout, an ended
-session, a password change, a disable or a refresh-token reuse takes effect
-on the very next request, on every worker and instance. A refresh token's
-reuse is caught when it is spent (app.auth.tokens).
+Our own routes (`Blueprint.token_required`) take `admit_request`, the same
+steps with each token string decoded by the library once per worker: a
+token's claims never change, only its expiry is checked again on every
+use. It raises the library's own exceptions, so both paths answer alike
+(tests/test_token_check.py proves it token by token). Views of either path
+read the request's account and claims through `token_account()` and
+`token_claims()`.
 """
 
 from __future__ import annotations
@@ -18,27 +24,35 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-import jwt
-from flask import Flask, current_app, g, request
-from sqlalchemy import Select, bindparam, select
+from flask import Flask, Response, current_app, g, request
+from flask_jwt_extended import decode_token
+from flask_jwt_extended.exceptions import (
+    InvalidHeaderError,
+    NoAuthorizationError,
+    RevokedTokenError,
+    WrongTokenError,
+)
+from jwt import MissingRequiredClaimError
+from sqlalchemy import bindparam, select
 
 from app.auth.sessions import touch_if_stale
+from app.extensions import db, jwt
 from app.models import MAX_ID, LoginSession, User
-from app.platform.database import read
-from app.platform.errors import abort
+from app.platform.errors import error_response
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-REQUIRED_CLAIMS = ("sub", "iat", "exp", "jti", "type", "uid", "ver", "sid")
-TOKEN_TYPES = frozenset({"access", "refresh"})
 VERIFIED_TOKENS_KEPT = 4096
+# Every token we issue has these; the library would default a missing `type` to access.
+REQUIRED_CLAIMS = frozenset({"sub", "iat", "exp", "jti", "type", "uid", "ver", "sid"})
+UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}  # RFC 6750: the scheme that would succeed
 
 
 class Account(NamedTuple):
-    """The token's account as requests see it (`current_user`); views that
-    change the account load the model (app.auth.accounts.current_account)."""
+    """The token's account as requests see it; views that change the
+    account load the model (app.auth.accounts.current_account)."""
 
     id: int
     username: str
@@ -48,160 +62,148 @@ class Account(NamedTuple):
     item_count: int
 
 
-ACCOUNT_COLUMNS = tuple(getattr(User, field) for field in Account._fields)
-# Of the token's session: its owner (None when there is no such session), end and last use.
-SESSION_COLUMNS = (LoginSession.user_id, LoginSession.ended_at, LoginSession.last_used_at)
+class TokenRefused(Exception):
+    """A well-signed, unexpired token that a rule refuses; the message says which."""
 
 
-def account_statement(*joined: Any, onclause: Any = None) -> Select[*tuple[Any, ...]]:
-    """The token check's statement: the account, the token's session, and
-    optionally the `joined` columns of one more row (outer-joined on
-    `onclause`), so that a view's own read costs no second statement.
-    """
-    source = User.__table__.outerjoin(LoginSession, LoginSession.id == bindparam("sid"))
-    if joined:
-        source = source.outerjoin(joined[0].table, onclause)
-    return (
-        select(*ACCOUNT_COLUMNS, *SESSION_COLUMNS, *joined)
-        .select_from(source)
-        .where(User.id == bindparam("uid"))
+# The account, and of the token's session its owner (None when there is no
+# such session), end and last use: one statement.
+ACCOUNT = (
+    select(
+        *(getattr(User, field) for field in Account._fields),
+        LoginSession.user_id,
+        LoginSession.ended_at,
+        LoginSession.last_used_at,
     )
+    .select_from(User)
+    .outerjoin(LoginSession, LoginSession.id == bindparam("sid"))
+    .where(User.id == bindparam("uid"))
+)
 
 
-ACCOUNT = account_statement()
-
-
-class JoinedRow(Protocol):
-    """A row a view reads together with the token check (see account_statement)."""
-
-    name: str
-    statement: Select[*tuple[Any, ...]]
-
-    def params(self, view_args: dict[str, Any]) -> dict[str, Any] | None:
-        """Values to bind from the view's arguments; None when no row can match."""
-
-    def make(self, values: tuple[Any, ...] | None) -> Any:
-        """The row handed to the view as `name`, from the joined values (None
-        when they were not read); it may abort, say with 404."""
-
-
-class TokenVerifier:
-    """Verifies token strings with PyJWT, remembering the ones that passed.
-
-    The memory is per worker and bounded; what it holds is only what the
-    signature already proves, so it can never accept a token that PyJWT
-    would refuse, except past its expiry, which is checked on every use.
-    """
-
-    def __init__(self, secret: str, algorithm: str) -> None:
-        self._secret = secret
-        self._algorithms = [algorithm]
-        self._verified: dict[str, dict[str, Any]] = {}
-
-    def claims(self, token: str) -> dict[str, Any]:
-        """The claims of a valid, unexpired token; 401 for any other."""
-        claims = self._verified.get(token)
-        if claims is None:
-            claims = self._verify(token)
-            if len(self._verified) >= VERIFIED_TOKENS_KEPT:
-                del self._verified[next(iter(self._verified))]
-            self._verified[token] = claims
-        if claims["exp"] <= time.time():
-            abort(401, "Token has expired.")
-        return claims
-
-    def _verify(self, token: str) -> dict[str, Any]:
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                self._secret,
-                algorithms=self._algorithms,
-                options={"require": list(REQUIRED_CLAIMS)},
-            )
-        except jwt.ExpiredSignatureError:
-            abort(401, "Token has expired.")
-        except jwt.InvalidTokenError:
-            abort(401, "Invalid token.")
-        if not _well_formed(claims):
-            abort(401, "Invalid token.")
-        return claims
+def check_claims(claims: dict[str, Any]) -> Account:
+    """The one rule: the account a verified token's claims may act as now."""
+    if not _well_formed(claims):
+        raise TokenRefused("Invalid token.")
+    row = db.session.execute(ACCOUNT, {"uid": claims["uid"], "sid": claims["sid"]}).first()
+    if row is None:
+        raise TokenRefused("Token is no longer valid.")
+    *fields, session_owner, session_ended, session_used = row
+    account = Account._make(fields)
+    if (
+        account.disabled
+        or account.username != claims["sub"]
+        or account.token_version != claims["ver"]
+    ):
+        raise TokenRefused("Token is no longer valid.")
+    if session_owner != account.id or session_ended is not None:
+        raise TokenRefused("Token has been revoked.")
+    touch_if_stale(claims["sid"], session_used)
+    return account
 
 
 def _well_formed(claims: dict[str, Any]) -> bool:
     """Claims of the types our tokens always have (PyJWT checks only exp, iat, nbf)."""
-    uid, version = claims["uid"], claims["ver"]
+    uid, version = claims.get("uid"), claims.get("ver")
     return (
-        claims["type"] in TOKEN_TYPES
-        and isinstance(claims["sub"], str)
-        and isinstance(claims["jti"], str)
+        claims.get("type") in ("access", "refresh")
+        and isinstance(claims.get("sub"), str)
+        and isinstance(claims.get("jti"), str)
+        and isinstance(claims.get("sid"), str)
+        and type(claims.get("exp")) is int
+        and type(claims.get("iat")) is int
         and type(uid) is int
         and 0 < uid <= MAX_ID
         and type(version) is int
-        and isinstance(claims["sid"], str)
     )
 
 
+def _decode_key(_header: dict[str, Any], unverified_claims: dict[str, Any]) -> str:
+    """Our key opens only tokens with every claim ours are issued with."""
+    missing = REQUIRED_CLAIMS - unverified_claims.keys()
+    if missing:
+        raise MissingRequiredClaimError(min(missing))
+    key: str = current_app.config["JWT_SECRET_KEY"]
+    return key
+
+
+def token_account() -> Account:
+    """The account of the request's admitted token (either path)."""
+    account: Account = g.token_account
+    return account
+
+
+def token_claims() -> dict[str, Any]:
+    """The claims of the request's admitted token (either path)."""
+    claims: dict[str, Any] = g.token_claims
+    return claims
+
+
+def _refused(_header: dict[str, Any], claims: dict[str, Any]) -> bool:
+    """flask-jwt-extended's blocklist question, answered by the rule."""
+    try:
+        g.token_account = check_claims(claims)
+    except TokenRefused as refusal:
+        g.token_refusal = str(refusal)
+        return True
+    g.token_claims = claims
+    return False
+
+
+class VerifiedTokens:
+    """Token strings flask-jwt-extended has verified, with their claims.
+
+    Per worker and bounded. It holds only what the signature proves, and a
+    verified token's `iat` and `nbf` only ever stay valid; its expiry is
+    checked on every use, with the library's `JWT_DECODE_LEEWAY`.
+    """
+
+    def __init__(self) -> None:
+        self._claims: dict[str, dict[str, Any]] = {}
+
+    def claims(self, token: str) -> dict[str, Any]:
+        claims = self._claims.get(token)
+        if claims is None:
+            claims = decode_token(token, allow_expired=True)
+            if len(self._claims) >= VERIFIED_TOKENS_KEPT:
+                del self._claims[next(iter(self._claims))]
+            self._claims[token] = claims
+        expires, leeway = claims.get("exp"), current_app.config["JWT_DECODE_LEEWAY"]
+        if type(expires) is int and expires <= time.time() - leeway:
+            return decode_token(token)  # raises the library's ExpiredSignatureError
+        return claims
+
+
 def bearer_token() -> str:
-    """The token of `Authorization: Bearer <token>`; 401 when there is none."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        abort(401, "Missing bearer token.")
-    if " " in token:
-        abort(401, "Invalid token.")
-    return token
+    """The token of `Authorization: Bearer <token>`, parsed as flask-jwt-extended does."""
+    header = request.headers.get("Authorization", "").strip().strip(",")
+    if not header:
+        raise NoAuthorizationError("Missing Authorization Header")
+    values = [value for value in header.split(",") if value.split()[:1] == ["Bearer"]]
+    if len(values) != 1:
+        raise NoAuthorizationError("Missing 'Bearer' type in 'Authorization' header.")
+    parts = values[0].split()
+    if len(parts) != 2:
+        raise InvalidHeaderError("Bad Authorization header.")
+    return parts[1]
 
 
-def check_token(
-    refresh: bool = False, joined: JoinedRow | None = None, view_args: dict[str, Any] | None = None
-) -> Any:
-    """Admit the request's token, of the kind the route expects, or answer 401.
-
-    Returns the joined row, if one was asked for.
-    """
-    verifier: TokenVerifier = current_app.extensions["token_verifier"]
-    claims = verifier.claims(bearer_token())
-    if claims["type"] != ("refresh" if refresh else "access"):
-        abort(401, "Invalid token.")
-    params = {"uid": claims["uid"], "sid": claims["sid"]}
-    extra = joined.params(view_args or {}) if joined is not None else None
-    statement = joined.statement if joined is not None and extra is not None else ACCOUNT
-    row = read(statement, params | (extra or {})).first()
-    width = len(Account._fields)
-    account = Account._make(row[:width]) if row is not None else None
-    if (
-        account is None
-        or account.disabled
-        or account.username != claims["sub"]
-        or account.token_version != claims["ver"]
-    ):
-        abort(401, "Token is no longer valid.")
-    session_owner, session_ended, session_used = row[width : width + 3]  # type: ignore[index]
-    if session_owner != account.id or session_ended is not None:
-        abort(401, "Token has been revoked.")
-    touch_if_stale(claims["sid"], session_used)
-    context = g._get_current_object()  # one context lookup for the four names
-    context._jwt_extended_jwt = claims
-    context._jwt_extended_jwt_header = {}
-    context._jwt_extended_jwt_user = {"loaded_user": account}
-    context._jwt_extended_jwt_location = "headers"
-    if joined is None:
-        return None
-    return joined.make(tuple(row[width + 3 :]) if extra is not None else None)  # type: ignore[index]
+def admit_request(refresh: bool = False) -> None:
+    """What `verify_jwt_in_request(refresh=refresh)` checks, decoding each token once per worker."""
+    claims = current_app.extensions["verified_tokens"].claims(bearer_token())
+    if (claims.get("type") == "refresh") != refresh:
+        raise WrongTokenError(f"Only {'refresh' if refresh else 'access'} tokens are allowed")
+    if _refused({}, claims):
+        raise RevokedTokenError({}, claims)
 
 
-def token_required(refresh: bool = False, joined: JoinedRow | None = None) -> Callable[[F], F]:
-    """Run the view only for a request with a good token of this kind.
-
-    With `joined`, the view also gets that row as an argument, read by the
-    token check's statement.
-    """
+def token_required(refresh: bool = False) -> Callable[[F], F]:
+    """Run the view only for a request with a good token of this kind."""
 
     def decorator(view: F) -> F:
         @wraps(view)
         def checked(*args: Any, **kwargs: Any) -> Any:
-            row = check_token(refresh, joined, kwargs)
-            if joined is not None:
-                kwargs[joined.name] = row
+            admit_request(refresh)
             return view(*args, **kwargs)
 
         return checked  # type: ignore[return-value]
@@ -209,7 +211,18 @@ def token_required(refresh: bool = False, joined: JoinedRow | None = None) -> Ca
     return decorator
 
 
+def _unauthorized(message: str) -> Response:
+    return error_response(401, message, headers=UNAUTHORIZED)
+
+
 def init_app(app: Flask) -> None:
-    app.extensions["token_verifier"] = TokenVerifier(
-        app.config["JWT_SECRET_KEY"], app.config["JWT_ALGORITHM"]
-    )
+    """Bind flask-jwt-extended with our rules and our error shape."""
+    jwt.init_app(app)
+    jwt.decode_key_loader(_decode_key)
+    jwt.token_in_blocklist_loader(_refused)
+    jwt.user_lookup_loader(lambda _header, _claims: g.token_account)
+    jwt.revoked_token_loader(lambda _header, _claims: _unauthorized(g.pop("token_refusal")))
+    jwt.expired_token_loader(lambda _header, _claims: _unauthorized("Token has expired."))
+    jwt.invalid_token_loader(lambda _reason: _unauthorized("Invalid token."))
+    jwt.unauthorized_loader(lambda _reason: _unauthorized("Missing bearer token."))
+    app.extensions["verified_tokens"] = VerifiedTokens()

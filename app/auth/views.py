@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_jwt_extended import current_user, get_jwt
 
 from app.auth import accounts, blp, email_verification, password_reset
 from app.auth import sessions as login_sessions
@@ -30,6 +29,7 @@ from app.auth.schemas import (
     TokenSchema,
     UserSchema,
 )
+from app.auth.token_check import token_account, token_claims
 from app.auth.tokens import issue_token_pair, spend_refresh_token
 from app.models import User
 
@@ -83,9 +83,9 @@ class Refresh(MethodView):
     @blp.response(200, TokenSchema)
     def post(self) -> TokenReply:
         """Trade a refresh token for a new pair; the one presented stops working"""
-        claims = get_jwt()
+        claims = token_claims()
         spend_refresh_token(claims)
-        return issue_token_pair(current_user, claims.get("sid")), NO_STORE
+        return issue_token_pair(token_account(), claims.get("sid")), NO_STORE
 
 
 @blp.route("/logout")
@@ -94,7 +94,7 @@ class Logout(MethodView):
     @blp.response(204)
     def post(self) -> None:
         """Revoke this access token and the refresh token issued with it"""
-        login_sessions.end(current_user, get_jwt()["sid"], reason="logout")
+        login_sessions.end(token_account(), token_claims()["sid"], reason="logout")
 
 
 @blp.route("/me")

@@ -1,23 +1,23 @@
-"""Reading and writing the caller's items as plain rows, one owner-aware lookup for all.
+"""Reading and writing the caller's items, one owner-aware lookup for all.
 
-Items are read and written with prebuilt Core statements: every request
-only binds its values, and rows go to the serializer without ORM objects.
-Each row has the fields of the Item body plus `version`, which feeds the ETag.
+Every read of an item is one statement, `ITEM_ROWS`, whose rows are the
+Item body as the database writes it: the body's fields by name, timestamps
+as the API's text (app.items.timestamps), and `version` for the ETag.
+A write reads its item back the same way, so each item has one shape from
+the database to the JSON body (app.items.schemas.ItemSchema).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from flask import request
-from flask_jwt_extended import current_user
 from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
-    and_,
     bindparam,
     delete,
     func,
@@ -26,145 +26,98 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Connection
 
-from app.auth.token_check import account_statement
+from app.auth.token_check import token_account
 from app.extensions import db
 from app.items.timestamps import utc_timestamp_text
 from app.models import MAX_ID, Item, User
-from app.platform.database import like_pattern, read, write_transaction
+from app.platform.database import like_pattern, write_transaction
 from app.platform.errors import abort
 
-ITEM_COLUMNS = (
+# A row of ITEM_ROWS: id, title, description, owner, created_at, updated_at, version.
+ItemRow = Row[*tuple[Any, ...]]
+
+ITEM_ROWS: Select[*tuple[Any, ...]] = select(
     Item.id,
     Item.title,
     Item.description,
     User.username.label("owner"),
-    Item.created_at,
-    Item.updated_at,
-    Item.version,
-)
-OWN_ITEMS = select(*ITEM_COLUMNS).join(User, User.id == Item.owner_id)
-# A page's rows carry their timestamps as the API's text already.
-LISTED_ITEMS = select(
-    *ITEM_COLUMNS[:4],
     utc_timestamp_text(Item.created_at).label("created_at"),
     utc_timestamp_text(Item.updated_at).label("updated_at"),
+    Item.version,
 ).join(User, User.id == Item.owner_id)
-OWN_ITEM_FOR_UPDATE = OWN_ITEMS.where(
-    Item.id == bindparam("item_id"), Item.owner_id == bindparam("owner_id")
-).with_for_update(of=Item)
+OWN_ITEM = ITEM_ROWS.where(Item.id == bindparam("item_id"), Item.owner_id == bindparam("owner_id"))
 ORDERINGS: dict[str, tuple[ColumnElement[Any], ...]] = {
     "-created_at": (Item.created_at.desc(), Item.id.desc()),
     "created_at": (Item.created_at.asc(), Item.id.asc()),
     "title": (Item.title.asc(), Item.id.asc()),
     "-title": (Item.title.desc(), Item.id.desc()),
 }
-# The owner's count moves with every insert and delete, in the same write;
-# no row updated means the account is gone (deleted since its token was checked).
-# Writes go to the tables, not the mapped classes: the ORM's bulk-write
-# machinery would run on every request for nothing.
-USERS, ITEMS = User.__table__, Item.__table__
-COUNT_ITEMS = (
-    update(USERS)
-    .where(USERS.c.id == bindparam("owner_id"))
-    .values(item_count=USERS.c.item_count + bindparam("delta"))
-)
-CREATE_ITEM = (
-    insert(ITEMS)
-    .values(
-        owner_id=bindparam("owner_id"),
-        title=bindparam("title"),
-        description=bindparam("description"),
-        created_at=bindparam("now"),
-        updated_at=bindparam("now"),
-        version=1,
-    )
-    .returning(ITEMS.c.id)
-)
 OWNED = Item.owner_id == bindparam("owner_id")
 MATCHING = or_(
     Item.title.ilike(bindparam("pattern"), escape="\\"),
     Item.description.ilike(bindparam("pattern"), escape="\\"),
 )
 # Every page statement built once, by (searching, sort): a request only binds values.
-PAGES: dict[tuple[bool, str], Select[*tuple[Any, ...]]] = {
-    (search, sort): (LISTED_ITEMS.where(OWNED, MATCHING) if search else LISTED_ITEMS.where(OWNED))
-    .order_by(*ORDERINGS[sort])
+PAGES = {
+    (search, sort): (ITEM_ROWS.where(OWNED, MATCHING) if search else ITEM_ROWS.where(OWNED))
+    .order_by(*ordering)
     .limit(bindparam("limit"))
     .offset(bindparam("offset"))
     for search in (False, True)
-    for sort in ORDERINGS
+    for sort, ordering in ORDERINGS.items()
 }
 SEARCH_COUNT = select(func.count()).select_from(Item).where(OWNED, MATCHING)
-
-
-class ItemRow(NamedTuple):
-    """An item as the views use it; the Core rows read here have the same fields."""
-
-    id: int
-    title: str
-    description: str | None
-    owner: str
-    created_at: datetime
-    updated_at: datetime
-    version: int
-
-
-# Rows of the list statement: fields by the same names, without building an ItemRow each,
-# timestamps as text (app.items.timestamps).
-ListedItem = Row[*tuple[Any, ...]]
-
-
-class OwnItem:
-    """The caller's item named by the URL, read by the token check's statement.
-
-    Missing and someone else's items are both 404, after the token is admitted.
-    """
-
-    name = "item"
-    statement = account_statement(
-        *ITEM_COLUMNS,
-        onclause=and_(Item.id == bindparam("item_id"), Item.owner_id == User.id),
-    )
-
-    def params(self, view_args: dict[str, Any]) -> dict[str, Any] | None:
-        item_id = view_args["item_id"]
-        return {"item_id": item_id} if 0 < item_id <= MAX_ID else None
-
-    def make(self, values: tuple[Any, ...] | None) -> ItemRow:
-        if values is None or values[0] is None:
-            abort(404, "Item not found.")
-        return ItemRow._make(values)
+# The owner's count moves with every insert and delete, in the same write;
+# no row updated means the account is gone (deleted since its token was checked).
+COUNT_ITEMS = (
+    update(User)
+    .where(User.id == bindparam("owner_id"))
+    .values(item_count=User.item_count + bindparam("delta"))
+)
 
 
 def etag(item: ItemRow) -> str:
     return f"{item.id}.{item.version}"
 
 
-def list_own_items(search: str | None, sort: str, offset: int, limit: int) -> Sequence[ListedItem]:
+def list_own_items(search: str | None, sort: str, offset: int, limit: int) -> Sequence[ItemRow]:
     """A page of the caller's items matching `search`, in the order `sort` names."""
-    params = {"owner_id": current_user.id, "offset": offset, "limit": limit}
+    params: dict[str, Any] = {"owner_id": token_account().id, "offset": offset, "limit": limit}
     if search:
         params["pattern"] = like_pattern(search)
-    return read(PAGES[bool(search), sort], params).all()
+    return db.session.execute(PAGES[bool(search), sort], params).all()
 
 
 def count_own_items(search: str | None) -> int:
     """How many items the list has: the stored count unless a search filters it."""
     if not search:
-        return current_user.item_count
-    params = {"owner_id": current_user.id, "pattern": like_pattern(search)}
-    return read(SEARCH_COUNT, params).scalar_one()
+        return token_account().item_count
+    params = {"owner_id": token_account().id, "pattern": like_pattern(search)}
+    return db.session.execute(SEARCH_COUNT, params).scalar_one()
+
+
+def get_own_item(item_id: int, *, lock: bool = False) -> ItemRow:
+    """The caller's item (locked until commit with `lock`); a missing one and
+    someone else's are both 404."""
+    found = None
+    if 0 < item_id <= MAX_ID:
+        params = {"item_id": item_id, "owner_id": token_account().id}
+        statement = OWN_ITEM.with_for_update(of=Item) if lock else OWN_ITEM
+        found = db.session.execute(statement, params).first()
+    if found is None:
+        abort(404, "Item not found.")
+    return found
 
 
 def create_item(title: str, description: str | None) -> ItemRow:
     now = datetime.now(UTC)
-    values = {"owner_id": current_user.id, "title": title, "description": description}
-    with write_transaction(session=False) as connection:
+    values = {"title": title, "description": description, "created_at": now, "updated_at": now}
+    with write_transaction() as connection:
         _count_change(connection, +1)
-        item_id = connection.execute(CREATE_ITEM, values | {"now": now}).scalar_one()
-    return ItemRow(item_id, title, description, current_user.username, now, now, 1)
+        created = insert(Item).values(owner_id=token_account().id, version=1, **values)
+        item_id = connection.execute(created.returning(Item.id)).scalar_one()
+        return get_own_item(item_id)
 
 
 def update_item(item_id: int, changes: dict[str, Any]) -> ItemRow:
@@ -172,20 +125,20 @@ def update_item(item_id: int, changes: dict[str, Any]) -> ItemRow:
 
     Values equal to the stored ones change nothing, not even the version.
     """
-    with write_transaction(session=False) as connection:
-        item = _locked_own_item(connection, item_id)
+    with write_transaction() as connection:
+        item = _locked_own_item(item_id)
         changes = {name: value for name, value in changes.items() if getattr(item, name) != value}
         if not changes:
             return item
-        changes = {**changes, "updated_at": datetime.now(UTC), "version": item.version + 1}
-        connection.execute(update(ITEMS).where(ITEMS.c.id == item.id).values(**changes))
-    return item._replace(**changes)
+        changes |= {"updated_at": datetime.now(UTC), "version": item.version + 1}
+        connection.execute(update(Item).where(Item.id == item.id).values(**changes))
+        return get_own_item(item_id)
 
 
 def delete_item(item_id: int) -> None:
-    with write_transaction(session=False) as connection:
-        item = _locked_own_item(connection, item_id)
-        connection.execute(delete(ITEMS).where(ITEMS.c.id == item.id))
+    with write_transaction() as connection:
+        item = _locked_own_item(item_id)
+        connection.execute(delete(Item).where(Item.id == item.id))
         _count_change(connection, -1)
 
 
@@ -198,21 +151,15 @@ def recount_items(user_ids: Collection[int]) -> None:
         )
 
 
-def _locked_own_item(connection: Connection, item_id: int) -> ItemRow:
+def _locked_own_item(item_id: int) -> ItemRow:
     """The caller's item, locked until commit; a present, stale If-Match answers 412."""
-    found = None
-    if 0 < item_id <= MAX_ID:
-        params = {"item_id": item_id, "owner_id": current_user.id}
-        found = connection.execute(OWN_ITEM_FOR_UPDATE, params).first()
-    if found is None:
-        abort(404, "Item not found.")
-    item = ItemRow._make(found)
+    item = get_own_item(item_id, lock=True)
     if request.headers.get("If-Match", "").strip() and not request.if_match.contains(etag(item)):
         abort(412, "The item has changed since you read it; fetch it again.")
     return item
 
 
-def _count_change(connection: Connection, delta: int) -> None:
-    counted = connection.execute(COUNT_ITEMS, {"owner_id": current_user.id, "delta": delta})
+def _count_change(connection: Any, delta: int) -> None:
+    counted = connection.execute(COUNT_ITEMS, {"owner_id": token_account().id, "delta": delta})
     if counted.rowcount == 0:
         abort(401, "Token is no longer valid.")

@@ -12,12 +12,11 @@ from app.items import blp
 from app.items.schemas import ItemCreateSchema, ItemPatchSchema, ItemQueryArgs, ItemSchema
 from app.items.store import (
     ItemRow,
-    ListedItem,
-    OwnItem,
     count_own_items,
     create_item,
     delete_item,
     etag,
+    get_own_item,
     list_own_items,
     update_item,
 )
@@ -39,7 +38,7 @@ class Items(MethodView):
     @blp.arguments(ItemQueryArgs, location="query")
     @blp.response(200, ItemSchema(many=True))
     @blp.paginate(page_size=50, max_page_size=100)
-    def get(self, args: dict[str, Any], pagination_parameters: Any) -> Sequence[ListedItem]:
+    def get(self, args: dict[str, Any], pagination_parameters: Any) -> Sequence[ItemRow]:
         """List your items, newest first"""
         search = args.get("q")
         offset, size = page_window(pagination_parameters, count_own_items(search))
@@ -58,11 +57,12 @@ class Items(MethodView):
 
 @blp.route("/<int:item_id>")
 class ItemById(MethodView):
-    @blp.token_required(joined=OwnItem())
+    @blp.token_required()
     @blp.errors(404)
     @blp.response(200, ItemSchema, headers=ETAG_DOC)
-    def get(self, item_id: int, item: ItemRow) -> tuple[ItemRow, Headers]:
+    def get(self, item_id: int) -> tuple[ItemRow, Headers]:
         """Get one of your items"""
+        item = get_own_item(item_id)
         return item, etag_header(item)
 
     @blp.token_required()

@@ -136,5 +136,4 @@ def accepted_account(context: Any = g) -> Any:
     Read from what the token check loaded, never from the database: the
     account may be gone by now (deleted by this very request).
     """
-    token_user = context.get("_jwt_extended_jwt_user")
-    return token_user["loaded_user"] if token_user else None
+    return context.get("token_account")

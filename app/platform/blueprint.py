@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import flask_smorest
 
-from app.auth.token_check import JoinedRow, token_required
+from app.auth.token_check import token_required
 from app.platform.parsing import RequestParser
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -72,6 +72,12 @@ class Blueprint(flask_smorest.Blueprint):
             },
         }
 
+    def arguments(self, schema: Any, *args: Any, **kwargs: Any) -> Callable[[F], F]:
+        """flask-smorest's, given one schema instance: webargs would make one per request."""
+        instance = schema() if isinstance(schema, type) else schema
+        decorator: Callable[[F], F] = super().arguments(instance, *args, **kwargs)
+        return decorator
+
     def errors(self, *codes: int) -> Callable[[F], F]:
         """Document the error responses a view may give, in the common shape."""
 
@@ -82,18 +88,12 @@ class Blueprint(flask_smorest.Blueprint):
 
         return decorator
 
-    def token_required(
-        self, *, refresh: bool = False, joined: JoinedRow | None = None
-    ) -> Callable[[F], F]:
-        """Require an access token (or a refresh token) and document it.
-
-        `joined` is a row the token check reads for the view (see
-        app.auth.token_check.account_statement).
-        """
+    def token_required(self, *, refresh: bool = False) -> Callable[[F], F]:
+        """Require an access token (or a refresh token) and document it."""
         scheme = REFRESH_SCHEME if refresh else ACCESS_SCHEME
 
         def decorator(func: F) -> F:
-            func = token_required(refresh, joined)(func)
+            func = token_required(refresh)(func)
             func = self.doc(security=[{scheme: []}])(func)
             return self.errors(401)(func)
 

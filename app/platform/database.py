@@ -1,26 +1,22 @@
-"""Engine setup per database kind, and taking the write lock up front."""
+"""Engine setup per database kind, one session per request, and the one way to write."""
 
 from __future__ import annotations
 
 import logging
 import os
 import sqlite3
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask
 from sqlalchemy import event, exc
-from sqlalchemy.engine import Connection, CursorResult, Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
-from sqlalchemy.sql.expression import Executable
 
 from app.extensions import db
 
 DEFAULT_SQLITE_URI = "sqlite:///app.db"
-# Where a sync worker keeps its read connection: (its pid, the connection).
-KEPT_READ_CONNECTION = "kept_read_connection"
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +25,9 @@ def engine_options(uri: str, config: Mapping[str, Any]) -> dict[str, Any]:
     """Options for create_engine that suit the database behind `uri`.
 
     Errors never echo statement parameters (password hashes among them) into
-    logs. A server database gets a small pool per process (a sync gunicorn
-    worker keeps one connection for reads and takes a second for a write), a
-    ping before each checkout so a restarted server costs no failed request
-    (the kept read connection is retried instead, see `read`), and timeouts
+    logs. A server database gets a small pool per process (a request, in any
+    worker class, holds one connection: its session's), a ping before each
+    checkout so a restarted server costs no failed request, and timeouts
     that turn an unreachable server into a quick 503 instead of a worker
     killed by gunicorn's timeout.
     """
@@ -67,24 +62,22 @@ def init_app(app: Flask) -> None:
     app.teardown_appcontext(_end_request)
     with app.app_context():
         _keep_connections_in_their_process(db.engine)
-        event.listen(db.engine, "engine_disposed", lambda _engine: _drop_kept(app))
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _tune_sqlite)
 
 
 def _end_request(_error: BaseException | None) -> None:
-    """Give back the request's connections before Flask-SQLAlchemy's own teardown does.
+    """Give back the request's connection before Flask-SQLAlchemy's own teardown does.
 
     Their rollback fails when the server dropped the connection meanwhile (a
     PostgreSQL restart); raised here, that would turn an answer already
     made into a 500. The pool has discarded the connection by then, and
     nothing was left to commit, so it is only logged.
     """
-    for end in (_close_read_connection, db.session.remove):
-        try:
-            end()
-        except exc.DBAPIError as error:
-            log.warning("database connection lost while ending a request: %s", type(error).__name__)
+    try:
+        db.session.remove()
+    except exc.DBAPIError as error:
+        log.warning("database connection lost while ending a request: %s", type(error).__name__)
 
 
 def _keep_connections_in_their_process(engine: Engine) -> None:
@@ -122,78 +115,8 @@ def _tune_sqlite(connection: sqlite3.Connection, _record: ConnectionPoolEntry) -
     cursor.close()
 
 
-def read_connection() -> Connection:
-    """A connection for this request's reads, without an ORM session.
-
-    The token check and the item reads run prebuilt Core statements; the
-    session's bookkeeping (begin, identity map, close) would cost more than
-    such a statement. Writes go through `write_transaction` and the session.
-
-    Reads run in autocommit: each statement is its own transaction, so none
-    is left to end (no BEGIN and ROLLBACK round trips on PostgreSQL, no
-    snapshot held on SQLite). A sync worker serves one request at a time on
-    its main thread and keeps this connection from one request to the next:
-    a pool checkout and return cost more than the token check's statement.
-    Other threads (the development server) check one out per request.
-    """
-    if threading.current_thread() is threading.main_thread():
-        kept: tuple[int, Connection] | None = current_app.extensions.get(KEPT_READ_CONNECTION)
-        if kept is not None and kept[0] == os.getpid():
-            return kept[1]
-        connection = _autocommit_connection()
-        current_app.extensions[KEPT_READ_CONNECTION] = (os.getpid(), connection)
-        return connection
-    connection = g.get("read_connection")
-    if connection is None:
-        connection = g.read_connection = _autocommit_connection()
-    return connection
-
-
-def read(statement: Executable, params: Mapping[str, Any]) -> CursorResult[Any]:
-    """Run a read on the request's read connection.
-
-    A kept connection skips the pool's ping, so one the server dropped (a
-    restart) fails here once: it is replaced and the read tried again.
-    """
-    try:
-        return read_connection().execute(statement, params)
-    except exc.DBAPIError as error:
-        if not error.connection_invalidated:
-            raise
-        _close_read_connection(kept_too=True)
-        return read_connection().execute(statement, params)
-
-
-def _drop_kept(app: Flask) -> None:
-    """Close this process's kept read connection, if it has one.
-
-    After a fork it is the parent's, left alone. Its database connection is
-    closed, not given back: the pool it came from may be disposed of by now
-    (an engine disposed of takes the kept connection along), and would keep
-    it open.
-    """
-    kept = app.extensions.pop(KEPT_READ_CONNECTION, None)
-    if kept is not None and kept[0] == os.getpid():
-        kept[1].invalidate()
-        kept[1].close()
-
-
-def _autocommit_connection() -> Connection:
-    return db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-
-
-def _close_read_connection(kept_too: bool = False) -> None:
-    """Give back a per-request read connection; the kept one only when asked or broken."""
-    connection = g.pop("read_connection", None)
-    if connection is not None:
-        connection.close()
-    kept = current_app.extensions.get(KEPT_READ_CONNECTION)
-    if kept is not None and (kept_too or kept[1].invalidated or kept[1].closed):
-        _drop_kept(current_app)
-
-
 @contextmanager
-def write_transaction(*, commit: bool = True, session: bool = True) -> Iterator[Connection]:
+def write_transaction(*, commit: bool = True) -> Iterator[Connection]:
     """The one way to write: take the write lock, then commit, or roll back on error.
 
     Nothing else commits, so a write of several steps is saved whole or not
@@ -204,21 +127,10 @@ def write_transaction(*, commit: bool = True, session: bool = True) -> Iterator[
     "database is locked" when it later upgrades to a writer after another
     connection committed; with the lock taken first, the busy timeout
     applies. Other engines lock the rows they read with FOR UPDATE
-    instead.
-
-    With `session=False` (writes made of Core statements only: the items),
-    the write runs on the request's read connection, in a transaction of
-    its own begun and ended by SQL: the ORM session's bookkeeping and a
-    second pooled connection cost about a quarter of a POST /items.
-    Otherwise the ORM session writes; a thread's per-request read connection
-    goes back to the pool first, so a request never holds two and threads
-    sharing a pool cannot all wait for a second one.
+    instead. Everything runs in the request's session (Flask-SQLAlchemy
+    scopes it to the app context: per request, in any worker class), ORM
+    and Core statements alike.
     """
-    if not session:
-        with _statement_transaction(commit) as connection:
-            yield connection
-        return
-    _close_read_connection()
     connection = db.session.connection()
     if connection.dialect.name == "sqlite":
         begin_sqlite_transaction(connection, "IMMEDIATE")
@@ -238,39 +150,6 @@ def begin_sqlite_transaction(connection: Connection, mode: str = "DEFERRED") -> 
     driver_connection = connection.connection.driver_connection
     if driver_connection is not None and not driver_connection.in_transaction:
         connection.exec_driver_sql(f"BEGIN {mode}")
-
-
-@contextmanager
-def _statement_transaction(commit: bool) -> Iterator[Connection]:
-    """BEGIN (IMMEDIATE on SQLite) ... COMMIT on the read connection, which is in autocommit."""
-    connection = read_connection()
-    connection.exec_driver_sql(
-        "BEGIN IMMEDIATE" if connection.dialect.name == "sqlite" else "BEGIN"
-    )
-    try:
-        yield connection
-    except BaseException:
-        _roll_back(connection)
-        raise
-    if commit:
-        connection.exec_driver_sql("COMMIT")
-    else:
-        _roll_back(connection)
-
-
-def _roll_back(connection: Connection) -> None:
-    """ROLLBACK; a connection that cannot (the server dropped it) is replaced.
-
-    The error that ended the write is what the request answers; a failed
-    rollback must not take its place.
-    """
-    if not connection.invalidated:
-        try:
-            connection.exec_driver_sql("ROLLBACK")
-            return
-        except exc.SQLAlchemyError:
-            pass
-    _close_read_connection(kept_too=True)
 
 
 def like_pattern(text: str) -> str:

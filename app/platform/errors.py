@@ -9,7 +9,6 @@ from typing import Any, NoReturn
 from flask import Flask, Response, current_app, got_request_exception, jsonify
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, default_exceptions
 
 from app.extensions import db
@@ -71,13 +70,6 @@ def handle_integrity_error(error: IntegrityError) -> Response:
     return error_response(409, "This conflicts with data that already exists.")
 
 
-def handle_stale_data(error: StaleDataError) -> Response:
-    """A row changed under an update that did not lock it first."""
-    db.session.rollback()
-    log.warning("stale data on update: %s", error)
-    return error_response(409, "The resource changed while it was being updated; retry.")
-
-
 def handle_database_unavailable(error: Exception) -> Response:
     db.session.rollback()
     if "locked" in str(error).lower():
@@ -113,7 +105,6 @@ def handle_unexpected_error(error: Exception) -> Response:
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(IntegrityError, handle_integrity_error)
-    app.register_error_handler(StaleDataError, handle_stale_data)
     for unavailable in (OperationalError, InterfaceError, PoolTimeoutError):
         app.register_error_handler(unavailable, handle_database_unavailable)
     storage = str(app.config.get("RATELIMIT_STORAGE_URI") or "")

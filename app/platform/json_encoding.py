@@ -7,7 +7,9 @@ from typing import Any
 
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
-from werkzeug.sansio.response import Response
+
+SEPARATORS = (",", ":")
+COMPACT = {"separators": SEPARATORS}
 
 
 class CompactJSONProvider(DefaultJSONProvider):
@@ -15,8 +17,8 @@ class CompactJSONProvider(DefaultJSONProvider):
 
     Flask's provider passes its options to json.dumps on every call, which
     then builds a new encoder each time; with no options the stdlib would
-    reuse one. Here the one encoder responses need is built once. In debug
-    mode Flask's indented output is kept.
+    reuse one. Here the one encoder compact responses need is built once;
+    any other call (Flask's indented output in debug mode) is Flask's own.
     """
 
     sort_keys = False
@@ -24,11 +26,10 @@ class CompactJSONProvider(DefaultJSONProvider):
     def __init__(self, app: Flask) -> None:
         super().__init__(app)
         self._encoder = json.JSONEncoder(
-            default=self.default, ensure_ascii=self.ensure_ascii, separators=(",", ":")
+            default=self.default, ensure_ascii=self.ensure_ascii, separators=SEPARATORS
         )
 
-    def response(self, *args: Any, **kwargs: Any) -> Response:
-        if self._app.debug:
-            return super().response(*args, **kwargs)
-        body = self._encoder.encode(self._prepare_response_obj(args, kwargs))
-        return self._app.response_class(body + "\n", mimetype=self.mimetype)
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        if kwargs == COMPACT:
+            return self._encoder.encode(obj)
+        return super().dumps(obj, **kwargs)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-from functools import cache
 from typing import IO, Any
 
 import flask
@@ -69,12 +68,6 @@ class RequestParser(FlaskParser):
         except (ValueError, RecursionError) as exc:
             raise json.JSONDecodeError("Unparseable JSON body", "?", 0) from exc
 
-    def _get_schema(self, argmap: Any, req: flask.Request) -> ma.Schema:
-        """One instance per schema class, not one per request: loading keeps no state."""
-        if isinstance(argmap, type) and issubclass(argmap, ma.Schema):
-            return _instance(argmap)
-        return super()._get_schema(argmap, req)
-
     def load_json_or_form(self, req: flask.Request, schema: ma.Schema) -> Any:
         if req.mimetype in FORM_MIMETYPES:
             return self.load_form(req, schema)
@@ -94,11 +87,6 @@ class RequestParser(FlaskParser):
         self, error: Any, req: flask.Request, *args: Any, **kwargs: Any
     ) -> Any:
         abort(400, message="The body is not valid JSON.", errors={"json": ["Invalid JSON body."]})
-
-
-@cache
-def _instance(schema_class: type[ma.Schema]) -> ma.Schema:
-    return schema_class()
 
 
 def _has_body(req: flask.Request) -> bool:
