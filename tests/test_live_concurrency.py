@@ -1,4 +1,9 @@
-"""Several gunicorn workers writing one SQLite database at once."""
+"""Several gunicorn workers writing one SQLite database at once, under each worker class.
+
+The app has one connection and transaction model (app.platform.database):
+each request's session, scoped to its app context. So it behaves the same in
+gunicorn's sync worker, in threads (gthread) and in greenlets (gevent).
+"""
 
 from __future__ import annotations
 
@@ -21,10 +26,26 @@ ITEMS = 200
 ACCOUNT_NUMBERS = itertools.count(1)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """One 4-worker server for the module: booting one costs seconds on 2 cores."""
-    with running_server(tmp_path_factory.mktemp("live"), workers=4) as server:
+# gunicorn reads GUNICORN_CMD_ARGS over its configuration file.
+WORKER_CLASSES = {
+    "sync": {},
+    "gthread": {"GUNICORN_CMD_ARGS": "--worker-class gthread --threads 8"},
+    "gevent": {"GUNICORN_CMD_ARGS": "--worker-class gevent --worker-connections 100"},
+}
+# gunicorn names its worker class at startup, at level info.
+SERVER_LOG = {"LOG_LEVEL": "info"}
+
+WORKER_NAMES = {"sync": "serving.worker.ApiSyncWorker", "gthread": "gthread", "gevent": "gevent"}
+
+
+@pytest.fixture(scope="module", params=list(WORKER_CLASSES))
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """One 4-worker server per worker class: booting one costs seconds on 2 cores."""
+    env = {**SERVER_LOG, **WORKER_CLASSES[request.param]}
+    with running_server(tmp_path_factory.mktemp("live"), workers=4, env=env) as server:
+        assert f"Using worker: {WORKER_NAMES[request.param]}" in server.log()
         yield server
 
 

@@ -80,12 +80,14 @@ def test_one_request_is_one_server_span_with_its_sql_statements_as_children(
     assert server.attributes["http.response.status_code"] == 404
     assert server.attributes["user.id"] == "1"
     assert server.attributes["app.request_id"] == "req-7"
-    # The token check's one statement, on its own read connection.
-    [sql] = children
-    assert sql.kind == SpanKind.CLIENT
-    assert sql.attributes["db.statement"].startswith("SELECT users.id")
-    assert sql.context.trace_id == server.context.trace_id
-    assert set(new) == {server, sql}
+    # The token check's one statement, then the view's read of its item.
+    token_check, item_read = children
+    for sql in children:
+        assert sql.kind == SpanKind.CLIENT
+        assert sql.context.trace_id == server.context.trace_id
+    assert token_check.attributes["db.statement"].startswith("SELECT users.id")
+    assert item_read.attributes["db.statement"].startswith("SELECT items.id")
+    assert set(new) == {server, token_check, item_read}
     assert "5" not in server.name
 
     [line] = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
