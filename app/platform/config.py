@@ -8,6 +8,8 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import click
+
 DEFAULT_MAX_CONTENT_LENGTH = 1024 * 1024
 APP_ENVS = ("development", "testing", "production")
 # Each step doubles bcrypt's work: at 12 one hash takes about 0.25 s on a
@@ -18,8 +20,8 @@ MAX_BCRYPT_ROUNDS = 15
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
-class ConfigError(RuntimeError):
-    """Raised when the environment describes a configuration we refuse to run."""
+class ConfigError(click.ClickException):
+    """A configuration we refuse to run; under a `flask` command, click shows it as one line."""
 
 
 def _int(
