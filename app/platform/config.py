@@ -18,6 +18,8 @@ APP_ENVS = ("development", "testing", "production")
 # well under gunicorn's 30 s worker timeout, at 16 (5-12 s a hash) it does not.
 MAX_BCRYPT_ROUNDS = 15
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+BOOLEANS = dict.fromkeys(("1", "true", "yes", "on"), True)
+BOOLEANS |= dict.fromkeys(("0", "false", "no", "off"), False)
 
 
 class ConfigError(click.ClickException):
@@ -27,8 +29,8 @@ class ConfigError(click.ClickException):
 def _int(
     env: Mapping[str, str], name: str, default: int, minimum: int = 0, maximum: int | None = None
 ) -> int:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
+    raw = env.get(name, "")
+    if not raw.strip():
         return default
     allowed = f"from {minimum} to {maximum}" if maximum is not None else f"{minimum} or more"
     try:
@@ -41,14 +43,11 @@ def _int(
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    if raw.strip().lower() in ("1", "true", "yes", "on"):
-        return True
-    if raw.strip().lower() in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+    raw = env.get(name, "")
+    word = raw.strip().lower()
+    if word and word not in BOOLEANS:
+        raise ConfigError(f"{name} must be true or false, got {raw!r}")
+    return BOOLEANS.get(word, default)
 
 
 def _app_env(env: Mapping[str, str]) -> str:
