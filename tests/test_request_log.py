@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,12 @@ def test_one_line_per_request_with_its_fields(
     client.post("/api/v1/items", json={"title": ""}, headers=alice.headers)
 
     health, listing, invalid = request_lines(capsys)
+    order = "time level logger message request_id method path status duration_ms user remote_addr"
+    assert list(health) == order.split()
+    logged_at = datetime.fromisoformat(health["time"])
+    assert logged_at.utcoffset() == timedelta(0)
+    assert health["time"].endswith(f".{logged_at.microsecond // 1000:03d}+00:00")
+    assert abs(datetime.now(UTC) - logged_at) < timedelta(minutes=1)
     assert health["method"] == "GET"
     assert health["path"] == "/health"
     assert health["status"] == 200
