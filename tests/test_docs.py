@@ -164,3 +164,10 @@ def test_every_module_of_the_layout_exists() -> None:
     app = REPO_ROOT / "app"
     missing = [name for name in named if name != "app/" and not list(app.glob(f"**/{name}"))]
     assert missing == []
+
+
+def test_every_users_command_is_in_the_development_page(app: Flask) -> None:
+    development = (REPO_ROOT / "docs" / "development.md").read_text()
+    commands = app.cli.commands["users"].commands  # type: ignore[attr-defined]
+    named = set(re.findall(r"flask --app app users ([\w-]+)", development))
+    assert sorted(set(commands) - named) == []
