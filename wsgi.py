@@ -1,8 +1,8 @@
 from app import create_app
 from app.platform.config import ConfigError
-from app.platform.startup import exit_with_message
 
 try:
     app = create_app(commands=False)
-except ConfigError as error:
-    exit_with_message(error)
+except ConfigError as error:  # gunicorn: one line naming the setting, not a traceback
+    error.show()
+    raise SystemExit(error.exit_code) from None

@@ -16,7 +16,6 @@ from app.platform.config import FIXED_SETTINGS, from_environment
 from app.platform.cookie_sessions import NoSessions
 from app.platform.json_encoding import CompactJSONProvider
 from app.platform.secret_key import resolve_secret_key
-from app.platform.startup import commands_exit_on_config_error
 
 API_PREFIX = "/api/v1"
 CORS_EXPOSED_HEADERS = ["X-Pagination", "ETag", "Location", "Retry-After", "X-Request-ID"]
@@ -36,7 +35,6 @@ class SyncFlask(Flask):
         return func
 
 
-@commands_exit_on_config_error
 def create_app(test_config: dict[str, Any] | None = None, *, commands: bool = True) -> Flask:
     """Build the app from the environment, overridden by `test_config`.
 

@@ -143,3 +143,31 @@ def test_every_metric_of_the_app_is_in_the_operations_table(
 def test_every_label_value_is_in_its_metric_row(name: str) -> None:
     row = metrics_row(name)
     assert [value for value in LABEL_VALUES[name] if f"`{value}`" not in row] == []
+
+
+# What str() of a Python object looks like: an f-string given a builtin or an object by mistake.
+PYTHON_REPR = re.compile(r"<(?:built-in function|function|bound method|class) [^>]*>|object at 0x")
+
+
+@pytest.mark.parametrize("page", pages())
+def test_no_page_prints_a_python_object(page: str) -> None:
+    assert PYTHON_REPR.findall((REPO_ROOT / page).read_text()) == []
+
+
+def test_every_module_of_the_layout_exists() -> None:
+    """docs/development.md's layout names only packages and modules app/ has."""
+    development = (REPO_ROOT / "docs" / "development.md").read_text()
+    layout = re.search(r"## Project layout\n\n```\n(.*?)```", development, re.DOTALL)
+    assert layout
+    named = re.findall(r"^ *([\w.]+(?:\.py|/))(?: |$)", layout.group(1), re.MULTILINE)
+    assert {"app/", "config.py", "auth/"} <= set(named)
+    app = REPO_ROOT / "app"
+    missing = [name for name in named if name != "app/" and not list(app.glob(f"**/{name}"))]
+    assert missing == []
+
+
+def test_every_users_command_is_in_the_development_page(app: Flask) -> None:
+    development = (REPO_ROOT / "docs" / "development.md").read_text()
+    commands = app.cli.commands["users"].commands  # type: ignore[attr-defined]
+    named = set(re.findall(r"flask --app app users ([\w-]+)", development))
+    assert sorted(set(commands) - named) == []

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,9 @@ from app.extensions import db
 from app.models import User
 from app.platform.config import ConfigError
 from tests.conftest import PASSWORD, Account, AuthActions
-from tests.live import running_server
+from tests.live import REPO_ROOT, running_server
+
+OPERATIONS_PAGE = REPO_ROOT / "docs" / "operations.md"
 
 
 def json_lines(text: str) -> list[dict]:
@@ -37,6 +41,13 @@ def test_one_line_per_request_with_its_fields(
     client.post("/api/v1/items", json={"title": ""}, headers=alice.headers)
 
     health, listing, invalid = request_lines(capsys)
+    documented = re.search(r"^\{\"time\".*\}$", OPERATIONS_PAGE.read_text(), re.MULTILINE)
+    assert documented, "docs/operations.md shows a request line"
+    assert list(health) == list(json.loads(documented.group(0)))
+    logged_at = datetime.fromisoformat(health["time"])
+    assert logged_at.utcoffset() == timedelta(0)
+    assert health["time"].endswith(f".{logged_at.microsecond // 1000:03d}+00:00")
+    assert abs(datetime.now(UTC) - logged_at) < timedelta(minutes=1)
     assert health["method"] == "GET"
     assert health["path"] == "/health"
     assert health["status"] == 200

@@ -1,4 +1,4 @@
-"""Admin endpoints: managing every account. Only the CLI makes admins."""
+"""Admin endpoints: managing every account, promoting and demoting admins as `flask users` can."""
 
 from app.platform.blueprint import Blueprint
 

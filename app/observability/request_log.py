@@ -33,23 +33,11 @@ log = logging.getLogger("app.requests")
 
 def _entry(created: float, level: str, logger: str, message: str) -> dict[str, Any]:
     return {
-        "time": _timestamp(created),
+        "time": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
         "level": level,
         "logger": logger,
         "message": message,
     }
-
-
-_last_second: tuple[int, str] = (0, "")
-
-
-def _timestamp(created: float) -> str:
-    """ISO 8601 in UTC to the millisecond; the part up to the second is made once a second."""
-    global _last_second
-    second = int(created)
-    if _last_second[0] != second:
-        _last_second = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
-    return f"{_last_second[1]}.{int((created - second) * 1000):03d}+00:00"
 
 
 class JsonFormatter(logging.Formatter):
@@ -61,7 +49,6 @@ class JsonFormatter(logging.Formatter):
             entry["request_id"] = g.get("request_id")
             if "trace_id" in g:
                 entry["trace_id"] = g.trace_id
-        entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

@@ -8,25 +8,27 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-DEFAULT_MAX_CONTENT_LENGTH = 1024 * 1024
+import click
+
 APP_ENVS = ("development", "testing", "production")
 # Each step doubles bcrypt's work: at 12 one hash takes about 0.25 s on a
 # current server core, at 15 about 2 s (3 s on a busy one). A login may
 # check at the stored cost and then re-hash at this one: at 15 that stays
 # well under gunicorn's 30 s worker timeout, at 16 (5-12 s a hash) it does not.
 MAX_BCRYPT_ROUNDS = 15
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+BOOLEANS = dict.fromkeys(("1", "true", "yes", "on"), True)
+BOOLEANS |= dict.fromkeys(("0", "false", "no", "off"), False)
 
 
-class ConfigError(RuntimeError):
-    """Raised when the environment describes a configuration we refuse to run."""
+class ConfigError(click.ClickException):
+    """A configuration we refuse to run; under a `flask` command, click shows it as one line."""
 
 
 def _int(
     env: Mapping[str, str], name: str, default: int, minimum: int = 0, maximum: int | None = None
 ) -> int:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
+    raw = env.get(name, "")
+    if not raw.strip():
         return default
     allowed = f"from {minimum} to {maximum}" if maximum is not None else f"{minimum} or more"
     try:
@@ -39,14 +41,11 @@ def _int(
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    if raw.strip().lower() in ("1", "true", "yes", "on"):
-        return True
-    if raw.strip().lower() in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+    raw = env.get(name, "")
+    word = raw.strip().lower()
+    if word and word not in BOOLEANS:
+        raise ConfigError(f"{name} must be true or false, got {raw!r}")
+    return BOOLEANS.get(word, default)
 
 
 def _app_env(env: Mapping[str, str]) -> str:
@@ -60,15 +59,11 @@ def _app_env(env: Mapping[str, str]) -> str:
 
 def _public_url(env: Mapping[str, str]) -> str:
     """The base of links in mails: an http(s) URL, kept without a trailing slash."""
-    raw = env.get("PUBLIC_URL", "").strip() or DEFAULT_PUBLIC_URL
+    raw = env.get("PUBLIC_URL", "").strip() or "http://127.0.0.1:8000"
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise ConfigError(f"PUBLIC_URL must be an http:// or https:// URL, got {raw!r}")
     return raw.rstrip("/")
-
-
-def _list(env: Mapping[str, str], name: str) -> list[str]:
-    return [part.strip() for part in env.get(name, "").split(",") if part.strip()]
 
 
 def _tracing(env: Mapping[str, str]) -> bool:
@@ -105,7 +100,7 @@ def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "APP_ENV": _app_env(env),
         "SECRET_KEY": env.get("SECRET_KEY") or None,
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or None,
-        "CORS_ORIGINS": _list(env, "CORS_ORIGINS"),
+        "CORS_ORIGINS": [o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip()],
         "REDIS_URL": env.get("REDIS_URL") or None,
         "RATELIMIT_ENABLED": _bool(env, "RATELIMIT_ENABLED", True),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or None,
@@ -120,9 +115,7 @@ def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
         "TRACING": _tracing(env),
         "SENTRY_DSN": env.get("SENTRY_DSN") or None,
-        "MAX_CONTENT_LENGTH": _int(
-            env, "MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH, minimum=1024
-        ),
+        "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024, minimum=1024),
         "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
         "SQLITE_BUSY_TIMEOUT_MS": _int(env, "SQLITE_BUSY_TIMEOUT_MS", 5000),
         "DB_POOL_SIZE": _int(env, "DB_POOL_SIZE", 2, minimum=1),

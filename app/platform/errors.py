@@ -115,14 +115,10 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(Exception, handle_unexpected_error)
 
 
-def describe_problems(messages: dict[str, Any]) -> str:
+def describe_problems(problems: Any) -> str:
     """Validation messages on one line: `field: problem problem; field: ...`."""
-    return "; ".join(f"{name}: {_flatten(problems)}" for name, problems in messages.items())
-
-
-def _flatten(problems: Any) -> str:
     if isinstance(problems, dict):
-        return describe_problems(problems)
+        return "; ".join(f"{name}: {describe_problems(each)}" for name, each in problems.items())
     if isinstance(problems, list | tuple):
-        return " ".join(_flatten(problem) for problem in problems)
+        return " ".join(describe_problems(each) for each in problems)
     return str(problems)

@@ -53,10 +53,8 @@ def resolve_secret_key(configured: str | None, app_env: str, instance_path: str)
 def _load_or_create_dev_secret(instance_path: Path) -> str:
     """Keep one random secret in instance/ so dev tokens survive restarts."""
     path = instance_path / DEV_SECRET_FILE
-    try:
+    if path.exists():
         return path.read_text().strip()
-    except FileNotFoundError:
-        pass
     instance_path.mkdir(parents=True, exist_ok=True)
     draft = instance_path / f".{DEV_SECRET_FILE}.{os.getpid()}"
     fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
