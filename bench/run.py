@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import secrets
+import signal
 import statistics
 import subprocess
 import sys
@@ -315,6 +316,8 @@ def main() -> int:
                 file=sys.stderr,
             )
             return 2
+    # A run stopped with SIGTERM still leaves through the `finally` that stops its servers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     server_cpus, load_cpus = split_cpus()
     args.output.mkdir(parents=True, exist_ok=True)
     started = time.time()
