@@ -9,6 +9,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from bench.against import BEFORE
+
 # (target, what is compared, goal, at least or at most)
 RATIO_GOALS = [
     ("get", "`GET /items/{id}` / baseline req/s", 0.45),
@@ -146,8 +148,8 @@ def check_targets(scenarios: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def app_pss_mib(scenarios: dict[str, dict[str, Any]]) -> float | None:
-    """The API's largest PSS over its scenarios (not the baseline's, floor's or seed's)."""
-    others = ("baseline", "floor", "seed")
+    """The API's largest PSS over its scenarios (not the baseline's, floor's, seed's or REV's)."""
+    others = ("baseline", "floor", "seed", BEFORE)
     ours = [s for n, s in scenarios.items() if not n.startswith(others)]
     return max((s["pss_mib"] for s in ours), default=None)
 
@@ -203,4 +205,65 @@ def markdown(results: dict[str, Any]) -> str:
         met = "yes" if target["met"] else "**no**"
         cpu = "" if target["cpu_value"] is None else f"{target['cpu_value']:.3f}"
         lines.append(f"| {target['goal']} | {target['value']:.3f} | {cpu} | {met} |")
+    return "\n".join(lines) + "\n"
+
+
+# Issue 23: every scenario's throughput after a change at least this share of before.
+AFTER_BEFORE_GOAL = 0.85
+
+
+def compare_builds(scenarios: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """After / before per scenario served by both builds: medians of per-round ratios."""
+    compared = {}
+    for name, before in scenarios.items():
+        if not name.startswith(BEFORE):
+            continue
+        after = scenarios[name.removeprefix(BEFORE)]
+        pairs = list(zip(after["rounds"], before["rounds"], strict=True))
+        ratio = _median([a["requests_per_s"] / (b["requests_per_s"] or math.inf) for a, b in pairs])
+        cpu_ratio = _median(
+            [b["cpu_us_per_request"] / (a["cpu_us_per_request"] or math.inf) for a, b in pairs]
+        )
+        compared[name.removeprefix(BEFORE)] = {
+            "label": after["label"],
+            "after_requests_per_s": after["requests_per_s"],
+            "before_requests_per_s": before["requests_per_s"],
+            "ratio": round(ratio, 3),
+            "cpu_ratio": round(cpu_ratio, 3),
+            "after_pss_mib": after["pss_mib"],
+            "before_pss_mib": before["pss_mib"],
+            "met": ratio >= AFTER_BEFORE_GOAL,
+        }
+    return compared
+
+
+def builds_markdown(results: dict[str, Any]) -> str:
+    """The after / before table of an `--against` run; empty without one."""
+    compared = results.get("against")
+    if not compared:
+        return ""
+    after_pss = max(s["after_pss_mib"] for s in compared.values())
+    before_pss = max(s["before_pss_mib"] for s in compared.values())
+    lines = [
+        "",
+        f"After / before: this tree (`{results['revision']}`) against "
+        f"`{results['against_revision']}`, both served in the same rounds on the same "
+        "database; medians of per-round ratios (by CPU time: before's CPU µs/req / after's).",
+        "",
+        "| scenario | after req/s | before req/s | after / before | by CPU time "
+        f"| PSS after MiB | PSS before MiB | ≥ {AFTER_BEFORE_GOAL:g} |",
+        "|---|---:|---:|---:|---:|---:|---:|:---:|",
+    ]
+    for s in compared.values():
+        lines.append(
+            f"| {s['label']} | {s['after_requests_per_s']:,.1f} | "
+            f"{s['before_requests_per_s']:,.1f} | {s['ratio']:.3f} | {s['cpu_ratio']:.3f} | "
+            f"{s['after_pss_mib']:.1f} | {s['before_pss_mib']:.1f} | "
+            f"{'yes' if s['met'] else '**no**'} |"
+        )
+    lines += [
+        "",
+        f"PSS, largest over these scenarios: after {after_pss:.1f} MiB, before "
+        f"{before_pss:.1f} MiB ({after_pss / (before_pss or math.inf):.3f}x).",
+    ]
     return "\n".join(lines) + "\n"

@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import secrets
+import signal
 import statistics
 import subprocess
 import sys
@@ -18,10 +19,10 @@ import tempfile
 import time
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bench import report, seed_design, stack_floor
+from bench import against, report, seed_design, stack_floor
 from bench.load import INSTALL_HINT, Request, Result, run_wrk, wrk_path
 from bench.servers import ROOT, TICKS_PER_SECOND, Server, cpu_count, pinned, request_json
 
@@ -50,6 +51,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--only", default="", help="comma-separated target names")
     parser.add_argument(
         "--no-seed-design", action="store_true", help="leave out ../shared/seed-design"
+    )
+    parser.add_argument(
+        "--against",
+        metavar="REV",
+        help="also serve git revision REV's build and report after / before per scenario",
     )
     parser.add_argument(
         "--output", type=Path, default=ROOT / "bench" / "results", help="results directory"
@@ -119,14 +125,8 @@ def bcrypt_seconds(rounds: int, cpus: str | None, checks: int = 3) -> tuple[floa
     )
 
 
-def build_targets(
-    app: Server,
-    baseline: Server,
-    floor: Server,
-    seed: Server | None,
-    seeded: dict[str, object],
-    args: argparse.Namespace,
-) -> list[Target]:
+def api_targets(app: Server, seeded: dict[str, object], args: argparse.Namespace) -> list[Target]:
+    """Every API scenario against `app`, with tokens from logging in on it."""
     accounts: dict[str, dict[str, int]] = seeded["accounts"]  # type: ignore[assignment]
     password = str(seeded["password"])
     tokens = {name: access_token(app, name, password) for name in accounts}
@@ -138,8 +138,7 @@ def build_targets(
     def page(name: str) -> Request:
         return Request("/api/v1/items?page_size=50", token=tokens[name])
 
-    targets = [
-        Target("baseline", "bare Flask `GET /`", baseline, Request("/"), c, s),
+    return [
         Target("health", "`GET /health`", app, Request("/health"), c, s),
         Target("get", "`GET /items/{id}` (1,000 items)", app, item("bench1k"), c, s),
         Target("list", "`GET /items?page_size=50` (1,000 items)", app, page("bench1k"), c, s),
@@ -185,6 +184,31 @@ def build_targets(
             s,
         ),
     ]
+
+
+def with_before(after: list[Target], before: list[Target]) -> list[Target]:
+    """Each scenario followed by its twin on REV's build, so drift hits both alike."""
+    paired = []
+    for ours, theirs in zip(after, before, strict=True):
+        twin = replace(theirs, name=against.BEFORE + ours.name, label=f"{ours.label}, before")
+        paired += [ours, twin]
+    return paired
+
+
+def build_targets(
+    app: Server,
+    baseline: Server,
+    floor: Server,
+    seed: Server | None,
+    before: Server | None,
+    seeded: dict[str, object],
+    args: argparse.Namespace,
+) -> list[Target]:
+    c, s = args.connections, args.seconds
+    api = api_targets(app, seeded, args)
+    if before is not None:
+        api = with_before(api, api_targets(before, seeded, args))
+    targets = [Target("baseline", "bare Flask `GET /`", baseline, Request("/"), c, s), *api]
     floor_token = stack_floor.access_token(floor.env)
     targets.append(
         Target(
@@ -210,7 +234,8 @@ def build_targets(
             ),
         ]
     only = {name for name in args.only.split(",") if name}
-    return [t for t in targets if not only or t.name in only or t.name == "baseline"]
+    keep = only | {"baseline"}
+    return [t for t in targets if not only or t.name.removeprefix(against.BEFORE) in keep]
 
 
 def run_rounds(
@@ -243,7 +268,7 @@ def run_rounds(
             target.server.wait_idle()
             samples[target.name].append(sample)
             print(
-                f"round {number + 1}/{rounds} {target.name:<11} "
+                f"round {number + 1}/{rounds} {target.name:<16} "
                 f"{result.requests_per_s:9.1f} req/s  p50 {result.p50_ms:7.2f} ms  "
                 f"p99 {result.p99_ms:7.2f} ms  non-2xx {result.non2xx}",
                 file=sys.stderr,
@@ -277,6 +302,22 @@ def main() -> int:
     if not (VENV_BIN / "gunicorn").exists():
         print("No virtualenv with gunicorn; run `make install` first.", file=sys.stderr)
         return 2
+    before_revision = None
+    if args.against:
+        before_revision = against.short_revision(args.against)
+        if before_revision is None:
+            print(f"--against {args.against}: no such commit.", file=sys.stderr)
+            return 2
+        changes = against.migration_changes(args.against)
+        if changes:
+            print(
+                f"--against {args.against}: its migrations differ from this tree's, and both "
+                f"builds would share one database migrated by this tree:\n{changes}",
+                file=sys.stderr,
+            )
+            return 2
+    # A run stopped with SIGTERM still leaves through the `finally` that stops its servers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     server_cpus, load_cpus = split_cpus()
     args.output.mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -299,14 +340,20 @@ def main() -> int:
             if args.no_seed_design
             else seed_design.server(args.output, Path(tmp), env, server_cpus)
         )
+        before = None
+        if args.against:
+            source = against.export(args.against, Path(tmp) / "before")
+            before = against.server(source, env, server_cpus)
         try:
             app.start(Path(tmp))
+            if before is not None:
+                before.start(Path(tmp))
             baseline.start(Path(tmp))
             floor.start(Path(tmp))
             if seed is not None:
                 print("starting the seed design (first run installs it)...", file=sys.stderr)
                 seed.start(Path(tmp))
-            targets = build_targets(app, baseline, floor, seed, seeded, args)
+            targets = build_targets(app, baseline, floor, seed, before, seeded, args)
             warm_up(targets, load_cpus)
             rounds = int(seeded["bcrypt_rounds"])  # type: ignore[call-overload]
             samples, bcrypt_times = run_rounds(
@@ -319,6 +366,8 @@ def main() -> int:
             floor.stop()
             if seed is not None:
                 seed.stop()
+            if before is not None:
+                before.stop()
     results = report.summarize(
         samples,
         labels={t.name: t.label for t in targets},
@@ -327,6 +376,8 @@ def main() -> int:
             "duration_s": round(time.time() - started),
             "machine": report.machine(),
             "command": command_line(),
+            "revision": against.this_revision(),
+            "against_revision": before_revision,
             "rounds": args.rounds,
             "seconds_per_run": args.seconds,
             "connections": args.connections,
@@ -338,8 +389,10 @@ def main() -> int:
             "bcrypt_check_s": bcrypt_times,
         },
     )
+    if before_revision is not None:
+        results["against"] = report.compare_builds(results["scenarios"])
     (args.output / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
-    table = report.markdown(results)
+    table = report.markdown(results) + report.builds_markdown(results)
     (args.output / "latest.md").write_text(table)
     print(table)
     return 1 if report.had_errors(results) else 0
