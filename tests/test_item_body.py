@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from types import SimpleNamespace
-
 from marshmallow import Schema
 from sqlalchemy import update
 
@@ -16,6 +15,7 @@ from app.extensions import db
 from app.items.schemas import ItemSchema
 from app.models import Item
 from tests.conftest import Account
+
 
 def test_bodies_served_match_the_documented_item(client: FlaskClient, alice: Account) -> None:
     item = ItemSchema.__name__.removesuffix("Schema")
