@@ -1,4 +1,4 @@
-"""Database models: users, their items, their login sessions and revoked tokens."""
+"""Database models: users, their items, their login sessions and spent refresh tokens."""
 
 from __future__ import annotations
 
@@ -117,16 +117,13 @@ class Item(db.Model):  # type: ignore[name-defined]
         return f"<Item {self.id} of user {self.owner_id}>"
 
 
-class RevokedToken(db.Model):  # type: ignore[name-defined]
+class SpentRefreshToken(db.Model):  # type: ignore[name-defined]
     """A refresh token spent by rotation, kept until it would expire: a second
-    use of it is theft. (Logout ends the token's session instead, and
-    `reason` is always "rotated" now; older rows may say "logout".)
-    """
+    use of it is theft (app.auth.tokens.spend_refresh_token)."""
 
-    __tablename__ = "revoked_tokens"
+    __tablename__ = "spent_refresh_tokens"
 
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
-    reason: Mapped[str] = mapped_column(String(16))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 

@@ -16,7 +16,6 @@ from sqlalchemy import update
 
 from app.auth import sessions as login_sessions
 from app.auth.metrics import count_revocation
-from app.auth.spent_tokens import ROTATED
 from app.extensions import db
 from app.models import User
 from app.platform.database import write_transaction
@@ -63,8 +62,8 @@ def spend_refresh_token(claims: dict[str, Any]) -> None:
     """Mark a refresh token used; a second use is theft and revokes every token of the account."""
     expires_at = datetime.fromtimestamp(int(claims["exp"]), tz=UTC)
     with write_transaction():
-        if current_app.extensions["blocklist"].add(claims["jti"], expires_at):
-            count_revocation(ROTATED)
+        if current_app.extensions["spent_tokens"].spend(claims["jti"], expires_at):
+            count_revocation("rotated")
             return
         revoke_all_tokens(claims["uid"], "refresh_reuse")
     logging.getLogger(__name__).warning(

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask
 
-from app.auth.spent_tokens import RedisBlocklist
+from app.auth.spent_tokens import RedisSpentTokens
 from app.extensions import limiter
 
 
@@ -16,9 +16,9 @@ def redis_clients(app: Flask) -> list[Any]:
     Call within an app context: the limiter's storage belongs to the current app.
     """
     clients = []
-    revocations = app.extensions["blocklist"]
-    if isinstance(revocations, RedisBlocklist):
-        clients.append(revocations.client)
+    spent_tokens = app.extensions["spent_tokens"]
+    if isinstance(spent_tokens, RedisSpentTokens):
+        clients.append(spent_tokens.client)
     from limits.storage import RedisStorage  # the limits package is loaded by Flask-Limiter
 
     storage = limiter.storage if app.config["RATELIMIT_ENABLED"] else None
