@@ -11,7 +11,9 @@ Access tokens are never recorded here: they end with their session
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import delete
@@ -22,7 +24,7 @@ from app.models import SpentRefreshToken
 
 SPENT = SpentRefreshToken.__table__
 # Both dialects' INSERT ... ON CONFLICT DO NOTHING: recording tells whether it was new.
-INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+INSERTS: dict[str, Callable[[Any], Any]] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 class DatabaseSpentTokens:
