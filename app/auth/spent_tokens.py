@@ -24,7 +24,10 @@ from app.models import SpentRefreshToken
 
 SPENT = SpentRefreshToken.__table__
 # Both dialects' INSERT ... ON CONFLICT DO NOTHING: recording tells whether it was new.
-INSERTS: dict[str, Callable[[Any], Any]] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+INSERTS: dict[str, Callable[[Any], Any]] = {
+    "sqlite": sqlite.insert,
+    "postgresql": postgresql.insert,
+}
 
 
 class DatabaseSpentTokens:

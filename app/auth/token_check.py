@@ -38,8 +38,9 @@ from jwt import MissingRequiredClaimError
 from sqlalchemy import bindparam, select
 
 from app.auth.sessions import touch_if_stale
-from app.extensions import db, jwt
+from app.extensions import jwt
 from app.models import MAX_ID, LoginSession, User
+from app.platform.database import execute
 from app.platform.errors import error_response
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -85,10 +86,10 @@ def check_claims(claims: dict[str, Any]) -> Account:
     """The one rule: the account a verified token's claims may act as now."""
     if not _well_formed(claims):
         raise TokenRefused("Invalid token.")
-    row = db.session.execute(ACCOUNT, {"uid": claims["uid"], "sid": claims["sid"]}).first()
+    row = execute(ACCOUNT, {"uid": claims["uid"], "sid": claims["sid"]}).first()
     if row is None:
         raise TokenRefused("Token is no longer valid.")
-    *fields, session_owner, session_ended, session_used = row
+    *fields, session_owner, session_ended, session_used = tuple(row)
     account = Account._make(fields)
     if (
         account.disabled

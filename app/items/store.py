@@ -31,7 +31,7 @@ from app.auth.token_check import token_account
 from app.extensions import db
 from app.items.timestamps import utc_timestamp_text
 from app.models import MAX_ID, Item, User
-from app.platform.database import like_pattern, write_transaction
+from app.platform.database import execute, like_pattern, write_transaction
 from app.platform.errors import abort
 
 # A row of ITEM_ROWS: id, title, description, owner, created_at, updated_at, version.
@@ -70,10 +70,25 @@ PAGES = {
 SEARCH_COUNT = select(func.count()).select_from(Item).where(OWNED, MATCHING)
 # The owner's count moves with every insert and delete, in the same write;
 # no row updated means the account is gone (deleted since its token was checked).
+# Writes name the tables, not the mapped classes: statements built once, and
+# no ORM bulk-write machinery on every request.
+USERS, ITEMS = User.__table__, Item.__table__
 COUNT_ITEMS = (
-    update(User)
-    .where(User.id == bindparam("owner_id"))
-    .values(item_count=User.item_count + bindparam("delta"))
+    update(USERS)
+    .where(USERS.c.id == bindparam("owner_id"))
+    .values(item_count=USERS.c.item_count + bindparam("delta"))
+)
+CREATE_ITEM = (
+    insert(ITEMS)
+    .values(
+        owner_id=bindparam("owner_id"),
+        title=bindparam("title"),
+        description=bindparam("description"),
+        created_at=bindparam("now"),
+        updated_at=bindparam("now"),
+        version=1,
+    )
+    .returning(ITEMS.c.id)
 )
 
 
@@ -86,7 +101,7 @@ def list_own_items(search: str | None, sort: str, offset: int, limit: int) -> Se
     params: dict[str, Any] = {"owner_id": token_account().id, "offset": offset, "limit": limit}
     if search:
         params["pattern"] = like_pattern(search)
-    return db.session.execute(PAGES[bool(search), sort], params).all()
+    return execute(PAGES[bool(search), sort], params).all()
 
 
 def count_own_items(search: str | None) -> int:
@@ -94,7 +109,7 @@ def count_own_items(search: str | None) -> int:
     if not search:
         return token_account().item_count
     params = {"owner_id": token_account().id, "pattern": like_pattern(search)}
-    return db.session.execute(SEARCH_COUNT, params).scalar_one()
+    return execute(SEARCH_COUNT, params).scalar_one()
 
 
 def get_own_item(item_id: int, *, lock: bool = False) -> ItemRow:
@@ -104,19 +119,17 @@ def get_own_item(item_id: int, *, lock: bool = False) -> ItemRow:
     if 0 < item_id <= MAX_ID:
         params = {"item_id": item_id, "owner_id": token_account().id}
         statement = OWN_ITEM.with_for_update(of=Item) if lock else OWN_ITEM
-        found = db.session.execute(statement, params).first()
+        found = execute(statement, params).first()
     if found is None:
         abort(404, "Item not found.")
     return found
 
 
 def create_item(title: str, description: str | None) -> ItemRow:
-    now = datetime.now(UTC)
-    values = {"title": title, "description": description, "created_at": now, "updated_at": now}
+    values = {"owner_id": token_account().id, "title": title, "description": description}
     with write_transaction() as connection:
         _count_change(connection, +1)
-        created = insert(Item).values(owner_id=token_account().id, version=1, **values)
-        item_id = connection.execute(created.returning(Item.id)).scalar_one()
+        item_id = connection.execute(CREATE_ITEM, values | {"now": datetime.now(UTC)}).scalar_one()
         return get_own_item(item_id)
 
 
@@ -131,14 +144,14 @@ def update_item(item_id: int, changes: dict[str, Any]) -> ItemRow:
         if not changes:
             return item
         changes |= {"updated_at": datetime.now(UTC), "version": item.version + 1}
-        connection.execute(update(Item).where(Item.id == item.id).values(**changes))
+        connection.execute(update(ITEMS).where(ITEMS.c.id == item.id).values(**changes))
         return get_own_item(item_id)
 
 
 def delete_item(item_id: int) -> None:
     with write_transaction() as connection:
         item = _locked_own_item(item_id)
-        connection.execute(delete(Item).where(Item.id == item.id))
+        connection.execute(delete(ITEMS).where(ITEMS.c.id == item.id))
         _count_change(connection, -1)
 
 

@@ -11,8 +11,9 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import event, exc
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Connection, CursorResult, Engine, make_url
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.sql.expression import Executable
 
 from app.extensions import db
 
@@ -113,6 +114,15 @@ def _tune_sqlite(connection: sqlite3.Connection, _record: ConnectionPoolEntry) -
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def execute(statement: Executable, params: Mapping[str, Any]) -> CursorResult[Any]:
+    """A Core statement on the request session's connection, its rows as plain rows.
+
+    Through the session itself, a statement of mapped columns would also run
+    the ORM's result machinery, which costs more than a small read.
+    """
+    return db.session.connection().execute(statement, params)
 
 
 @contextmanager
