@@ -10,7 +10,8 @@
 #   CLUSTER_PORT        HTTPS port of nginx on 127.0.0.1 (8443)
 #   CLUSTER_HTTP_PORT   plain HTTP port that redirects to HTTPS (8080)
 #   CLUSTER_APP_PORTS   the instances' three ports ("8001 8002 8003")
-#   CLUSTER_STATE_DIR   pid files, logs, generated secret and certificate (instance/cluster)
+#   CLUSTER_STATE_DIR   pid files, logs, generated secret and certificate, Prometheus config
+#                       (instance/cluster)
 #   DATABASE_URL, REDIS_URL, SECRET_KEY, TLS_CERT, TLS_KEY, WEB_CONCURRENCY (2 per instance),
 #   MAX_CONTENT_LENGTH, GUNICORN_GRACEFUL_TIMEOUT, and every other app setting.
 set -euo pipefail
@@ -94,6 +95,17 @@ render_nginx_config() {
         NGINX_SERVER_NAME=_ NGINX_UPSTREAMS="${APP_PORTS[*]/#/127.0.0.1:}" \
         NGINX_LOG_DIR="$STATE/nginx" NGINX_TEMP_DIR="$STATE/nginx/temp" NGINX_USER="nobody nogroup" \
         TLS_CERT="$TLS_CERT" TLS_KEY="$TLS_KEY" deploy/render-nginx.sh > "$1"
+}
+
+# The Prometheus config of these instances, CLUSTER_STATE_DIR/prometheus.yml:
+# deploy/prometheus/cluster.yml with their ports and the absolute path of the
+# alert rules.
+write_prometheus_config() {
+    local targets
+    targets="$(printf '"127.0.0.1:%s", ' "${APP_PORTS[@]}")"
+    sed -e "s|^\(      - targets: \).*|\1[${targets%, }]|" \
+        -e "s|^  - alerts.yml$|  - $ROOT/deploy/prometheus/alerts.yml|" \
+        deploy/prometheus/cluster.yml > "$STATE/prometheus.yml"
 }
 
 # Poll $1 (a URL) until it answers 200, while pid $2 lives; curl -k because
@@ -243,6 +255,7 @@ start() {
     check_ports
     secret_key
     certificate
+    write_prometheus_config
     say "migrating the schema"
     "$BIN/flask" db upgrade >>"$STATE/migrate.log" 2>&1 \
         || { tail -n 20 "$STATE/migrate.log" >&2; fail "flask db upgrade failed"; }

@@ -22,6 +22,7 @@ from contextlib import ExitStack
 from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy import MetaData, create_engine
 from sqlalchemy.engine import make_url
 
@@ -453,3 +454,13 @@ def test_start_with_other_settings_is_refused_and_status_shows_the_urls(cluster:
     for n, port in enumerate(cluster.app_ports, start=1):
         line = f"instance-{n}: running (pid {cluster.pid(n)}) http://127.0.0.1:{port}"
         assert line in status.stdout
+
+
+def test_the_prometheus_config_lists_the_instances_started(cluster: Cluster) -> None:
+    config = yaml.safe_load((cluster.state / "prometheus.yml").read_text())
+    [job] = config["scrape_configs"]
+    assert job["static_configs"] == [
+        {"targets": [f"127.0.0.1:{port}" for port in cluster.app_ports]}
+    ]
+    assert config["rule_files"] == [str(ROOT / "deploy" / "prometheus" / "alerts.yml")]
+
