@@ -12,6 +12,7 @@ import http.client
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -464,3 +465,58 @@ def test_the_prometheus_config_lists_the_instances_started(cluster: Cluster) -> 
     ]
     assert config["rule_files"] == [str(ROOT / "deploy" / "prometheus" / "alerts.yml")]
 
+
+def served_certificate(port: int) -> bytes:
+    return ssl.PEM_cert_to_DER_cert(ssl.get_server_certificate(("127.0.0.1", port)))
+
+
+def test_a_renewed_certificate_is_served_after_a_reload_and_no_request_fails(
+    cluster: Cluster,
+) -> None:
+    """What certbot's deploy hook does: new files in place, then `nginx -s reload`."""
+    tls = cluster.state / "tls"
+    before = served_certificate(cluster.https_port)
+    renewed = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-days", "30", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+         "-keyout", str(tls / "key.pem"), "-out", str(tls / "cert.pem")],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert renewed.returncode == 0, renewed.stderr
+    new = ssl.PEM_cert_to_DER_cert((tls / "cert.pem").read_text())
+    assert new != before
+
+    statuses: list[int] = []
+    done = threading.Event()
+
+    def keep_asking() -> None:
+        # Each call is a new connection: each is verified against the file, old or new.
+        trusted = ssl.create_default_context()
+        trusted.load_verify_locations(cadata=ssl.DER_cert_to_PEM_cert(before))
+        trusted.load_verify_locations(cadata=ssl.DER_cert_to_PEM_cert(new))
+        client = local(cluster.https_port, trusted)
+        while not done.is_set() and len(statuses) < 500:
+            try:
+                statuses.append(client.call("GET", "/health/live").status)
+            except (OSError, http.client.HTTPException):
+                statuses.append(CUT_OFF)
+
+    asker = threading.Thread(target=keep_asking)
+    asker.start()
+    try:
+        nginx = cluster.state / "nginx"
+        reload = subprocess.run(
+            ["nginx", "-p", f"{nginx}/", "-c", str(nginx / "nginx.conf"),
+             "-e", str(nginx / "error.log"),
+             "-g", f"daemon off; pid {nginx / 'nginx.pid'};", "-s", "reload"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert reload.returncode == 0, reload.stderr
+        assert wait_until(lambda: served_certificate(cluster.https_port) == new, 10)
+        count = len(statuses)
+        assert wait_until(lambda: len(statuses) > count + 5, 10)
+    finally:
+        done.set()
+        asker.join(timeout=30)
+    assert statuses and set(statuses) == {200}
