@@ -10,8 +10,8 @@
 #   CLUSTER_PORT        HTTPS port of nginx on 127.0.0.1 (8443)
 #   CLUSTER_HTTP_PORT   plain HTTP port that redirects to HTTPS (8080)
 #   CLUSTER_APP_PORTS   the instances' three ports ("8001 8002 8003")
-#   CLUSTER_STATE_DIR   pid files, logs, generated secret and certificate, Prometheus config
-#                       (instance/cluster)
+#   CLUSTER_STATE_DIR   pid files, logs, generated secret and certificate, Prometheus and
+#                       logrotate configs (instance/cluster)
 #   DATABASE_URL, REDIS_URL, SECRET_KEY, TLS_CERT, TLS_KEY, WEB_CONCURRENCY (2 per instance),
 #   MAX_CONTENT_LENGTH, GUNICORN_GRACEFUL_TIMEOUT, and every other app setting.
 set -euo pipefail
@@ -106,6 +106,11 @@ write_prometheus_config() {
     sed -e "s|^\(      - targets: \).*|\1[${targets%, }]|" \
         -e "s|^  - alerts.yml$|  - $ROOT/deploy/prometheus/alerts.yml|" \
         deploy/prometheus/cluster.yml > "$STATE/prometheus.yml"
+}
+
+# logrotate's config for the logs of this cluster, CLUSTER_STATE_DIR/logrotate.conf.
+write_logrotate_config() {
+    sed -e "s|@STATE@|$STATE|g" deploy/logrotate.conf.template > "$STATE/logrotate.conf"
 }
 
 # Poll $1 (a URL) until it answers 200, while pid $2 lives; curl -k because
@@ -256,6 +261,7 @@ start() {
     secret_key
     certificate
     write_prometheus_config
+    write_logrotate_config
     say "migrating the schema"
     "$BIN/flask" db upgrade >>"$STATE/migrate.log" 2>&1 \
         || { tail -n 20 "$STATE/migrate.log" >&2; fail "flask db upgrade failed"; }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -20,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -520,3 +522,40 @@ def test_a_renewed_certificate_is_served_after_a_reload_and_no_request_fails(
         done.set()
         asker.join(timeout=30)
     assert statuses and set(statuses) == {200}
+
+
+@pytest.mark.skipif(shutil.which("logrotate") is None, reason="logrotate is not installed")
+def test_logrotate_rotates_every_log_and_nginx_and_the_instances_write_on(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    config = cluster.state / "logrotate.conf"
+    status = tmp_path / "logrotate.state"
+    checked = subprocess.run(
+        ["logrotate", "--debug", "--state", str(status), str(config)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stderr
+    assert "\nerror:" not in "\n" + checked.stderr, checked.stderr
+
+    # A request of each kind lands in every log first, so none is skipped as empty.
+    assert cluster.nginx.call("GET", "/health").status == 200
+    rotated = subprocess.run(
+        ["logrotate", "--force", "--state", str(status), str(config)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert rotated.returncode == 0, rotated.stderr
+    for log in ("instance-1.log", "instance-2.log", "instance-3.log", "nginx/access.log"):
+        assert (cluster.state / f"{log}.1").stat().st_size > 0, log
+
+    # Copied and truncated: nginx and the instances write on in the same files.
+    request_id = f"rotated-{uuid.uuid4().hex}"
+    access_log = cluster.state / "nginx" / "access.log"
+
+    def logged_by_nginx() -> bool:
+        reply = cluster.nginx.call("GET", "/api/v1/items", headers={"X-Request-ID": request_id})
+        assert reply.status == 401
+        return request_id in access_log.read_text()
+
+    assert wait_until(logged_by_nginx, 10)
+    logs = [cluster.state / f"instance-{n}.log" for n in (1, 2, 3)]
+    assert wait_until(lambda: any(request_id in log.read_text() for log in logs), 5)
