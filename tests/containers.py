@@ -19,9 +19,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
 from tests.live import REPO_ROOT
 
 PODMAN = shutil.which("podman")
@@ -154,21 +151,6 @@ def running(
         yield container
     finally:
         podman("rm", "--force", "--time", "0", container.name)
-
-
-@contextmanager
-def scratch_database(server_url: str, name: str) -> Iterator[str]:
-    """A new, empty database `name` on the server of `server_url`, dropped at the end."""
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def self_signed_certificate(folder: Path) -> tuple[Path, Path]:

@@ -30,9 +30,9 @@ from tests.containers import (
     podman,
     run_once,
     running,
-    scratch_database,
     self_signed_certificate,
 )
+from tests.databases import scratch_database
 from tests.live import Client, free_ports
 
 DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")

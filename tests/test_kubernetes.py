@@ -31,8 +31,8 @@ from tests.containers import (
     missing_podman,
     podman,
     run_once,
-    scratch_database,
 )
+from tests.databases import scratch_database
 from tests.live import REPO_ROOT, free_ports
 
 KUBERNETES = REPO_ROOT / "deploy" / "kubernetes"
