@@ -98,7 +98,9 @@ class Container:
     name: str
 
     def logs(self) -> str:
-        return podman("logs", self.name).stdout + podman("logs", self.name).stderr
+        """What the container wrote to stdout and stderr (podman gives them back apart)."""
+        read = podman("logs", self.name)
+        return read.stdout + read.stderr
 
     def inspect(self, template: str) -> str:
         return podman("inspect", "--format", template, self.name).stdout.strip()
