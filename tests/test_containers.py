@@ -123,7 +123,7 @@ def stack(images: None, database: str, tmp_path_factory: pytest.TempPathFactory)
     secret = secrets.token_urlsafe(48)
     migrated = run_once(API_IMAGE, "flask", "db", "upgrade", env=api_env(database, 0))
     assert migrated.returncode == 0, migrated.stderr
-    cert, key = self_signed_certificate(tmp_path_factory.mktemp("tls"))
+    cert, _ = self_signed_certificate(tmp_path_factory.mktemp("tls"))
     read_only = ["--read-only", "--read-only-tmpfs=false", "--tmpfs", "/tmp"]  # noqa: S108
     with (
         running(API_IMAGE, {**api_env(database, replica_ports[0]), "SECRET_KEY": secret}) as one,
