@@ -10,7 +10,8 @@
 #   CLUSTER_PORT        HTTPS port of nginx on 127.0.0.1 (8443)
 #   CLUSTER_HTTP_PORT   plain HTTP port that redirects to HTTPS (8080)
 #   CLUSTER_APP_PORTS   the instances' three ports ("8001 8002 8003")
-#   CLUSTER_STATE_DIR   pid files, logs, generated secret and certificate (instance/cluster)
+#   CLUSTER_STATE_DIR   pid files, logs, generated secret and certificate, Prometheus and
+#                       logrotate configs (instance/cluster)
 #   DATABASE_URL, REDIS_URL, SECRET_KEY, TLS_CERT, TLS_KEY, WEB_CONCURRENCY (2 per instance),
 #   MAX_CONTENT_LENGTH, GUNICORN_GRACEFUL_TIMEOUT, and every other app setting.
 set -euo pipefail
@@ -86,22 +87,31 @@ certificate() {
     fi
 }
 
-# Write the configuration for this cluster to $1.
+# Write the configuration for this cluster to $1: the template real servers
+# use, on 127.0.0.1, with logs and temp folders in the state directory.
 render_nginx_config() {
     mkdir -p "$STATE/nginx/temp"
-    sed -e "s|@STATE@|$STATE/nginx|g" \
-        -e "s|@HTTPS_PORT@|$HTTPS_PORT|g" \
-        -e "s|@HTTP_PORT@|$HTTP_PORT|g" \
-        -e "s|@APP_PORT_1@|${APP_PORTS[0]}|g" \
-        -e "s|@APP_PORT_2@|${APP_PORTS[1]}|g" \
-        -e "s|@APP_PORT_3@|${APP_PORTS[2]}|g" \
-        -e "s|@TLS_CERT@|$TLS_CERT|g" \
-        -e "s|@TLS_KEY@|$TLS_KEY|g" \
-        -e "s|@MAX_BODY@|${MAX_CONTENT_LENGTH:-1048576}|g" \
-        deploy/nginx.conf.template > "$1"
+    NGINX_LISTEN=127.0.0.1 NGINX_HTTPS_PORT="$HTTPS_PORT" NGINX_HTTP_PORT="$HTTP_PORT" \
+        NGINX_SERVER_NAME=_ NGINX_UPSTREAMS="${APP_PORTS[*]/#/127.0.0.1:}" \
+        NGINX_LOG_DIR="$STATE/nginx" NGINX_TEMP_DIR="$STATE/nginx/temp" NGINX_USER="nobody nogroup" \
+        TLS_CERT="$TLS_CERT" TLS_KEY="$TLS_KEY" deploy/render-nginx.sh > "$1"
 }
 
-nginx_cmd() { nginx -p "$STATE/nginx/" -c "$STATE/nginx/nginx.conf" -e "$STATE/nginx/error.log" "$@"; }
+# The Prometheus config of these instances, CLUSTER_STATE_DIR/prometheus.yml:
+# deploy/prometheus/cluster.yml with their ports and the absolute path of the
+# alert rules.
+write_prometheus_config() {
+    local targets
+    targets="$(printf '"127.0.0.1:%s", ' "${APP_PORTS[@]}")"
+    sed -e "s|^\(      - targets: \).*|\1[${targets%, }]|" \
+        -e "s|^  - alerts.yml$|  - $ROOT/deploy/prometheus/alerts.yml|" \
+        deploy/prometheus/cluster.yml > "$STATE/prometheus.yml"
+}
+
+# logrotate's config for the logs of this cluster, CLUSTER_STATE_DIR/logrotate.conf.
+write_logrotate_config() {
+    sed -e "s|@STATE@|$STATE|g" deploy/logrotate.conf.template > "$STATE/logrotate.conf"
+}
 
 # Poll $1 (a URL) until it answers 200, while pid $2 lives; curl -k because
 # this only asks our own nginx whether it is up, not who it is.
@@ -149,6 +159,11 @@ wait_instance() {
 
 start_nginx() {
     local pid
+    # What only this local run needs is given on the command line: the master
+    # stays in the foreground (this script owns it), and it has its own
+    # prefix, error log and pid file in the state directory, not the system's.
+    local args=(-p "$STATE/nginx/" -c "$STATE/nginx/nginx.conf" -e "$STATE/nginx/error.log"
+        -g "daemon off; pid $STATE/nginx/nginx.pid;")
     if pid="$(running_pid "$STATE/nginx/nginx.pid")"; then
         # A reload closes every idle client connection: only when needed.
         render_nginx_config "$STATE/nginx/nginx.conf.new"
@@ -158,17 +173,16 @@ start_nginx() {
             return
         fi
         mv "$STATE/nginx/nginx.conf.new" "$STATE/nginx/nginx.conf"
-        nginx_cmd -s reload
+        nginx "${args[@]}" -s reload
         say "nginx already running (pid $pid); configuration reloaded"
         return
     fi
     render_nginx_config "$STATE/nginx/nginx.conf"
-    if ! nginx_cmd -t -q; then
+    if ! nginx "${args[@]}" -t -q; then
         say "nginx refused the configuration in $STATE/nginx/nginx.conf"
         return 1
     fi
-    setsid --fork nginx -p "$STATE/nginx/" -c "$STATE/nginx/nginx.conf" \
-        -e "$STATE/nginx/error.log" >>"$STATE/nginx/stdout.log" 2>&1 </dev/null
+    setsid --fork nginx "${args[@]}" >>"$STATE/nginx/stdout.log" 2>&1 </dev/null
     for _ in $(seq 50); do
         pid="$(running_pid "$STATE/nginx/nginx.pid")" && break
         sleep 0.1
@@ -246,6 +260,8 @@ start() {
     check_ports
     secret_key
     certificate
+    write_prometheus_config
+    write_logrotate_config
     say "migrating the schema"
     "$BIN/flask" db upgrade >>"$STATE/migrate.log" 2>&1 \
         || { tail -n 20 "$STATE/migrate.log" >&2; fail "flask db upgrade failed"; }

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -19,9 +21,11 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy import MetaData, create_engine
 from sqlalchemy.engine import make_url
 
@@ -453,3 +457,105 @@ def test_start_with_other_settings_is_refused_and_status_shows_the_urls(cluster:
     for n, port in enumerate(cluster.app_ports, start=1):
         line = f"instance-{n}: running (pid {cluster.pid(n)}) http://127.0.0.1:{port}"
         assert line in status.stdout
+
+
+def test_the_prometheus_config_lists_the_instances_started(cluster: Cluster) -> None:
+    config = yaml.safe_load((cluster.state / "prometheus.yml").read_text())
+    [job] = config["scrape_configs"]
+    assert job["static_configs"] == [
+        {"targets": [f"127.0.0.1:{port}" for port in cluster.app_ports]}
+    ]
+    assert config["rule_files"] == [str(ROOT / "deploy" / "prometheus" / "alerts.yml")]
+
+
+def served_certificate(port: int) -> bytes:
+    return ssl.PEM_cert_to_DER_cert(ssl.get_server_certificate(("127.0.0.1", port)))
+
+
+def test_a_renewed_certificate_is_served_after_a_reload_and_no_request_fails(
+    cluster: Cluster,
+) -> None:
+    """What certbot's deploy hook does: new files in place, then `nginx -s reload`."""
+    tls = cluster.state / "tls"
+    before = served_certificate(cluster.https_port)
+    renewed = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-days", "30", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+         "-keyout", str(tls / "key.pem"), "-out", str(tls / "cert.pem")],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert renewed.returncode == 0, renewed.stderr
+    new = ssl.PEM_cert_to_DER_cert((tls / "cert.pem").read_text())
+    assert new != before
+
+    statuses: list[int] = []
+    done = threading.Event()
+
+    def keep_asking() -> None:
+        # Each call is a new connection: each is verified against the file, old or new.
+        trusted = ssl.create_default_context()
+        trusted.load_verify_locations(cadata=ssl.DER_cert_to_PEM_cert(before))
+        trusted.load_verify_locations(cadata=ssl.DER_cert_to_PEM_cert(new))
+        client = local(cluster.https_port, trusted)
+        while not done.is_set() and len(statuses) < 500:
+            try:
+                statuses.append(client.call("GET", "/health/live").status)
+            except (OSError, http.client.HTTPException):
+                statuses.append(CUT_OFF)
+
+    asker = threading.Thread(target=keep_asking)
+    asker.start()
+    try:
+        nginx = cluster.state / "nginx"
+        reload = subprocess.run(
+            ["nginx", "-p", f"{nginx}/", "-c", str(nginx / "nginx.conf"),
+             "-e", str(nginx / "error.log"),
+             "-g", f"daemon off; pid {nginx / 'nginx.pid'};", "-s", "reload"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert reload.returncode == 0, reload.stderr
+        assert wait_until(lambda: served_certificate(cluster.https_port) == new, 10)
+        count = len(statuses)
+        assert wait_until(lambda: len(statuses) > count + 5, 10)
+    finally:
+        done.set()
+        asker.join(timeout=30)
+    assert statuses and set(statuses) == {200}
+
+
+@pytest.mark.skipif(shutil.which("logrotate") is None, reason="logrotate is not installed")
+def test_logrotate_rotates_every_log_and_nginx_and_the_instances_write_on(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    config = cluster.state / "logrotate.conf"
+    status = tmp_path / "logrotate.state"
+    checked = subprocess.run(
+        ["logrotate", "--debug", "--state", str(status), str(config)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stderr
+    assert "\nerror:" not in "\n" + checked.stderr, checked.stderr
+
+    # A request of each kind lands in every log first, so none is skipped as empty.
+    assert cluster.nginx.call("GET", "/health").status == 200
+    rotated = subprocess.run(
+        ["logrotate", "--force", "--state", str(status), str(config)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert rotated.returncode == 0, rotated.stderr
+    for log in ("instance-1.log", "instance-2.log", "instance-3.log", "nginx/access.log"):
+        assert (cluster.state / f"{log}.1").stat().st_size > 0, log
+
+    # Copied and truncated: nginx and the instances write on in the same files.
+    request_id = f"rotated-{uuid.uuid4().hex}"
+    access_log = cluster.state / "nginx" / "access.log"
+
+    def logged_by_nginx() -> bool:
+        reply = cluster.nginx.call("GET", "/api/v1/items", headers={"X-Request-ID": request_id})
+        assert reply.status == 401
+        return request_id in access_log.read_text()
+
+    assert wait_until(logged_by_nginx, 10)
+    logs = [cluster.state / f"instance-{n}.log" for n in (1, 2, 3)]
+    assert wait_until(lambda: any(request_id in log.read_text() for log in logs), 5)

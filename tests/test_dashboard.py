@@ -1,4 +1,5 @@
-"""The Grafana dashboard and the Prometheus scrape config in deploy/ match what the app exports."""
+"""The Grafana dashboard, the Prometheus scrape config and the alert rules in deploy/ match what
+the app exports."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from tests.live import REPO_ROOT, LiveServer, running_server
 
 DASHBOARD = json.loads((REPO_ROOT / "deploy" / "grafana" / "items-api.json").read_text())
 DATASOURCES = yaml.safe_load((REPO_ROOT / "deploy" / "grafana" / "datasources.yaml").read_text())
-SCRAPE_CONFIG = yaml.safe_load((REPO_ROOT / "deploy" / "prometheus.yml").read_text())
+SCRAPE_CONFIG = yaml.safe_load((REPO_ROOT / "deploy" / "prometheus" / "cluster.yml").read_text())
+ALERTS = yaml.safe_load((REPO_ROOT / "deploy" / "prometheus" / "alerts.yml").read_text())
 CLUSTER_SCRIPT = (REPO_ROOT / "deploy" / "cluster.sh").read_text()
 METRICS_TOKEN = "dashboard-test-metrics-token-0123456789"
 
@@ -35,6 +37,10 @@ def queries() -> list[str]:
     found = [target["expr"] for panel in panels() for target in panel["targets"]]
     found += [variable["query"]["query"] for variable in DASHBOARD["templating"]["list"]]
     return found
+
+
+def alert_expressions() -> list[str]:
+    return [rule["expr"] for group in ALERTS["groups"] for rule in group["rules"]]
 
 
 def selectors(query: str) -> tuple[dict[str, set[str]], set[str]]:
@@ -118,6 +124,21 @@ def test_every_query_names_only_exported_metrics_and_labels(
         assert labels <= available[name] | TARGET_LABELS, f"{name} has no label {labels}"
     known = set().union(*(available[name] for name in metrics)) | TARGET_LABELS
     assert grouping <= known, f"grouping by {grouping - known} in {query!r}"
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("expr", alert_expressions())
+def test_every_alert_names_only_exported_metrics_and_labels(
+    expr: str, exported: dict[str, set[str]]
+) -> None:
+    metrics, grouping = selectors(expr)
+    # `up` is Prometheus's own series of each target it scrapes.
+    available = {**exported, "up": set()}
+    for name, labels in metrics.items():
+        assert name in available, f"{name} is not exported by /metrics"
+        assert labels <= available[name] | TARGET_LABELS, f"{name} has no label {labels}"
+    known = set().union(*(available[name] for name in metrics)) | TARGET_LABELS
+    assert grouping <= known, f"grouping by {grouping - known} in {expr!r}"
 
 
 @pytest.mark.live
