@@ -5,4 +5,6 @@ try:
     app = create_app(commands=False)
 except ConfigError as error:  # gunicorn: one line naming the setting, not a traceback
     error.show()
-    raise SystemExit(error.exit_code) from None
+    # 3 is gunicorn's "worker failed to boot": a server that loads the app in
+    # each worker (deploy/gunicorn.prod.py) stops, instead of forking forever.
+    raise SystemExit(3) from None

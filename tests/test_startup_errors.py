@@ -58,3 +58,16 @@ def test_gunicorn_names_the_bad_setting_in_one_line(
 ) -> None:
     command = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"]
     assert_one_line(run(command, tmp_path, name, value), expected)
+
+
+@pytest.mark.live
+def test_gunicorn_loading_the_app_per_worker_stops_on_a_bad_setting(tmp_path: Path) -> None:
+    """deploy/gunicorn.prod.py loads the app in each worker: a refused setting
+    must stop the server, not have gunicorn replace failing workers forever."""
+    name, value, expected = BAD_SETTINGS[0]
+    command = [str(BIN / "gunicorn"), "-c", "deploy/gunicorn.prod.py", "wsgi:app"]
+    result = run(command, tmp_path, name, value)
+    assert result.returncode != 0
+    refusals = [line for line in result.stderr.splitlines() if expected in line]
+    assert 1 <= len(refusals) <= 2, result.stderr
+    assert "Traceback" not in result.stderr
