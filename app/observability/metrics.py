@@ -1,14 +1,9 @@
 """Prometheus metrics: requests, auth events, health and active users, merged across workers.
 
-Series are labelled by the matched URL rule (not the raw path, so ids and
-probes add no series), the method and the status. The auth code counts
-its decisions (app.auth.metrics); database and Redis health and active
-users are worked out at scrape time (app.observability.scrape_gauges). Under gunicorn,
-PROMETHEUS_MULTIPROC_DIR (set up by gunicorn.conf.py) holds every worker's
-values and /metrics adds them up.
-
-Who may read /metrics: with METRICS_TOKEN set, whoever presents it as a
-bearer token; without it, nobody (404), so metrics are never open by accident.
+Requests are labelled by URL rule (not the raw path, so ids and probes add no
+series), method and status; auth events come from app.auth.metrics, the gauges
+from app.observability.scrape_gauges. Under gunicorn, PROMETHEUS_MULTIPROC_DIR
+holds every worker's values. Without METRICS_TOKEN, /metrics is not found (404).
 """
 
 from __future__ import annotations
@@ -44,8 +39,8 @@ blp = Blueprint("metrics", __name__, description="Service metrics.")
 class RequestMetrics:
     """The request counter and latency histogram of one app."""
 
-    def __init__(self, scraped: ScrapeGauges) -> None:
-        self._scraped = scraped
+    def __init__(self) -> None:
+        self._scraped = ScrapeGauges()
         # The children of each label set, looked up once (labels() locks and
         # checks its arguments on every call). Routes and statuses are few.
         self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
@@ -60,7 +55,7 @@ class RequestMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(scraped)  # read as is when not multiprocess
+        self.registry.register(self._scraped)  # read as is when not multiprocess
 
     def observe_request(self, current: Request, response: Response, seconds: float) -> None:
         """Count the request under its route template, never its raw path."""
@@ -116,5 +111,5 @@ def _authorize() -> None:
 
 def init_app(app: Flask) -> None:
     """Keep this app's metrics; /metrics is registered by create_app."""
-    metrics = app.extensions["request_metrics"] = RequestMetrics(ScrapeGauges(app))
+    metrics = app.extensions["request_metrics"] = RequestMetrics()
     auth_metrics.init_app(app, metrics.registry)
