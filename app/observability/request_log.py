@@ -1,10 +1,8 @@
 """One JSON log line per request, tied together by a request id.
 
-Every record logged under the `app` logger is written to stderr as one JSON
-object; inside a request it carries that request's id. The request line
-names the method, path (never the query string), status, duration, user and
-client address, and nothing from headers or bodies, so no token or password
-can reach the log. With tracing on, lines also carry the trace id.
+Every `app.*` record goes to stderr as one JSON object, with the request id (and
+trace id) of the request it is logged in. The request line holds nothing from the
+query string, headers or body, so no token or password can reach the log.
 """
 
 from __future__ import annotations
@@ -96,9 +94,7 @@ def log_request(
 ) -> None:
     """The request's one log line, built only when INFO lines are written.
 
-    It goes straight to the JSON handler, as a record would, without the
-    logging module's record: for the one line every request writes, that
-    costs more than a cached request's token check.
+    It skips the logging module's record, which costs more than a cached token check.
     """
     if not log.isEnabledFor(logging.INFO):
         return
@@ -120,7 +116,6 @@ def log_request(
 def accepted_account(context: Any = g) -> Any:
     """The account (app.auth.token_check.Account) of the request's accepted token, else None.
 
-    Read from what the token check loaded, never from the database: the
-    account may be gone by now (deleted by this very request).
+    Read from what the token check loaded, not the database: this very request may delete it.
     """
     return context.get("token_account")
