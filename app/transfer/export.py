@@ -11,6 +11,8 @@ import contextlib
 import json
 import os
 import tempfile
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import TextIO
 
@@ -83,30 +85,25 @@ def _write_users(out: TextIO) -> int:
 
 def _write_items(out: TextIO) -> int:
     count = 0
-    owner: str | None = None
     statement = (
         select(User.username, Item.id, Item.title, Item.description, Item.created_at)
         .join(Item.owner)
         .order_by(User.id, Item.created_at, Item.id)
         .execution_options(yield_per=STREAM_SIZE)
     )
-    for username, item_id, title, description, created_at in db.session.execute(statement):
-        if username != owner:
-            opening = "\n    ]," if owner is not None else ""
-            out.write(f"{opening}\n    {json.dumps(username)}: [")
-            owner = username
-        else:
-            out.write(",")
-        record = {
-            "id": item_id,
-            "title": title,
-            "description": description,
-            "owner": username,
-            # Full precision: the import recognises items by their creation time.
-            "created_at": created_at.isoformat(),
-        }
-        out.write(f"\n      {json.dumps(record, ensure_ascii=False)}")
-        count += 1
-    if owner is not None:
+    owners = groupby(db.session.execute(statement), key=itemgetter(0))
+    for index, (username, owned) in enumerate(owners):
+        out.write(f"{',' if index else ''}\n    {json.dumps(username)}: [")
+        for position, (_, item_id, title, description, created_at) in enumerate(owned):
+            record = {
+                "id": item_id,
+                "title": title,
+                "description": description,
+                "owner": username,
+                # Full precision: the import recognises items by their creation time.
+                "created_at": created_at.isoformat(),
+            }
+            out.write(f"{',' if position else ''}\n      {json.dumps(record, ensure_ascii=False)}")
+            count += 1
         out.write("\n    ]")
     return count
