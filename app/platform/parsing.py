@@ -48,7 +48,8 @@ class RequestParser(FlaskParser):
     """
 
     def _raw_load_json(self, req: flask.Request) -> Any:
-        if not core.is_json(req.mimetype) and _has_body(req):
+        chunked = "chunked" in req.headers.get("Transfer-Encoding", "")
+        if not core.is_json(req.mimetype) and (req.content_length or chunked):
             abort(415, message="Send the body as application/json.")
         body = req.get_data(cache=True)
         if not body:
@@ -83,7 +84,3 @@ class RequestParser(FlaskParser):
         self, error: Any, req: flask.Request, *args: Any, **kwargs: Any
     ) -> Any:
         abort(400, message="The body is not valid JSON.", errors={"json": ["Invalid JSON body."]})
-
-
-def _has_body(req: flask.Request) -> bool:
-    return bool(req.content_length) or "chunked" in req.headers.get("Transfer-Encoding", "")
