@@ -50,9 +50,9 @@ def finish_request(response: Response) -> Response:
         start_request()
     seconds = time.perf_counter() - context.request_started
     response.headers[REQUEST_ID_HEADER] = context.request_id
-    extensions = _unproxied(current_app).extensions
-    extensions["request_metrics"].observe_request(current, response, seconds)
-    request_log.log_request(extensions["request_log"], current, context, response, seconds)
+    metrics = _unproxied(current_app).extensions["request_metrics"]
+    metrics.observe_request(current, response, seconds)
+    request_log.log_request(current, context, response, seconds)
     return response
 
 

@@ -69,6 +69,10 @@ class StderrHandler(logging.StreamHandler):
             sys.stderr.write(line + "\n")
 
 
+# One handler for every app: the `app` logger is shared.
+HANDLER = StderrHandler()
+
+
 def init_app(app: Flask) -> None:
     """Log `app.*` records as JSON at LOG_LEVEL."""
     level = app.config["LOG_LEVEL"]
@@ -76,11 +80,7 @@ def init_app(app: Flask) -> None:
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
     logger = logging.getLogger("app")
     logger.setLevel(level)
-    handler = next((h for h in logger.handlers if isinstance(h, StderrHandler)), None)
-    if handler is None:
-        handler = StderrHandler()
-        logger.addHandler(handler)
-    app.extensions["request_log"] = handler
+    logger.addHandler(HANDLER)  # once: addHandler skips a handler already there
 
 
 def request_id(current: Request) -> str:
@@ -89,9 +89,7 @@ def request_id(current: Request) -> str:
     return incoming if SANE_REQUEST_ID.fullmatch(incoming) else os.urandom(16).hex()
 
 
-def log_request(
-    handler: StderrHandler, current: Request, context: Any, response: Response, seconds: float
-) -> None:
+def log_request(current: Request, context: Any, response: Response, seconds: float) -> None:
     """The request's one log line, built only when INFO lines are written.
 
     It skips the logging module's record, which costs more than a cached token check.
@@ -110,7 +108,7 @@ def log_request(
     }
     if "trace_id" in context:  # set only when tracing is on (app.observability.tracing)
         entry["trace_id"] = context.trace_id
-    handler.write_line(json.dumps(entry))
+    HANDLER.write_line(json.dumps(entry))
 
 
 def accepted_account(context: Any = g) -> Any:
