@@ -33,9 +33,8 @@ def init_app(app: Flask) -> None:
     sentry_sdk.init(
         dsn=app.config["SENTRY_DSN"],
         environment=app.config["APP_ENV"],
-        # send_default_pii is left at its default, off (naming it is
-        # deprecated since sentry-sdk 2.75), which also keeps the SDK's own
-        # scrubber of sensitive fields on.
+        # send_default_pii stays off by default (naming it is deprecated since
+        # sentry-sdk 2.75), which also keeps the SDK's own scrubber on.
         include_local_variables=False,
         max_request_body_size="never",
         default_integrations=False,

@@ -1,9 +1,8 @@
 """OpenTelemetry traces over OTLP/HTTP; this module is imported only when OTEL_* asks for them.
 
-A request is one server span named by its method and route template, with the
-status, the accepted token's user id and the request id, and a child span per
-SQL statement (from the engine's events) and Redis command. The exporter and
-provider read the standard OTEL_* variables. Each app has its own provider
+A request is one server span named by its method and route template, with a child
+span per SQL statement (from the engine's events) and Redis command. The exporter
+reads the standard OTEL_* variables. Each app has its own provider
 (app.extensions["tracer_provider"]); the global one is left alone.
 """
 
@@ -32,11 +31,8 @@ DEFAULT_SERVICE_NAME = "items-api"
 def init_app(app: Flask) -> None:
     """Trace this app's requests, SQL and Redis; `TRACE_EXPORTER` (tests only) replaces OTLP."""
     exporter: SpanExporter = app.config.get("TRACE_EXPORTER") or OTLPSpanExporter()
-    provider = TracerProvider(
-        resource=Resource.create(
-            {SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME") or DEFAULT_SERVICE_NAME}
-        )
-    )
+    service = os.environ.get("OTEL_SERVICE_NAME") or DEFAULT_SERVICE_NAME
+    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}))
     provider.add_span_processor(BatchSpanProcessor(exporter))
     app.extensions["tracer_provider"] = provider
     tracer = provider.get_tracer(__name__)

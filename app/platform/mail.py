@@ -1,10 +1,9 @@
 """Outgoing mail: SMTP through Flask-Mailman, or the log when MAIL_SERVER is unset.
 
-Each mail goes out on its own thread after the caller's commit, so the answer
-never waits for the SMTP server nor tells whether a mail was sent. The threads
-are not daemons: a stopping worker finishes its sends (each bounded by
-MAIL_TIMEOUT). A failed send is logged without the message, whose link acts for
-the account.
+Each mail goes out on its own thread after the caller's commit, so the answer never
+waits for the SMTP server nor tells whether a mail was sent. The threads are not
+daemons: a stopping worker finishes its sends (each within MAIL_TIMEOUT). A failed
+send is logged without the message, whose link acts for the account.
 """
 
 from __future__ import annotations

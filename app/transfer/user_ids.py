@@ -1,9 +1,8 @@
 """The account id counter, carried from an export into the database it is restored to.
 
-A token names its account by id. A fresh database starts ids again at 1, so a
-restored or new account could take the id of one whose tokens were revoked, or
-that was deleted, before the export. Moving the counter past every id the
-exporting database handed out means no earlier token names any of its accounts.
+A token names its account by id, and a fresh database starts ids again at 1:
+moving its counter past every id the exporting database handed out means no
+token issued before the import names a restored or newly registered account.
 """
 
 from __future__ import annotations
