@@ -50,8 +50,8 @@ def finish_request(response: Response) -> Response:
         start_request()
     seconds = time.perf_counter() - context.request_started
     response.headers[REQUEST_ID_HEADER] = context.request_id
-    metrics = _unproxied(current_app).extensions["request_metrics"]
-    metrics.observe_request(current, response, seconds)
+    request_metrics = _unproxied(current_app).extensions["request_metrics"]
+    request_metrics.observe_request(current, response, seconds)
     request_log.log_request(current, context, response, seconds)
     return response
 
