@@ -155,7 +155,7 @@ def _check_items(items: dict[str, list[Any]], users: dict[str, Any], plan: Impor
             continue
         where = record_path("items", owner)
         kept: list[ItemRecord] = []
-        first_by_key: dict[tuple[str, datetime], int] = {}
+        first_by_key: dict[tuple[str, datetime], str] = {}
         for index, raw in enumerate(owned):
             item_where = f"{where}[{index}]"
             data = _load(schema, raw, {"owner": owner})
@@ -166,12 +166,10 @@ def _check_items(items: dict[str, list[Any]], users: dict[str, Any], plan: Impor
                 plan.skip_items(item_where, 1, "its owner differs from the list it is in.")
                 continue
             key = (data["title"], data["created_at"])
-            if key in first_by_key:
-                plan.skip_items(
-                    item_where, 1, f"same title and creation time as {where}[{first_by_key[key]}]."
-                )
+            if (same := first_by_key.get(key)) is not None:
+                plan.skip_items(item_where, 1, f"same title and creation time as {same}.")
                 continue
-            first_by_key[key] = index
+            first_by_key[key] = item_where
             kept.append(ItemRecord(data["title"], data.get("description"), data["created_at"]))
         if kept:
             plan.items[owner] = kept
