@@ -2,10 +2,9 @@
 
 Requests are labelled by URL rule (not the raw path, so ids and probes add no
 series), method and status; auth events come from app.auth.metrics. The gauges
-are worked out when /metrics is scraped, never per request: /health's database
-check, a PING to each Redis, and active users counted in the shared database, so
-every instance reports the same number. Under gunicorn, PROMETHEUS_MULTIPROC_DIR
-holds every worker's values. Without METRICS_TOKEN, /metrics is not found (404).
+are worked out at scrape time, never per request, active users in the shared
+database so every instance reports the same number. Under gunicorn,
+PROMETHEUS_MULTIPROC_DIR holds every worker's values.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Parsing a file of the original store into a checked plan of what to import.
 
-A file whose containers (the top level, `users`, `items`, each owner's list)
-have the wrong type is refused whole; a record that breaks a rule is skipped
-with its reason.
+A file whose containers have the wrong type is refused whole; a record that
+breaks a rule is skipped with its reason.
 """
 
 from __future__ import annotations

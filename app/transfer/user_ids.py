@@ -28,8 +28,7 @@ def last_user_id() -> int:
 def skip_user_ids_past(last_id: int) -> None:
     """Make every account id handed out from now on greater than `last_id`.
 
-    On SQLite this is part of the caller's transaction. PostgreSQL moves
-    sequences outside transactions: a rolled back import leaves a gap in the ids.
+    PostgreSQL moves sequences outside transactions: a rolled back import leaves a gap in the ids.
     """
     if last_id <= last_user_id():
         return
