@@ -1,14 +1,9 @@
 """Service endpoints: the checks load balancers and operators poll, and the index at /.
 
-/health is readiness (can this instance serve requests: is its database
-reachable?); /health/live is liveness (is the process answering at all?),
-for supervisors that should restart a hung process but not one whose
-database is down.
-
-A database that answered is trusted for one second: a load balancer polling
-every few seconds always gets a fresh answer, while a storm of probes costs
-the database one query a second per worker. A failure is never remembered,
-so a recovery shows at once.
+/health is readiness (is the database reachable?); /health/live is liveness (does
+the process answer?), for supervisors that restart a hung process but not one
+whose database is down. A database that answered is trusted for one second, so a
+storm of probes costs one query a second per worker; a failure is never remembered.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.auth.metrics import LOGIN_OUTCOMES, RATE_LIMIT_REASONS, REVOCATION_REASONS
-from app.observability.scrape_gauges import ACTIVE_WINDOWS
+from app.observability.metrics import ACTIVE_WINDOWS
 from tests.live import REPO_ROOT
 
 README = (REPO_ROOT / "README.md").read_text()

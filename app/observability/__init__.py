@@ -1,9 +1,8 @@
 """What operators watch: Prometheus metrics, structured request logs, traces and error reports.
 
-One hook pair times every request once; the time feeds both the log line
-and the latency histogram. Traces (OTEL_*) and error reports (SENTRY_DSN)
-are off by default, and then not even imported: they add no hook and no
-per-request work.
+One hook pair times every request once, for the log line and the latency histogram.
+Traces (OTEL_*) and error reports (SENTRY_DSN) are off by default, and then not
+even imported: they add no hook and no per-request work.
 """
 
 from __future__ import annotations
@@ -41,10 +40,9 @@ def start_request() -> None:
 
 
 def finish_request(response: Response) -> Response:
-    """Time the request once; the time feeds the histogram and the log line.
+    """Time the request once, for the histogram and the log line.
 
-    Each context object is looked up once here and handed on: every
-    attribute read through Flask's proxies costs a context lookup.
+    Each context object is looked up once and handed on: every read through a proxy costs a lookup.
     """
     context = _unproxied(g)
     current = _unproxied(request)
@@ -52,9 +50,9 @@ def finish_request(response: Response) -> Response:
         start_request()
     seconds = time.perf_counter() - context.request_started
     response.headers[REQUEST_ID_HEADER] = context.request_id
-    extensions = _unproxied(current_app).extensions
-    extensions["request_metrics"].observe_request(current, response, seconds)
-    request_log.log_request(extensions["request_log"], current, context, response, seconds)
+    request_metrics = _unproxied(current_app).extensions["request_metrics"]
+    request_metrics.observe_request(current, response, seconds)
+    request_log.log_request(current, context, response, seconds)
     return response
 
 

@@ -1,12 +1,9 @@
 """Error reports to Sentry; this module is imported only when SENTRY_DSN is set.
 
-Only unexpected errors are reported, the ones app.platform.errors answers with a
-JSON 500, each tagged with the request id, the route template and the
-method, and with the id (never the name or address) of the token's user.
-Nothing runs on requests that succeed: no Sentry integration wraps the
-app, so no request data (headers, body, cookies, query) is collected, no
-local variables either, and before_send filters what is left as a second
-line of defence against a password or token in a message or a field.
+Only unexpected errors (the JSON 500s of app.platform.errors) are reported, tagged
+with the request id, route template, method and the token's user id (never a name
+or address). No Sentry integration wraps the app, so no request data or local
+variables are collected; before_send filters secrets from what is left.
 """
 
 from __future__ import annotations
@@ -36,9 +33,8 @@ def init_app(app: Flask) -> None:
     sentry_sdk.init(
         dsn=app.config["SENTRY_DSN"],
         environment=app.config["APP_ENV"],
-        # send_default_pii is left at its default, off (naming it is
-        # deprecated since sentry-sdk 2.75), which also keeps the SDK's own
-        # scrubber of sensitive fields on.
+        # send_default_pii stays off by default (naming it is deprecated since
+        # sentry-sdk 2.75), which also keeps the SDK's own scrubber on.
         include_local_variables=False,
         max_request_body_size="never",
         default_integrations=False,
@@ -66,8 +62,7 @@ def report(_sender: Flask, exception: BaseException, **_extra: Any) -> None:
 def scrub(event: Event, _hint: Hint) -> Event:
     """The event with every field named like a secret, and every token-like text, filtered."""
     event.pop("request", None)
-    cleaned: Event = _clean(event)
-    return cleaned
+    return _clean(event)
 
 
 def _clean(value: Any, name: str = "") -> Any:

@@ -1,20 +1,18 @@
 """Prometheus metrics: requests, auth events, health and active users, merged across workers.
 
-Series are labelled by the matched URL rule (not the raw path, so ids and
-probes add no series), the method and the status. The auth code counts
-its decisions (app.auth.metrics); database and Redis health and active
-users are worked out at scrape time (app.observability.scrape_gauges). Under gunicorn,
-PROMETHEUS_MULTIPROC_DIR (set up by gunicorn.conf.py) holds every worker's
-values and /metrics adds them up.
-
-Who may read /metrics: with METRICS_TOKEN set, whoever presents it as a
-bearer token; without it, nobody (404), so metrics are never open by accident.
+Requests are labelled by URL rule (not the raw path, so ids and probes add no
+series), method and status; auth events come from app.auth.metrics. The gauges
+are worked out at scrape time, never per request, active users in the shared
+database so every instance reports the same number. Under gunicorn,
+PROMETHEUS_MULTIPROC_DIR holds every worker's values.
 """
 
 from __future__ import annotations
 
 import hmac
 import os
+from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, Request, Response, current_app, request
@@ -27,16 +25,31 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.auth import metrics as auth_metrics
-from app.observability.scrape_gauges import ScrapeGauges
+from app.auth.sessions import active_users
+from app.health import database_answers
 from app.platform.blueprint import Blueprint
 from app.platform.errors import abort
+from app.platform.redis_clients import redis_clients
 
 LABELS = ("endpoint", "method", "status")
 UNMATCHED = "<unmatched>"
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+DATABASE_UP = "items_api_database_up"
+REDIS_UP = "items_api_redis_up"
+ACTIVE_USERS = "items_api_active_users"
+ACTIVE_WINDOWS = {"5m": timedelta(minutes=5), "15m": timedelta(minutes=15)}
+_DATABASE_HELP = "1 when the database answers (the check of /health), else 0."
+_REDIS_HELP = "1 when every Redis the app uses answers PING, else 0; no sample without Redis."
+_ACTIVE_HELP = (
+    "Accounts with an authenticated request in the last `window`, across every worker and "
+    "instance (a session's last use is recorded to the minute); no sample without a database."
+)
 
 blp = Blueprint("metrics", __name__, description="Service metrics.")
 
@@ -44,8 +57,8 @@ blp = Blueprint("metrics", __name__, description="Service metrics.")
 class RequestMetrics:
     """The request counter and latency histogram of one app."""
 
-    def __init__(self, scraped: ScrapeGauges) -> None:
-        self._scraped = scraped
+    def __init__(self) -> None:
+        self._scraped = ScrapeGauges()
         # The children of each label set, looked up once (labels() locks and
         # checks its arguments on every call). Routes and statuses are few.
         self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
@@ -60,7 +73,7 @@ class RequestMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(scraped)  # read as is when not multiprocess
+        self.registry.register(self._scraped)  # read as is when not multiprocess
 
     def observe_request(self, current: Request, response: Response, seconds: float) -> None:
         """Count the request under its route template, never its raw path."""
@@ -114,7 +127,39 @@ def _authorize() -> None:
         abort(401, "A valid metrics token is required.")
 
 
+class ScrapeGauges(Collector):
+    """Collected within a request to /metrics; registering runs no check (no `describe`)."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily(DATABASE_UP, _DATABASE_HELP, value=float(database_answers()))
+        redis = GaugeMetricFamily(REDIS_UP, _REDIS_HELP)
+        clients = redis_clients(current_app)
+        if clients:
+            redis.add_metric([], float(all(_answers(client) for client in clients)))
+        yield redis
+        yield _active_users()
+
+
+def _active_users() -> GaugeMetricFamily:
+    gauge = GaugeMetricFamily(ACTIVE_USERS, _ACTIVE_HELP, labels=["window"])
+    try:
+        for window, within in ACTIVE_WINDOWS.items():
+            gauge.add_metric([window], float(active_users(within)))
+    except SQLAlchemyError:
+        return GaugeMetricFamily(ACTIVE_USERS, _ACTIVE_HELP, labels=["window"])
+    return gauge
+
+
+def _answers(client: Any) -> bool:
+    from redis.exceptions import RedisError  # loaded only where Redis is used
+
+    try:
+        return bool(client.ping())
+    except RedisError:
+        return False
+
+
 def init_app(app: Flask) -> None:
     """Keep this app's metrics; /metrics is registered by create_app."""
-    metrics = app.extensions["request_metrics"] = RequestMetrics(ScrapeGauges(app))
+    metrics = app.extensions["request_metrics"] = RequestMetrics()
     auth_metrics.init_app(app, metrics.registry)

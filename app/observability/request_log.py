@@ -1,10 +1,8 @@
 """One JSON log line per request, tied together by a request id.
 
-Every record logged under the `app` logger is written to stderr as one JSON
-object; inside a request it carries that request's id. The request line
-names the method, path (never the query string), status, duration, user and
-client address, and nothing from headers or bodies, so no token or password
-can reach the log. With tracing on, lines also carry the trace id.
+Every `app.*` record goes to stderr as one JSON object, with the request id (and
+trace id) of the request it is logged in. The request line holds nothing from the
+query string, headers or body, so no token or password can reach the log.
 """
 
 from __future__ import annotations
@@ -71,6 +69,10 @@ class StderrHandler(logging.StreamHandler):
             sys.stderr.write(line + "\n")
 
 
+# One handler for every app: the `app` logger is shared.
+HANDLER = StderrHandler()
+
+
 def init_app(app: Flask) -> None:
     """Log `app.*` records as JSON at LOG_LEVEL."""
     level = app.config["LOG_LEVEL"]
@@ -78,11 +80,7 @@ def init_app(app: Flask) -> None:
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
     logger = logging.getLogger("app")
     logger.setLevel(level)
-    handler = next((h for h in logger.handlers if isinstance(h, StderrHandler)), None)
-    if handler is None:
-        handler = StderrHandler()
-        logger.addHandler(handler)
-    app.extensions["request_log"] = handler
+    logger.addHandler(HANDLER)  # once: addHandler skips a handler already there
 
 
 def request_id(current: Request) -> str:
@@ -91,14 +89,10 @@ def request_id(current: Request) -> str:
     return incoming if SANE_REQUEST_ID.fullmatch(incoming) else os.urandom(16).hex()
 
 
-def log_request(
-    handler: StderrHandler, current: Request, context: Any, response: Response, seconds: float
-) -> None:
+def log_request(current: Request, context: Any, response: Response, seconds: float) -> None:
     """The request's one log line, built only when INFO lines are written.
 
-    It goes straight to the JSON handler, as a record would, without the
-    logging module's record: for the one line every request writes, that
-    costs more than a cached request's token check.
+    It skips the logging module's record, which costs more than a cached token check.
     """
     if not log.isEnabledFor(logging.INFO):
         return
@@ -114,13 +108,12 @@ def log_request(
     }
     if "trace_id" in context:  # set only when tracing is on (app.observability.tracing)
         entry["trace_id"] = context.trace_id
-    handler.write_line(json.dumps(entry))
+    HANDLER.write_line(json.dumps(entry))
 
 
 def accepted_account(context: Any = g) -> Any:
     """The account (app.auth.token_check.Account) of the request's accepted token, else None.
 
-    Read from what the token check loaded, never from the database: the
-    account may be gone by now (deleted by this very request).
+    Read from what the token check loaded, not the database: this very request may delete it.
     """
     return context.get("token_account")

@@ -1,15 +1,8 @@
 """OpenTelemetry traces over OTLP/HTTP; this module is imported only when OTEL_* asks for them.
 
-A request is one server span named by its method and route template (never
-the raw path), with the status, the user id of an accepted token and the
-request id as attributes, and a child span for each SQL statement and each
-Redis command it runs. SQL spans come from the engine's events, so they
-cover the ORM session and the token check's own read connection alike.
-
-The exporter reads the standard variables (OTEL_EXPORTER_OTLP_ENDPOINT,
-OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS, ...), the
-provider OTEL_TRACES_SAMPLER and OTEL_SERVICE_NAME; spans leave in batches
-from a background thread (OTEL_BSP_*). Each app has its own provider
+A request is one server span named by its method and route template, with a child
+span per SQL statement (from the engine's events) and Redis command. The exporter
+reads the standard OTEL_* variables. Each app has its own provider
 (app.extensions["tracer_provider"]); the global one is left alone.
 """
 
@@ -36,17 +29,10 @@ DEFAULT_SERVICE_NAME = "items-api"
 
 
 def init_app(app: Flask) -> None:
-    """Trace this app's requests, SQL and Redis with a provider of its own.
-
-    `TRACE_EXPORTER` (not an environment setting) lets tests collect spans
-    in memory instead of sending them.
-    """
+    """Trace this app's requests, SQL and Redis; `TRACE_EXPORTER` (tests only) replaces OTLP."""
     exporter: SpanExporter = app.config.get("TRACE_EXPORTER") or OTLPSpanExporter()
-    provider = TracerProvider(
-        resource=Resource.create(
-            {SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME") or DEFAULT_SERVICE_NAME}
-        )
-    )
+    service = os.environ.get("OTEL_SERVICE_NAME") or DEFAULT_SERVICE_NAME
+    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}))
     provider.add_span_processor(BatchSpanProcessor(exporter))
     app.extensions["tracer_provider"] = provider
     tracer = provider.get_tracer(__name__)

@@ -1,12 +1,9 @@
 """Outgoing mail: SMTP through Flask-Mailman, or the log when MAIL_SERVER is unset.
 
-Each mail goes out on a thread of its own, started after the caller's
-database commit. The answer never waits for the SMTP server, so neither
-its time nor its status tells whether a mail was sent, and a slow or
-failing server costs no request. The threads are not daemons: a worker
-that stops finishes its sends first (each bounded by MAIL_TIMEOUT). A
-failed send is logged without the message, whose link acts for the
-account, and undoes nothing already saved.
+Each mail goes out on its own thread after the caller's commit, so the answer never
+waits for the SMTP server nor tells whether a mail was sent. The threads are not
+daemons: a stopping worker finishes its sends (each within MAIL_TIMEOUT). A failed
+send is logged without the message, whose link acts for the account.
 """
 
 from __future__ import annotations
@@ -29,8 +26,7 @@ log = logging.getLogger(__name__)
 class LogMailbox(BaseEmailBackend):
     """Where mail goes without MAIL_SERVER: the log, so a developer can follow the link.
 
-    Outside production each mail is logged whole, on one line; in production
-    only the fact that it was not sent (its link must not land in a log).
+    In production only the fact that it was not sent: its link must not land in a log.
     """
 
     def send_messages(self, messages: Sequence[EmailMessage]) -> int:

@@ -20,10 +20,8 @@ FORM_MIMETYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form
 class BoundedRequest(flask.Request):
     """A request whose body past MAX_CONTENT_LENGTH is refused (413), however it is framed.
 
-    Werkzeug refuses a declared Content-Length over the limit, but reads a
-    chunked body (which declares none) only up to the limit and then stops
-    as if it had ended: the start of a longer body was parsed as the whole
-    of it. Such a body is read here to one byte past the limit instead.
+    Werkzeug reads a chunked body (which declares no length) up to the limit and stops
+    as if it had ended; such a body is read here to one byte past the limit instead.
     """
 
     @cached_property
@@ -44,15 +42,14 @@ class BoundedRequest(flask.Request):
 class RequestParser(FlaskParser):
     """webargs parser hardened against hostile bodies.
 
-    The stock parser lets ValueError (a 5,000-digit number) and RecursionError
-    (deeply nested arrays) escape as 500s, silently ignores a body sent with a
-    non-JSON content type, and reads a missing body as `{}` (a PATCH without
-    one answered 200); here the first two are a 400, the third a 415 and the
-    last a 422.
+    The stock one answers a 5,000-digit number or deep nesting with a 500, ignores a
+    body of another content type and reads a missing body as `{}`: here a 400, a 415
+    and a 422.
     """
 
     def _raw_load_json(self, req: flask.Request) -> Any:
-        if not core.is_json(req.mimetype) and _has_body(req):
+        chunked = "chunked" in req.headers.get("Transfer-Encoding", "")
+        if not core.is_json(req.mimetype) and (req.content_length or chunked):
             abort(415, message="Send the body as application/json.")
         body = req.get_data(cache=True)
         if not body:
@@ -87,7 +84,3 @@ class RequestParser(FlaskParser):
         self, error: Any, req: flask.Request, *args: Any, **kwargs: Any
     ) -> Any:
         abort(400, message="The body is not valid JSON.", errors={"json": ["Invalid JSON body."]})
-
-
-def _has_body(req: flask.Request) -> bool:
-    return bool(req.content_length) or "chunked" in req.headers.get("Transfer-Encoding", "")

@@ -1,13 +1,9 @@
 """How requests reach a view: ASCII ids, accounts by username or email, no redirects.
 
-Werkzeug's URL map answers a doubled slash (`/api/v1//items`) with a 308 to a URL
-built from the request's Host (and, behind a proxy, X-Forwarded-Proto), as
-an HTML page: Flask returns these redirects as they are, without calling
-any error handler. Turned off here, such paths are simply not found, in
-the API's JSON error shape. Path values are checked by their converter, so
-one a client sends never reaches the database unless a record could have it.
-Requests are app.platform.parsing.BoundedRequest: a body past the size limit is a
-413 however it is framed.
+Werkzeug answers a doubled slash (`/api/v1//items`) with a 308 to a URL built from
+the Host header, as an HTML page no error handler sees; turned off here, such paths
+are a JSON 404. Converters check path values, so one no record could have never
+reaches the database. Requests are app.platform.parsing.BoundedRequest.
 """
 
 from __future__ import annotations

@@ -19,15 +19,6 @@ PLACEHOLDERS = frozenset(
 )
 
 
-def is_weak(secret: str) -> bool:
-    """A secret too short, a placeholder, or of too few distinct characters."""
-    return (
-        len(secret) < MIN_SECRET_LENGTH
-        or secret.strip().lower() in PLACEHOLDERS
-        or len(set(secret)) < 10
-    )
-
-
 def signed_serializer(salt: str) -> URLSafeTimedSerializer:
     """Tokens signed with SECRET_KEY under `salt`: one salt's tokens are void under another."""
     return URLSafeTimedSerializer(
@@ -40,7 +31,11 @@ def resolve_secret_key(configured: str | None, app_env: str, instance_path: str)
     if app_env == "production":
         if not configured:
             raise ConfigError("SECRET_KEY must be set in production")
-        if is_weak(configured):
+        if (
+            len(configured) < MIN_SECRET_LENGTH
+            or configured.strip().lower() in PLACEHOLDERS
+            or len(set(configured)) < 10
+        ):
             raise ConfigError(
                 f"SECRET_KEY is too weak for production: use at least "
                 f"{MIN_SECRET_LENGTH} random characters (python -c "

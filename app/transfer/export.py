@@ -1,10 +1,8 @@
 """Writing the database back out in the original design's JSON format.
 
-The file is written record by record from streamed queries, so memory stays
-flat however many items there are, into a temporary file created 0600 that
-replaces PATH only once complete: it holds every password hash. Beside
-`users` and `items` it records `last_user_id`, so that a restore never hands
-out an id a token of this database names (see app.transfer.user_ids).
+Records are streamed, so memory stays flat, into a temporary file created 0600
+(it holds every password hash) that replaces PATH only once complete. Beside
+`users` and `items` it records `last_user_id` (see app.transfer.user_ids).
 """
 
 from __future__ import annotations
@@ -13,8 +11,8 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping
-from datetime import datetime
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import TextIO
 
@@ -61,10 +59,10 @@ def _write_store(out: TextIO) -> tuple[int, int]:
 
 def _begin_snapshot() -> None:
     """Read users and items from one snapshot, so every item's owner is in the file."""
-    if db.engine.dialect.name != "sqlite":
+    if db.engine.dialect.name == "sqlite":
+        begin_sqlite_transaction(db.session.connection())
+    else:
         db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        return
-    begin_sqlite_transaction(db.session.connection())
 
 
 def _write_users(out: TextIO) -> int:
@@ -77,47 +75,35 @@ def _write_users(out: TextIO) -> int:
             "hashed_password": user.password_hash,
             "full_name": user.full_name,
             "disabled": user.disabled,
-            "created_at": _timestamp(user.created_at),
+            "created_at": user.created_at.isoformat(),
         }
-        out.write(f"{',' if count else ''}\n    {json.dumps(user.username)}: {_dumps(record)}")
+        entry = json.dumps(record, ensure_ascii=False)
+        out.write(f"{',' if count else ''}\n    {json.dumps(user.username)}: {entry}")
         count += 1
     return count
 
 
 def _write_items(out: TextIO) -> int:
     count = 0
-    owner: str | None = None
     statement = (
         select(User.username, Item.id, Item.title, Item.description, Item.created_at)
         .join(Item.owner)
         .order_by(User.id, Item.created_at, Item.id)
         .execution_options(yield_per=STREAM_SIZE)
     )
-    for username, item_id, title, description, created_at in db.session.execute(statement):
-        if username != owner:
-            opening = "\n    ]," if owner is not None else ""
-            out.write(f"{opening}\n    {json.dumps(username)}: [")
-            owner = username
-        else:
-            out.write(",")
-        record = {
-            "id": item_id,
-            "title": title,
-            "description": description,
-            "owner": username,
-            "created_at": _timestamp(created_at),
-        }
-        out.write(f"\n      {_dumps(record)}")
-        count += 1
-    if owner is not None:
+    owners = groupby(db.session.execute(statement), key=itemgetter(0))
+    for index, (username, owned) in enumerate(owners):
+        out.write(f"{',' if index else ''}\n    {json.dumps(username)}: [")
+        for position, (_, item_id, title, description, created_at) in enumerate(owned):
+            record = {
+                "id": item_id,
+                "title": title,
+                "description": description,
+                "owner": username,
+                # Full precision: the import recognises items by their creation time.
+                "created_at": created_at.isoformat(),
+            }
+            out.write(f"{',' if position else ''}\n      {json.dumps(record, ensure_ascii=False)}")
+            count += 1
         out.write("\n    ]")
     return count
-
-
-def _timestamp(moment: datetime) -> str:
-    """Full precision: the import recognises items by their creation time."""
-    return moment.isoformat()
-
-
-def _dumps(record: Mapping[str, object]) -> str:
-    return json.dumps(record, ensure_ascii=False)

@@ -1,9 +1,7 @@
 """Parsing a file of the original store into a checked plan of what to import.
 
-The containers (the top-level object, `users`, `items` and each owner's list
-of items) must have the right types, or the whole file is refused. Records
-inside them that break a rule are skipped, each with its reason. An export
-of this API also carries `last_user_id` (see app.transfer.user_ids).
+A file whose containers have the wrong type is refused whole; a record that
+breaks a rule is skipped with its reason.
 """
 
 from __future__ import annotations
@@ -31,9 +29,9 @@ class UserRecord:
     username: str
     email: str
     password_hash: str
-    full_name: str | None
     disabled: bool
     created_at: datetime
+    full_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,17 +43,14 @@ class ItemRecord:
 
 @dataclass
 class ImportPlan:
-    """Valid users in file order, their items by username, and what was skipped.
-
-    `last_user_id` is the exporting database's highest account id (0 in
-    files of the original store, which issued none of this API's tokens).
-    """
+    """Valid users in file order, their items by username, and what was skipped."""
 
     users: list[UserRecord] = field(default_factory=list)
     items: dict[str, list[ItemRecord]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     skipped_users: int = 0
     skipped_items: int = 0
+    # The exporter's highest account id (app.transfer.user_ids); the original store has none.
     last_user_id: int = 0
 
     def skip_user(self, where: str, reason: str) -> None:
@@ -65,6 +60,10 @@ class ImportPlan:
     def skip_items(self, where: str, count: int, reason: str) -> None:
         self.skipped.append(f"{where}: {reason}")
         self.skipped_items += count
+
+    def skip_owned(self, owner: str, count: int, reason: str) -> None:
+        """Skip an owner's whole list of items."""
+        self.skip_items(record_path("items", owner), count, f"{reason} Items skipped: {count}.")
 
 
 def read_store(path: Path) -> ImportPlan:
@@ -132,45 +131,30 @@ def _check_users(users: dict[str, Any], plan: ImportPlan) -> None:
         if data["username"] != key:
             plan.skip_user(where, "its username differs from its key.")
             continue
-        same_name = first_by_name.get(key.lower())
-        if same_name is not None:
+        if (same_name := first_by_name.get(key.lower())) is not None:
             plan.skip_user(where, f"same username as {same_name} without regard to case.")
             continue
-        same_email = first_by_email.get(data["email"])
-        if same_email is not None:
+        if (same_email := first_by_email.get(data["email"])) is not None:
             plan.skip_user(where, f"same email as {same_email}.")
             continue
         first_by_name[key.lower()] = where
         first_by_email[data["email"]] = where
-        plan.users.append(
-            UserRecord(
-                username=key,
-                email=data["email"],
-                password_hash=data["hashed_password"],
-                full_name=data.get("full_name"),
-                disabled=data["disabled"],
-                created_at=data["created_at"],
-            )
-        )
+        plan.users.append(UserRecord(**data))
 
 
 def _check_items(items: dict[str, list[Any]], users: dict[str, Any], plan: ImportPlan) -> None:
-    """Keep valid items of kept users, once each by title and creation time.
-
-    Each owner's raw list is dropped once read, so the parsed file and the
-    plan are not both held in full.
-    """
+    """Keep valid items of kept users, once each by title and creation time."""
     schema = OriginalItemSchema()
     kept_users = {user.username for user in plan.users}
     for owner in list(items):
-        owned = items.pop(owner)
-        where = record_path("items", owner)
+        owned = items.pop(owner)  # so the parsed file and the plan are not both held in full
         if owner not in kept_users and owned:
             reason = "its user was skipped." if owner in users else "no such user in the file."
-            plan.skip_items(where, len(owned), f"{reason} Items skipped: {len(owned)}.")
+            plan.skip_owned(owner, len(owned), reason)
             continue
+        where = record_path("items", owner)
         kept: list[ItemRecord] = []
-        first_by_key: dict[tuple[str, datetime], int] = {}
+        first_by_key: dict[tuple[str, datetime], str] = {}
         for index, raw in enumerate(owned):
             item_where = f"{where}[{index}]"
             data = _load(schema, raw, {"owner": owner})
@@ -181,12 +165,10 @@ def _check_items(items: dict[str, list[Any]], users: dict[str, Any], plan: Impor
                 plan.skip_items(item_where, 1, "its owner differs from the list it is in.")
                 continue
             key = (data["title"], data["created_at"])
-            if key in first_by_key:
-                plan.skip_items(
-                    item_where, 1, f"same title and creation time as {where}[{first_by_key[key]}]."
-                )
+            if (same := first_by_key.get(key)) is not None:
+                plan.skip_items(item_where, 1, f"same title and creation time as {same}.")
                 continue
-            first_by_key[key] = index
+            first_by_key[key] = item_where
             kept.append(ItemRecord(data["title"], data.get("description"), data["created_at"]))
         if kept:
             plan.items[owner] = kept

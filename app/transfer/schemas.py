@@ -40,14 +40,15 @@ class OriginalUserSchema(RegisterSchema):
         exclude = ("password",)
         unknown = EXCLUDE
 
-    hashed_password = Text(
+    password_hash = Text(
+        data_key="hashed_password",
         required=True,
         validate=validate.Regexp(BCRYPT_HASH_PATTERN, error="Not a bcrypt hash."),
     )
     disabled = fields.Boolean(load_default=False)
     created_at = OriginalTimestamp(required=True)
 
-    @validates("hashed_password")
+    @validates("password_hash")
     def _cost_within_rounds(self, value: str, **_: Any) -> None:
         """A costlier hash than BCRYPT_ROUNDS could hold a worker past its timeout at login."""
         rounds = current_app.config["BCRYPT_ROUNDS"]

@@ -1,11 +1,8 @@
 """The account id counter, carried from an export into the database it is restored to.
 
-A token names its account by id (and username and version). The exporting
-database never hands an id out twice, but a fresh one starts again at 1, so
-a restored or newly registered account could take the id of an account
-whose tokens were revoked, or that was deleted, before the export. Moving
-the restored database's counter past every id the exporting one handed out
-means no token issued before the import names any of its accounts.
+A token names its account by id, and a fresh database starts ids again at 1:
+moving its counter past every id the exporting database handed out means no
+token issued before the import names a restored or newly registered account.
 """
 
 from __future__ import annotations
@@ -31,22 +28,16 @@ def last_user_id() -> int:
 def skip_user_ids_past(last_id: int) -> None:
     """Make every account id handed out from now on greater than `last_id`.
 
-    On SQLite this is part of the caller's transaction. PostgreSQL moves
-    sequences outside transactions, as it does for every insert: a rolled
-    back import leaves a gap in the ids and nothing else.
+    PostgreSQL moves sequences outside transactions: a rolled back import leaves a gap in the ids.
     """
     if last_id <= last_user_id():
         return
     parameters = {"table": TABLE, "last_id": last_id}
     if db.session.connection().dialect.name != "sqlite":
-        db.session.execute(
-            text("SELECT setval(pg_get_serial_sequence(:table, 'id'), :last_id)"), parameters
-        )
+        setval = "SELECT setval(pg_get_serial_sequence(:table, 'id'), :last_id)"
+        db.session.execute(text(setval), parameters)
         return
-    moved = db.session.execute(
-        text("UPDATE sqlite_sequence SET seq = :last_id WHERE name = :table"), parameters
-    )
-    if moved.rowcount == 0:  # type: ignore[attr-defined]
-        db.session.execute(
-            text("INSERT INTO sqlite_sequence (name, seq) VALUES (:table, :last_id)"), parameters
-        )
+    # sqlite_sequence has no key to upsert on, and no row before the first insert.
+    db.session.execute(text("DELETE FROM sqlite_sequence WHERE name = :table"), parameters)
+    insert = "INSERT INTO sqlite_sequence (name, seq) VALUES (:table, :last_id)"
+    db.session.execute(text(insert), parameters)

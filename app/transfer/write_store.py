@@ -35,11 +35,9 @@ class ImportOutcome:
 def write_plan(plan: ImportPlan) -> ImportOutcome:
     """Insert the plan's new users and items, in the caller's write transaction.
 
-    A user is already present when an account has the same username
-    (without regard to case) and the same email; an item is already present
-    when its owner has one with the same title and creation time. Records
-    that clash with other accounts are added to the plan's skipped list.
-    New accounts get ids past the file's `last_user_id`.
+    A user is already present if an account has its username (ignoring case)
+    and email; an item if its owner has one of the same title and creation
+    time. Records that clash with other accounts join the plan's skipped list.
     """
     outcome = ImportOutcome()
     owner_ids, new_users = _match_accounts(plan, outcome)
@@ -51,10 +49,7 @@ def write_plan(plan: ImportPlan) -> ImportOutcome:
     for owner, records in plan.items.items():
         owner_id = owner_ids.get(owner)
         if owner_id is None:
-            where = record_path("items", owner)
-            plan.skip_items(
-                where, len(records), f"its user was skipped. Items skipped: {len(records)}."
-            )
+            plan.skip_owned(owner, len(records), "its user was skipped.")
             continue
         for record in records:
             if (owner_id, record.title, record.created_at) in present:
