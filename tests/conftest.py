@@ -20,6 +20,7 @@ from app.extensions import db, limiter
 
 pytest.register_assert_rewrite("tests.live")
 
+from tests import live  # noqa: E402
 from tests.live import LiveServer, running_server  # noqa: E402
 from tests.mailbox import Inbox, smtp_server  # noqa: E402
 
@@ -63,18 +64,22 @@ def worker_database(url: str, worker: str) -> str:
 def pytest_configure(config: pytest.Config) -> None:
     """Under pytest-xdist (`make test-fast`): one PostgreSQL database per worker.
 
-    Redis has no such split (the rate-limit reset empties every worker's
-    counters), so with TEST_REDIS_URL the tests run in one process.
+    Redis has no such split (resetting the rate limits empties every
+    worker's counters), so with TEST_REDIS_URL the tests run in one process.
     """
+    workers = getattr(config.option, "numprocesses", None)
+    if isinstance(workers, int) and workers > 1 and os.environ.get("TEST_REDIS_URL"):
+        raise pytest.UsageError("TEST_REDIS_URL is one database for all: run without -n")
     worker = os.environ.get("PYTEST_XDIST_WORKER")
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    if worker is None or workers < 2:
-        return
-    if os.environ.get("TEST_REDIS_URL"):
-        raise pytest.UsageError("TEST_REDIS_URL is shared: run the tests without -n")
     url = os.environ.get("TEST_DATABASE_URL", "")
-    if url.startswith("postgresql"):
+    if worker is not None and url.startswith("postgresql"):
         os.environ["TEST_DATABASE_URL"] = worker_database(url, worker)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before any fixture of the test: may it start servers (tests.live)?"""
+    live.running_test_is_live = item.get_closest_marker("live") is not None
 
 
 def database_url(tmp_path: Path) -> str:
