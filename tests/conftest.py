@@ -119,7 +119,7 @@ def fresh_counters(app: Flask) -> None:
         limiter.reset()
 
 
-def test_settings(database: str) -> dict[str, object]:
+def settings_for(database: str) -> dict[str, object]:
     return {
         "TESTING": True,
         "SECRET_KEY": TEST_SECRET,
@@ -132,7 +132,7 @@ def test_settings(database: str) -> dict[str, object]:
 
 @pytest.fixture
 def config(tmp_path: Path) -> dict[str, object]:
-    return test_settings(database_url(tmp_path))
+    return settings_for(database_url(tmp_path))
 
 
 @pytest.fixture(scope="session")
@@ -140,7 +140,7 @@ def sqlite_schema(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file holding the empty schema, made once: the `app` fixture copies
     it where a test's new SQLite database goes, instead of creating every table."""
     path = tmp_path_factory.mktemp("schema") / "schema.db"
-    made = create_app(test_settings(f"sqlite:///{path}"))
+    made = create_app(settings_for(f"sqlite:///{path}"))
     with made.app_context():
         db.create_all()
         db.session.remove()
