@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export FLASK_APP := app
 
-.PHONY: install install-dev db run dev test lint clean cluster cluster-stop bench
+.PHONY: install install-dev db run dev test test-fast lint clean cluster cluster-stop bench
 
 # Two stamps: serving needs only requirements.txt; the test, lint and client
 # tools (requirements-dev.txt: Playwright, mypy...) come with make test, lint, bench.
@@ -39,8 +39,13 @@ cluster: install  ## Three gunicorn instances behind nginx (HTTPS on CLUSTER_POR
 cluster-stop:  ## Stop the instances and nginx started by `make cluster`
 	deploy/cluster.sh stop
 
-test: install-dev
+test: install-dev  ## Every test, live servers (gunicorn, nginx, chromium) included; CI runs this
 	$(BIN)/pytest
+
+# Two workers, as the machine has two cores; in one process when the tests
+# share a Redis database (TEST_REDIS_URL), as tests/conftest.py explains.
+test-fast: install-dev  ## Every test that needs no live server, for the edit-test loop
+	$(BIN)/pytest -m "not live" $(if $(TEST_REDIS_URL),,-n 2)
 
 lint: install-dev
 	$(BIN)/ruff check app serving tests wsgi.py gunicorn.conf.py deploy migrations

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.live import Client, free_ports
+from tests.live import Client, free_ports, require_live_mark
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "deploy" / "cluster.sh"
@@ -99,6 +99,7 @@ class Cluster:
         )
 
     def start(self) -> None:
+        require_live_mark()
         result = self.run("start")
         assert result.returncode == 0, result.stdout + result.stderr
         self.leaders.update(self.pid(n) for n in (1, 2, 3))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import create_engine, make_url, text
 from werkzeug.test import TestResponse
 
 from app import create_app
@@ -18,6 +20,7 @@ from app.extensions import db, limiter
 
 pytest.register_assert_rewrite("tests.live")
 
+from tests import live  # noqa: E402
 from tests.live import LiveServer, running_server  # noqa: E402
 from tests.mailbox import Inbox, smtp_server  # noqa: E402
 
@@ -38,9 +41,59 @@ def error_body(response: TestResponse, code: int) -> dict:
     return body
 
 
+def worker_database(url: str, worker: str) -> str:
+    """`url` with the database `<name>_<worker>`, created if it is missing.
+
+    pytest-xdist's workers run at once; each needs a database of its own.
+    """
+    parsed = make_url(url)
+    name = f"{parsed.database}_{worker}"
+    server = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            found = connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            )
+            if not found:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        server.dispose()
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (`make test-fast`): one PostgreSQL database per worker.
+
+    Redis has no such split (resetting the rate limits empties every
+    worker's counters), so with TEST_REDIS_URL the tests run in one process.
+    """
+    workers = getattr(config.option, "numprocesses", None)
+    if isinstance(workers, int) and workers > 1 and os.environ.get("TEST_REDIS_URL"):
+        raise pytest.UsageError("TEST_REDIS_URL is one database for all: run without -n")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    if worker is not None and url.startswith("postgresql"):
+        os.environ["TEST_DATABASE_URL"] = worker_database(url, worker)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before any fixture of the test: may it start servers (tests.live)?"""
+    live.running_test_is_live = item.get_closest_marker("live") is not None
+
+
 def database_url(tmp_path: Path) -> str:
     """SQLite in the test's temp dir, or TEST_DATABASE_URL when it is set."""
     return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.db'}"
+
+
+def new_sqlite_file(url: object) -> Path | None:
+    """The file of a SQLite `url` that does not exist yet, else None."""
+    parsed = make_url(str(url))
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(str(parsed.database))
+    return None if path.exists() else path
 
 
 def redis_url_or_skip() -> str:
@@ -66,16 +119,33 @@ def fresh_counters(app: Flask) -> None:
         limiter.reset()
 
 
-@pytest.fixture
-def config(tmp_path: Path) -> dict[str, object]:
+def settings_for(database: str) -> dict[str, object]:
     return {
         "TESTING": True,
         "SECRET_KEY": TEST_SECRET,
-        "SQLALCHEMY_DATABASE_URI": database_url(tmp_path),
+        "SQLALCHEMY_DATABASE_URI": database,
         "BCRYPT_ROUNDS": 4,
         "RATELIMIT_ENABLED": False,
         "CORS_ORIGINS": ["https://app.example.com"],
     }
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> dict[str, object]:
+    return settings_for(database_url(tmp_path))
+
+
+@pytest.fixture(scope="session")
+def sqlite_schema(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file holding the empty schema, made once: the `app` fixture copies
+    it where a test's new SQLite database goes, instead of creating every table."""
+    path = tmp_path_factory.mktemp("schema") / "schema.db"
+    made = create_app(settings_for(f"sqlite:///{path}"))
+    with made.app_context():
+        db.create_all()
+        db.session.remove()
+        db.engine.dispose()
+    return path
 
 
 @pytest.fixture
@@ -91,15 +161,26 @@ def inbox(config: dict[str, object]) -> Iterator[Inbox]:
 
 
 @pytest.fixture
-def app(config: dict[str, object]) -> Iterator[Flask]:
+def app(config: dict[str, object], request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """The app on a database of its own with an empty schema.
+
+    A new SQLite file starts as a copy of `sqlite_schema`, and is left with
+    the test's temp dir; any other database (PostgreSQL) has its tables
+    dropped and created before the test and dropped after it.
+    """
+    new_file = new_sqlite_file(config["SQLALCHEMY_DATABASE_URI"])
+    if new_file is not None:
+        shutil.copyfile(request.getfixturevalue("sqlite_schema"), new_file)
     app = create_app(config)
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
+    if new_file is None:
+        with app.app_context():
+            db.drop_all()
+            db.create_all()
     yield app
     with app.app_context():
         db.session.remove()
-        db.drop_all()
+        if new_file is None:
+            db.drop_all()
         db.engine.dispose()
 
 

@@ -37,6 +37,17 @@ PASSWORD = "correct horse battery"
 # or REDIS_URL never leaks into a test server.
 INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH")
 
+# Set by tests/conftest.py as each test starts: whether it is marked `live`.
+# None outside pytest.
+running_test_is_live: bool | None = None
+
+
+def require_live_mark() -> None:
+    """Refuse to start servers for a test left unmarked: `make test-fast` runs
+    every test that is not `live`, and must need no server."""
+    if running_test_is_live is False:
+        raise RuntimeError("a test that starts a server must be marked live (pytest.mark.live)")
+
 
 @dataclass(frozen=True)
 class Response:
@@ -193,6 +204,7 @@ def running_server(
     stop_timeout: float = 10.0,
 ) -> Iterator[LiveServer]:
     """Migrate a temp database, serve it with gunicorn until the block ends."""
+    require_live_mark()
     environment = server_environment(tmp_path, workers, env or {})
     migrate(environment)
     url = f"http://{environment['HOST']}:{environment['PORT']}"

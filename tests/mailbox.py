@@ -11,7 +11,6 @@ from __future__ import annotations
 import queue
 import re
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email import message_from_bytes, policy
@@ -32,12 +31,21 @@ class Inbox:
 
     def __init__(self, port: int) -> None:
         self.port = port
-        self.delay = 0.0  # seconds each mail takes to be accepted
+        self._open = threading.Event()  # cleared: each mail waits at DATA until opened
+        self._open.set()
         self._mails: queue.Queue[EmailMessage] = queue.Queue()
 
+    def hold(self) -> None:
+        """A stalled server: mails wait before being accepted until `release()`."""
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        if self.delay:
-            time.sleep(self.delay)  # a slow server: the whole exchange waits
+        # Blocking the server's loop, as a stalled server would; bounded so that
+        # a client that waits for it fails its test instead of hanging it.
+        self._open.wait(timeout=30)
         mail = message_from_bytes(envelope.content, policy=policy.default)
         assert isinstance(mail, EmailMessage)
         mail["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
@@ -50,6 +58,10 @@ class Inbox:
             return self._mails.get(timeout=timeout)
         except queue.Empty:
             raise AssertionError(f"no mail arrived within {timeout} s") from None
+
+    def is_empty(self) -> bool:
+        """No mail has been accepted yet (or every one was taken with `next`)."""
+        return self._mails.empty()
 
     def assert_empty(self) -> None:
         """No mail arrived, and none is still being sent."""

@@ -548,6 +548,7 @@ def test_an_export_made_while_accounts_are_added_has_no_item_without_its_owner(
         writer.join()
 
     assert len(added) == 20, "the writer stopped early"
+    assert exports, "no export ran while the accounts were added"
     for exported in exports:
         assert set(exported["items"]) <= set(exported["users"])
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import threading
-import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -101,15 +102,23 @@ def test_location_matches_the_prefix_used(client: FlaskClient, alice: Account) -
     assert "/api/v1/" not in response.headers["Location"]
 
 
-def test_updated_at_moves_on_change(
-    client: FlaskClient, alice: Account, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    item = create(client, alice)
-    response = client.patch(
-        f"/api/v1/items/{item['id']}", json={"title": "New"}, headers=alice.headers
-    )
-    assert response.get_json()["created_at"] == item["created_at"]
-    assert response.get_json()["updated_at"] >= item["updated_at"]
+def test_updated_at_moves_on_change(client: FlaskClient, alice: Account) -> None:
+    """A change sets updated_at to the clock's time, in the answer and when read back;
+    created_at stays."""
+    created_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    with time_machine.travel(created_at, tick=False) as clock:
+        item = create(client, alice)
+        clock.shift(timedelta(minutes=3, seconds=7))
+        response = client.patch(
+            f"/api/v1/items/{item['id']}", json={"title": "New"}, headers=alice.headers
+        )
+        read_back = get(client, alice, item["id"]).get_json()
+
+    updated_at = created_at + timedelta(minutes=3, seconds=7)
+    assert item["created_at"] == item["updated_at"] == created_at.isoformat()
+    for body in (response.get_json(), read_back):
+        assert body["created_at"] == item["created_at"]
+        assert body["updated_at"] == updated_at.isoformat()
 
 
 def test_put_without_description_clears_it(
@@ -528,6 +537,7 @@ def test_creating_items_while_the_account_is_deleted_never_fails(
 ) -> None:
     """Creates racing DELETE /auth/me end in 201 or a clean 401, never a 500."""
     stop = threading.Event()
+    under_way = threading.Event()  # 30 creates have been answered
     statuses: list[int] = []
 
     def create_until_deleted() -> None:
@@ -535,14 +545,15 @@ def test_creating_items_while_the_account_is_deleted_never_fails(
         for _ in range(60):
             response = client.post("/api/v1/items", json={"title": "x"}, headers=alice.headers)
             statuses.append(response.status_code)
+            if len(statuses) >= 30:
+                under_way.set()
             if stop.is_set() and response.status_code == 401:
                 return
 
     threads = [threading.Thread(target=create_until_deleted) for _ in range(6)]
     for thread in threads:
         thread.start()
-    while len(statuses) < 30:
-        time.sleep(0.005)
+    assert under_way.wait(timeout=60)
     deleted = app.test_client().delete(
         "/api/v1/auth/me", json={"current_password": alice.password}, headers=alice.headers
     )
