@@ -16,10 +16,15 @@ from app.platform.mail import send_mail
 
 VERIFY_PAGE = "/verify-email"
 RESET_PAGE = "/reset-password"
+CANCEL_PATH = "/api/v1/auth/me/pending-email"
 VERIFICATION_HOURS = 48
 VERIFY_SUBJECT = "Verify your email address"
 CHANGE_SUBJECT = "Your email address is being changed"
 RESET_SUBJECT = "Reset your password"
+
+
+def _api_docs() -> str:
+    return f"{current_app.config['PUBLIC_URL']}/docs"
 
 
 def _link(page: str, token: str) -> str:
@@ -27,8 +32,13 @@ def _link(page: str, token: str) -> str:
 
 
 def send_verification(user: User, address: str) -> None:
-    """Ask the owner of `address` (the account's email or the one it changes to) to prove it."""
-    token = mail_tokens.sign(mail_tokens.EMAIL_VERIFICATION, {"uid": user.id, "email": address})
+    """Ask the owner of `address` (the account's email or the one it changes to) to prove it.
+
+    The token names the address and the account's token version: it dies
+    with anything that moves the version on (app.auth.email_verification).
+    """
+    claims = {"uid": user.id, "email": address, "ver": user.token_version}
+    token = mail_tokens.sign(mail_tokens.EMAIL_VERIFICATION, claims)
     send_mail(
         address,
         VERIFY_SUBJECT,
@@ -48,7 +58,9 @@ def send_email_change_notice(user: User, new_address: str) -> None:
         f"Hello {user.username},\n\n"
         f"Someone signed in to your account asked to change its email address to\n"
         f"{new_address}. This address stays in use until the new one is verified.\n\n"
-        "If that was not you, change your password now: that signs out every session.\n",
+        "If that was not you, change your password now: that cancels the change and\n"
+        "signs out every session. To cancel the change alone, a signed-in client sends\n"
+        f"DELETE {CANCEL_PATH} to the API (described at {_api_docs()}).\n",
     )
 
 

@@ -131,6 +131,12 @@ def change_profile(user: User, changes: dict[str, Any]) -> User:
     return user
 
 
+def cancel_pending_email(user: User) -> None:
+    """Drop the account's pending email change, if any: its verification link stops working."""
+    with write_transaction():
+        user.pending_email = None
+
+
 def set_password(
     user: User, password: str, *, while_valid: Callable[[User], None] | None = None
 ) -> None:

@@ -23,15 +23,17 @@ def verify_email(token: str) -> User:
     """Mark the address a verification token names as proved; a pending one takes over.
 
     A token is good once: for the account's unverified address, or for the
-    address it is changing to. A token for an address given up since, an
-    account disabled since, or one used already is refused (400); an
-    address someone else registered meanwhile is 409.
+    address it is changing to. A token for an address given up since (a
+    cancelled change), an account disabled since, one issued before the
+    token version moved on (a password change or reset, a disable), or one
+    used already is refused (400); an address someone else registered
+    meanwhile is 409.
     """
     claims = mail_tokens.read(mail_tokens.EMAIL_VERIFICATION, token, MAX_AGE_SECONDS, "email")
     address = claims["email"]
     with write_transaction():
         user = db.session.get(User, claims["uid"], with_for_update=True, populate_existing=True)
-        if user is None or user.disabled:
+        if user is None or user.disabled or claims.get("ver") != user.token_version:
             mail_tokens.refuse()
         if address == user.pending_email:
             ensure_available(None, address)

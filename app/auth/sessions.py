@@ -21,7 +21,7 @@ from sqlalchemy import distinct, exc, func, select, update
 
 from app.auth.metrics import count_revocation
 from app.extensions import db
-from app.models import USER_AGENT_LENGTH, LoginSession
+from app.models import USER_AGENT_LENGTH, LoginSession, User
 from app.platform.database import write_transaction
 
 TOUCH_AFTER = timedelta(seconds=60)
@@ -114,11 +114,18 @@ def end(account: Any, session_id: str, reason: str = "session_ended") -> bool:
 
 
 def end_all(account: Any, keep: str | None = None) -> int:
-    """End every live session of the account but `keep`; how many ended."""
-    return _end_where(account, "session_ended", *([LoginSession.id != keep] if keep else []))
+    """End every live session of the account but `keep`; how many ended.
+
+    A pending email change ends too, in the same write: it may be the doing
+    of a session just ended.
+    """
+    conditions = [LoginSession.id != keep] if keep else []
+    return _end_where(account, "session_ended", *conditions, drop_pending_email=True)
 
 
-def _end_where(account: Any, reason: str, *conditions: Any) -> int:
+def _end_where(
+    account: Any, reason: str, *conditions: Any, drop_pending_email: bool = False
+) -> int:
     with write_transaction():
         result = db.session.execute(
             update(LoginSession)
@@ -126,6 +133,10 @@ def _end_where(account: Any, reason: str, *conditions: Any) -> int:
             .values(ended_at=datetime.now(UTC)),
             execution_options={"synchronize_session": False},
         )
+        if drop_pending_email:
+            db.session.execute(
+                update(User).where(User.id == account.id).values(pending_email=None)
+            )
     ended = int(result.rowcount)  # type: ignore[attr-defined]
     count_revocation(reason, ended)
     return ended

@@ -110,9 +110,9 @@ class Me(MethodView):
     @blp.arguments(ProfileUpdateSchema)
     @blp.doc(
         description="A new `email` takes effect only once it is verified: it gets a "
-        "verification mail, the address in use gets a notice, and until then the answer "
-        "(and every User body) shows the address in use. Sending the address in use "
-        "drops a pending change."
+        "verification mail, the address in use gets a notice, and until then `email` stays "
+        "the address in use and `pending_email` shows the new one. Sending the address in "
+        "use drops a pending change, as does `DELETE /auth/me/pending-email`."
     )
     @blp.response(200, UserSchema)
     def patch(self, changes: dict[str, Any]) -> User:
@@ -134,6 +134,19 @@ class Me(MethodView):
         user = accounts.current_account()
         accounts.require_current_password(user, confirmation["current_password"])
         accounts.delete_account(user.username)
+
+
+@blp.route("/me/pending-email")
+class PendingEmail(MethodView):
+    @blp.token_required()
+    @blp.response(204)
+    @blp.doc(
+        description="Idempotent: 204 whether or not a change was pending. The link mailed "
+        "to the pending address stops working."
+    )
+    def delete(self) -> None:
+        """Cancel your pending email change"""
+        accounts.cancel_pending_email(accounts.current_account())
 
 
 @blp.route("/me/password")
