@@ -23,6 +23,7 @@ RATE_LIMIT_REASONS = (
     "login-account",
     "login-name",
     "login-device",
+    "login-devices",
     "password-check",
     "email-taken",
     "password-reset-address",

@@ -6,8 +6,9 @@ failed attempts only (401), per client address and per account (one bucket
 whether it is named by username or email, in any case; an unknown name gets
 the bucket of its lowercased form), so a user who logs in successfully never
 uses up their own allowance. A login carrying a valid device token of the
-account (app.auth.devices) is counted in that device's bucket instead, so guesses
-from elsewhere never lock out the owner's known clients. Wrong current
+account (app.auth.devices) is counted in that device's bucket and in one
+bucket of all the account's devices instead, so guesses from elsewhere never
+lock out the owner's known clients, and many devices guess no faster than one. Wrong current
 passwords count per session, and "email already registered" answers of a
 profile change per account. Mails a client can have sent (password resets,
 verification mails) count every request, per client address and per
@@ -115,9 +116,15 @@ def _too_many(message: str, wait: float) -> NoReturn:
 def login_attempt(
     login: str, user: User | None, device: str | None
 ) -> AbstractContextManager[None]:
-    """A login's buckets: its device's alone, else the client address's and the account's."""
-    if device is not None:
-        return counting_failures("LOGIN_RATE_LIMIT", [f"login-device:{device}"])
+    """A login's buckets: its device's and the account's devices' together, else the client
+    address's and the account's.
+
+    The devices' bucket is a ceiling: many device tokens of one account (a
+    thief may have collected several) together get no more guesses than one.
+    """
+    if device is not None and user is not None:
+        keys = [f"login-device:{device}", f"login-devices:{user.id}"]
+        return counting_failures("LOGIN_RATE_LIMIT", keys)
     account = f"login-account:{user.id}" if user is not None else f"login-name:{login.lower()}"
     return counting_failures("LOGIN_RATE_LIMIT", [f"login-address:{client_address()}", account])
 
