@@ -6,11 +6,13 @@ token to the API (docs/accounts.md). Send these after the commit they follow.
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlencode
 
 from flask import current_app
 
 from app.auth import mail_tokens
+from app.auth.rate_limits import mail_allowed
 from app.models import User
 from app.platform.mail import send_mail
 
@@ -21,6 +23,16 @@ VERIFICATION_HOURS = 48
 VERIFY_SUBJECT = "Verify your email address"
 CHANGE_SUBJECT = "Your email address is being changed"
 RESET_SUBJECT = "Reset your password"
+
+log = logging.getLogger(__name__)
+
+
+def _send(to: str, subject: str, body: str) -> None:
+    """Send, unless `to` or the client asking had too many mails lately (app.auth.rate_limits)."""
+    if not mail_allowed(to):
+        log.info("mail %r not sent: too many to this address or from this client", subject)
+        return
+    send_mail(to, subject, body)
 
 
 def _api_docs() -> str:
@@ -39,7 +51,7 @@ def send_verification(user: User, address: str) -> None:
     """
     claims = {"uid": user.id, "email": address, "ver": user.token_version}
     token = mail_tokens.sign(mail_tokens.EMAIL_VERIFICATION, claims)
-    send_mail(
+    _send(
         address,
         VERIFY_SUBJECT,
         f"Hello {user.username},\n\n"
@@ -52,7 +64,7 @@ def send_verification(user: User, address: str) -> None:
 
 def send_email_change_notice(user: User, new_address: str) -> None:
     """Tell the current address that another one was asked for, before it takes over."""
-    send_mail(
+    _send(
         user.email,
         CHANGE_SUBJECT,
         f"Hello {user.username},\n\n"
@@ -69,7 +81,7 @@ def send_password_reset(user: User) -> None:
     claims = {"uid": user.id, "pw": mail_tokens.password_fingerprint(user.password_hash)}
     token = mail_tokens.sign(mail_tokens.PASSWORD_RESET, claims)
     minutes = current_app.config["PASSWORD_RESET_MINUTES"]
-    send_mail(
+    _send(
         user.email,
         RESET_SUBJECT,
         f"Hello {user.username},\n\n"

@@ -28,6 +28,8 @@ RATE_LIMIT_REASONS = (
     "email-taken",
     "password-reset-address",
     "verification-account",
+    "mail-recipient",
+    "mail-client",
 )
 REVOCATION_REASONS = (
     "logout",
@@ -73,7 +75,7 @@ class AuthEvents:
         self.rate_limited = LabelledCounter(
             Counter(
                 "items_api_rate_limited",
-                "Requests answered 429, by the limit they hit.",
+                "Requests answered 429, and mails not sent, by the limit they hit.",
                 ["reason"],
                 registry=registry,
             ),

@@ -12,7 +12,10 @@ lock out the owner's known clients, and many devices guess no faster than one. W
 passwords count per session, and "email already registered" answers of a
 profile change per account. Mails a client can have sent (password resets,
 verification mails) count every request, per client address and per
-account, under MAIL_RATE_LIMIT.
+account, under MAIL_RATE_LIMIT. Every mail that goes out also counts per
+recipient address, whichever account it is for, and per client address
+that caused it (MAIL_RECIPIENT_RATE_LIMIT, MAIL_CLIENT_RATE_LIMIT): past
+those the mail is dropped and the answer stays the same.
 
 An attempt holds a place in its buckets before the password is checked and
 is let through only while failures in the window plus attempts in flight
@@ -29,7 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, NoReturn, TypeVar, cast
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, has_request_context, request
 from flask_jwt_extended import get_jwt
 from limits import RateLimitItem, parse_many
 from werkzeug.exceptions import HTTPException
@@ -183,6 +186,25 @@ def _mail_allowed(key: str) -> bool:
     return all([limiter.limiter.hit(item, key) for item in _limits("MAIL_RATE_LIMIT")])
 
 
+def mail_allowed(recipient: str) -> bool:
+    """Count a mail to `recipient`, per recipient and per client address; False past a limit.
+
+    Refused mails are dropped, not answered 429: an answer that changed
+    would tell a caller about mail sent for other accounts, or whether an
+    address has an account (a password reset answers the same either way).
+    """
+    if not current_app.config["RATELIMIT_ENABLED"]:
+        return True
+    buckets = [("MAIL_RECIPIENT_RATE_LIMIT", f"mail-recipient:{recipient}")]
+    if has_request_context():
+        buckets.append(("MAIL_CLIENT_RATE_LIMIT", f"mail-client:{client_address()}"))
+    for setting, key in buckets:
+        if not all([limiter.limiter.hit(item, key) for item in _limits(setting)]):
+            count_rate_limited(key.partition(":")[0])
+            return False
+    return True
+
+
 def limit_registration(view: F) -> F:
     """Every attempt per client address, before the body is read."""
     limit = limiter.shared_limit(
@@ -200,7 +222,13 @@ def limit_registrations_of(username: str) -> None:
 
 
 def _check_limits(app: Flask) -> None:
-    for setting in ("LOGIN_RATE_LIMIT", "REGISTER_RATE_LIMIT", "MAIL_RATE_LIMIT"):
+    for setting in (
+        "LOGIN_RATE_LIMIT",
+        "REGISTER_RATE_LIMIT",
+        "MAIL_RATE_LIMIT",
+        "MAIL_RECIPIENT_RATE_LIMIT",
+        "MAIL_CLIENT_RATE_LIMIT",
+    ):
         try:
             parse_many(str(app.config[setting]))
         except ValueError as exc:
