@@ -191,6 +191,31 @@ def test_a_password_change_by_another_route_kills_the_token(
     assert login(client, password="brand new passphrase").status_code == 200
 
 
+def test_a_token_issued_before_a_disable_is_refused_after_enable(
+    client: FlaskClient, runner: FlaskCliRunner, inbox: Inbox, alice: Account
+) -> None:
+    token = reset_token(client, inbox)
+    for action in ("disable", "enable"):
+        assert runner.invoke(args=["users", action, "alice"]).exit_code == 0
+
+    error_body(confirm(client, token), 400)
+    assert login(client).status_code == 200
+
+
+def test_a_link_mailed_to_the_old_address_dies_once_a_new_one_is_verified(
+    client: FlaskClient, inbox: Inbox, alice: Account
+) -> None:
+    token = reset_token(client, inbox)
+    change = {"email": "alice.new@example.com", "current_password": PASSWORD}
+    assert client.patch("/api/v1/auth/me", json=change, headers=alice.headers).status_code == 200
+    mails = {mail["To"]: mail for mail in (inbox.next(), inbox.next())}
+    verification = {"token": token_of(mails["alice.new@example.com"])}
+    assert client.post("/api/v1/auth/verify-email", json=verification).status_code == 200
+
+    error_body(confirm(client, token), 400)
+    assert login(client, "alice.new@example.com").status_code == 200
+
+
 def test_an_expired_token_is_refused(
     app: Flask, client: FlaskClient, inbox: Inbox, alice: Account
 ) -> None:

@@ -77,8 +77,14 @@ def send_email_change_notice(user: User, new_address: str) -> None:
 
 
 def send_password_reset(user: User) -> None:
-    """A link that sets a new password, good until it is used or the password changes."""
-    claims = {"uid": user.id, "pw": mail_tokens.password_fingerprint(user.password_hash)}
+    """A link that sets a new password, good until it is used, the password changes, the
+    token version moves on (a disable) or the account's address changes."""
+    claims = {
+        "uid": user.id,
+        "pw": mail_tokens.password_fingerprint(user.password_hash),
+        "ver": user.token_version,
+        "email": user.email,
+    }
     token = mail_tokens.sign(mail_tokens.PASSWORD_RESET, claims)
     minutes = current_app.config["PASSWORD_RESET_MINUTES"]
     _send(

@@ -37,16 +37,23 @@ def request_password_reset(email: str) -> None:
 def reset_password(token: str, new_password: str) -> None:
     """Set the password a genuine, unused reset token names; every token stops working.
 
-    The token names the account and a digest of the password it may replace,
-    so it dies once used, once the password changes any other way, and at
-    PASSWORD_RESET_MINUTES. A disabled account cannot reset.
+    The token names the account, a digest of the password it may replace,
+    the token version and the address it was mailed to, so it dies once
+    used, once the password changes any other way, once the account is
+    disabled (even if enabled again), once another address takes over, and
+    at PASSWORD_RESET_MINUTES.
     """
     max_age = current_app.config["PASSWORD_RESET_MINUTES"] * 60
-    claims = mail_tokens.read(mail_tokens.PASSWORD_RESET, token, max_age, "pw")
+    claims = mail_tokens.read(mail_tokens.PASSWORD_RESET, token, max_age, "pw", "email")
 
     def still_valid(account: User) -> None:
         fingerprint = mail_tokens.password_fingerprint(account.password_hash)
-        if account.disabled or fingerprint != claims["pw"]:
+        if (
+            account.disabled
+            or fingerprint != claims["pw"]
+            or claims.get("ver") != account.token_version
+            or claims["email"] != account.email
+        ):
             mail_tokens.refuse()
 
     user = db.session.get(User, claims["uid"])
