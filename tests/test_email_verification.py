@@ -423,3 +423,21 @@ def test_resends_and_email_changes_are_limited_per_account(
     change = {"email": NEW_ADDRESS, "current_password": PASSWORD}
     error_body(limited.patch(ME, json=change, headers=bearer(token)), 429)
     inbox.assert_empty()
+
+
+def test_taken_and_free_addresses_cost_the_same_and_answer_the_same_past_the_limit(
+    limited: FlaskClient, inbox: Inbox
+) -> None:
+    for name in ("alice", "bob"):
+        body = {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
+        assert limited.post("/api/v1/auth/register", json=body).status_code == 201
+        inbox.next()
+    token = login(limited).get_json()["access_token"]
+
+    def probe(address: str) -> int:
+        change = {"email": address, "current_password": PASSWORD}
+        return limited.patch(ME, json=change, headers=bearer(token)).status_code
+
+    assert [probe("bob@example.com"), probe("bob@example.com")] == [409, 409]
+    assert [probe("free@example.com"), probe("bob@example.com")] == [429, 429]
+    inbox.assert_empty()

@@ -120,9 +120,11 @@ class Me(MethodView):
         user = accounts.current_account()
         if "email" in changes and changes["email"] != user.email:
             accounts.require_current_password(user, changes["current_password"])
+            # Counted before the availability check, so a taken address (409)
+            # costs as much as a free one and both answer 429 past the limit.
+            limit_verification_mails(user.id)
             with email_availability_check():
                 accounts.ensure_available(None, changes["email"])
-            limit_verification_mails(user.id)
         return accounts.change_profile(user, changes)
 
     @blp.token_required()
