@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.conftest import PASSWORD, AuthActions, rate_limited
+from tests.conftest import PASSWORD, AuthActions, error_body, rate_limited
 from tests.helpers import bearer
 from tests.helpers import login as login_with
 
@@ -99,6 +99,32 @@ def test_forwarded_for_is_honoured_behind_trusted_proxies(
     assert_limited(login(proxied, username="user9", headers={"X-Forwarded-For": "203.0.113.1"}))
     other = login(proxied, username="user9", headers={"X-Forwarded-For": "203.0.113.2"})
     assert other.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "forwarded",
+    ["a" * 60, "not-an-address", "203.0.113.300", "fe80::1%" + "x" * 50, "203.0.113.1, junk"],
+)
+def test_a_forwarded_for_that_is_no_address_is_400(
+    app: Flask, make_app: Callable[[dict[str, object]], Flask], forwarded: str
+) -> None:
+    proxied = make_app({**app.config, "TRUSTED_PROXIES": 1}).test_client()
+
+    error_body(login(proxied, headers={"X-Forwarded-For": forwarded}), 400)
+
+
+@pytest.mark.parametrize("forwarded", ["2001:db8::1", "::ffff:203.0.113.1", "203.0.113.1"])
+def test_a_forwarded_address_is_recorded(
+    app: Flask, make_app: Callable[[dict[str, object]], Flask], forwarded: str
+) -> None:
+    proxied = make_app({**app.config, "TRUSTED_PROXIES": 1}).test_client()
+    body = {"username": "alice", "email": "alice@example.com", "password": PASSWORD}
+    assert proxied.post("/api/v1/auth/register", json=body).status_code == 201
+
+    tokens = login(proxied, password=PASSWORD, headers={"X-Forwarded-For": forwarded}).get_json()
+
+    sessions = proxied.get("/api/v1/auth/sessions", headers=bearer(tokens["access_token"]))
+    assert sessions.get_json()[0]["login_ip"] == forwarded
 
 
 def test_registration_is_limited_per_address(auth: AuthActions) -> None:

@@ -25,6 +25,7 @@ limit through, and a success only held a place, it is never counted.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import time
@@ -52,6 +53,10 @@ log = logging.getLogger(__name__)
 # many seconds: longer than gunicorn's worker timeout (30 s by default),
 # past which the request is gone anyway.
 IN_FLIGHT_SECONDS = 60
+# Where ProxyFix keeps the values it replaced (documented by werkzeug).
+PROXY_FIX_ORIGINAL = "werkzeug.proxy_fix.orig"
+# The longest address the sessions table stores: IPv6 with an embedded IPv4.
+MAX_ADDRESS_LENGTH = 45
 
 
 def client_address() -> str:
@@ -266,6 +271,7 @@ def init_app(app: Flask) -> None:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
         )
+        app.before_request(_refuse_a_forwarded_non_address)
     if not app.config.get("RATELIMIT_STORAGE_URI"):
         app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
     _check_limits(app)
@@ -275,6 +281,22 @@ def init_app(app: Flask) -> None:
     # Registered first, so it runs after the limiter's own header hook.
     app.after_request(_retry_after_only_when_refused)
     limiter.init_app(app)
+
+
+def _refuse_a_forwarded_non_address() -> None:
+    """400 when X-Forwarded-For, believed, gave no IP address: it keys limits and is stored."""
+    address = request.remote_addr
+    original = request.environ.get(PROXY_FIX_ORIGINAL, {}).get("REMOTE_ADDR")
+    if address is not None and address != original and not _is_address(address):
+        abort(400, "X-Forwarded-For does not end with an IP address.")
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return len(text) <= MAX_ADDRESS_LENGTH
 
 
 def _retry_after_only_when_refused(response: Response) -> Response:
