@@ -17,12 +17,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import request
+from flask_smorest.pagination import PaginationParameters
 from sqlalchemy import distinct, exc, func, select, update
 
 from app.auth.metrics import count_revocation
+from app.auth.session_pruning import prune_sessions
 from app.extensions import db
 from app.models import USER_AGENT_LENGTH, LoginSession, User
 from app.platform.database import write_transaction
+from app.platform.listing import page_of_rows
 
 TOUCH_AFTER = timedelta(seconds=60)
 SESSIONS = LoginSession.__table__
@@ -57,6 +60,7 @@ def start(account: Any, expires_at: datetime) -> str:
                 **use,
             )
         )
+        prune_sessions(connection, account)
     return session_id
 
 
@@ -94,13 +98,18 @@ def _live(account: Any) -> tuple[Any, ...]:
     )
 
 
-def session_bodies(account: Any, current: str | None = None) -> list[dict[str, Any]]:
-    """The account's live sessions, the most recently used first, `current` marked."""
+def session_bodies(
+    account: Any, current: str | None = None, pagination: PaginationParameters | None = None
+) -> list[dict[str, Any]]:
+    """The account's live sessions (the page `pagination` asks for), the most recently used
+    first, `current` marked."""
     statement = (
         select(SESSIONS)
         .where(*_live(account))
         .order_by(SESSIONS.c.last_used_at.desc(), SESSIONS.c.id)
     )
+    if pagination is not None:
+        statement = page_of_rows(statement, pagination)
     rows = db.session.execute(statement).mappings()
     return [{**row, "current": row["id"] == current} for row in rows]
 
