@@ -78,7 +78,11 @@ def send_email_change_notice(user: User, new_address: str) -> None:
 
 def send_password_reset(user: User) -> None:
     """A link that sets a new password, good until it is used, the password changes, the
-    token version moves on (a disable) or the account's address changes."""
+    token version moves on (a disable) or the account's address changes.
+
+    The caller counts it in the mail limits (app.auth.password_reset), on
+    every path, known address or not.
+    """
     claims = {
         "uid": user.id,
         "pw": mail_tokens.password_fingerprint(user.password_hash),
@@ -87,7 +91,7 @@ def send_password_reset(user: User) -> None:
     }
     token = mail_tokens.sign(mail_tokens.PASSWORD_RESET, claims)
     minutes = current_app.config["PASSWORD_RESET_MINUTES"]
-    _send(
+    send_mail(
         user.email,
         RESET_SUBJECT,
         f"Hello {user.username},\n\n"
