@@ -240,7 +240,7 @@ def test_email_taken_answers_of_a_profile_change_are_limited_per_account(
 # --- one account, one bucket ---------------------------------------------------
 
 
-def test_username_and_email_in_any_case_are_one_bucket(
+def test_an_account_gets_no_more_password_checks_whichever_name_it_is_given(
     client: FlaskClient, auth: AuthActions
 ) -> None:
     auth.register("alice")
@@ -248,8 +248,31 @@ def test_username_and_email_in_any_case_are_one_bucket(
         assert login(client, name, environ_base={"REMOTE_ADDR": f"10.0.0.{n}"}).status_code == 401
 
     other_address = {"REMOTE_ADDR": "10.0.0.9"}
-    assert_limited(login(client, "alice@EXAMPLE.com", environ_base=other_address))
-    assert_limited(login(client, "alice", password=PASSWORD, environ_base=other_address))
+    error_body(
+        login(client, "alice@EXAMPLE.com", password=PASSWORD, environ_base=other_address), 401
+    )
+    error_body(login(client, "alice", password=PASSWORD, environ_base=other_address), 401)
+    assert_limited(login(client, "alice", environ_base=other_address))
+
+
+def test_a_spent_account_never_links_its_username_to_its_email(
+    client: FlaskClient, auth: AuthActions
+) -> None:
+    auth.register("alice")
+    auth.register("bob")
+    for n in range(3):
+        assert (
+            login(client, "alice", environ_base={"REMOTE_ADDR": f"10.0.0.{n}"}).status_code == 401
+        )
+    assert_limited(login(client, "alice", environ_base={"REMOTE_ADDR": "10.0.0.8"}))
+
+    answers = [
+        login(client, email, environ_base={"REMOTE_ADDR": f"10.0.1.{n}"})
+        for n, email in enumerate(["alice@example.com", "bob@example.com", "nobody@example.com"])
+    ]
+
+    assert [answer.status_code for answer in answers] == [401, 401, 401]
+    assert len({answer.get_data() for answer in answers}) == 1
 
 
 def json_login(

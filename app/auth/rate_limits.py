@@ -2,10 +2,11 @@
 
 Policy: registration counts every attempt per client address, and every
 valid one per username asked for (in any case). Login counts
-failed attempts only (401), per client address and per account (one bucket
-whether it is named by username or email, in any case; an unknown name gets
-the bucket of its lowercased form), so a user who logs in successfully never
-uses up their own allowance. A login carrying a valid device token of the
+failed attempts only (401), per client address, per name as typed
+(lowercased) and per account (whether named by username or email; a spent
+account bucket fails the attempt like a wrong password rather than
+answering 429, so it links no name to another), so a user who logs in
+successfully never uses up their own allowance. A login carrying a valid device token of the
 account (app.auth.devices) is counted in that device's bucket and in one
 bucket of all the account's devices instead, so guesses from elsewhere never
 lock out the owner's known clients, and many devices guess no faster than one. Wrong current
@@ -69,20 +70,31 @@ def _limits(setting: str) -> list[RateLimitItem]:
 
 
 @contextmanager
-def counting_failures(setting: str, keys: Sequence[str], failure: int = 401) -> Iterator[None]:
-    """Let one attempt through the buckets `keys`; count it if it ends in `failure`."""
+def counting_failures(
+    setting: str, keys: Sequence[str], failure: int = 401, quiet_keys: Sequence[str] = ()
+) -> Iterator[bool]:
+    """Let one attempt through the buckets `keys`; count it if it ends in `failure`.
+
+    Buckets in `quiet_keys` count the same but refuse without a 429: the
+    attempt goes on and is told (False) that it must fail.
+    """
     if not current_app.config["RATELIMIT_ENABLED"]:
-        yield
+        yield True
         return
     items = _limits(setting)
     held: list[str] = []
+    room = True
     try:
         for key in keys:
             held.append(_hold_place(key, items))
-        yield
+        for key in quiet_keys:
+            slot, _ = _take_place(key, items)
+            room = room and slot is not None
+            held += [slot] if slot is not None else []
+        yield room
     except HTTPException as error:
         if error.code == failure:
-            for key in keys:
+            for key in (*keys, *quiet_keys):
                 for item in items:
                     limiter.limiter.hit(item, key)
         raise
@@ -92,7 +104,16 @@ def counting_failures(setting: str, keys: Sequence[str], failure: int = 401) -> 
 
 
 def _hold_place(key: str, items: list[RateLimitItem]) -> str:
-    """Count one more attempt in flight on `key`, or refuse it (429) when none is left.
+    """Count one more attempt in flight on `key`, or refuse it (429) when none is left."""
+    slot, refusal = _take_place(key, items)
+    if slot is None:
+        _too_many(*refusal)
+    return slot
+
+
+def _take_place(key: str, items: list[RateLimitItem]) -> tuple[str | None, tuple[str, float]]:
+    """The in-flight slot of one more attempt on `key`; None, and why and how long to wait,
+    when there is no room.
 
     The in-flight count is taken (atomically, in the limiter's storage)
     before the failures are read, and a failure is recorded before its place
@@ -110,10 +131,10 @@ def _hold_place(key: str, items: list[RateLimitItem]) -> str:
         failures = item.amount - window.remaining
         if failures + in_flight > item.amount:
             storage.incr(current, 2 * IN_FLIGHT_SECONDS, amount=-1)
-            wait = window.reset_time - now if failures >= item.amount else 1
             count_rate_limited(key.partition(":")[0])
-            _too_many(f"Too many failed attempts ({item}); retry later.", wait)
-    return current
+            wait = window.reset_time - now if failures >= item.amount else 1
+            return None, (f"Too many failed attempts ({item}); retry later.", wait)
+    return current, ("", 0)
 
 
 def _too_many(message: str, wait: float) -> NoReturn:
@@ -121,30 +142,37 @@ def _too_many(message: str, wait: float) -> NoReturn:
     abort(429, message, headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
 
-def login_attempt(
-    login: str, user: User | None, device: str | None
-) -> AbstractContextManager[None]:
-    """A login's buckets: its device's and the account's devices' together, else the client
-    address's and the account's.
+@contextmanager
+def login_attempt(login: str, user: User | None, device: str | None) -> Iterator[User | None]:
+    """A login's buckets; yields the account to check the password of, None when it must fail.
 
-    The devices' bucket is a ceiling: many device tokens of one account (a
-    thief may have collected several) together get no more guesses than one.
+    With a device token: its device's bucket and the account's devices'
+    together. Otherwise the client address's and the name's as typed
+    (lowercased), both answering 429, and the account's, which only makes
+    the attempt fail like a wrong password: whichever of its names a guesser
+    uses, an account gets at most the limit of password checks, and no name
+    answers differently from an unknown one, so a spent bucket never tells
+    which email belongs to which username.
     """
     if device is not None and user is not None:
         keys = [f"login-device:{device}", f"login-devices:{user.id}"]
-        return counting_failures("LOGIN_RATE_LIMIT", keys)
-    account = f"login-account:{user.id}" if user is not None else f"login-name:{login.lower()}"
-    return counting_failures("LOGIN_RATE_LIMIT", [f"login-address:{client_address()}", account])
+        with counting_failures("LOGIN_RATE_LIMIT", keys):
+            yield user
+        return
+    keys = [f"login-address:{client_address()}", f"login-name:{login.lower()}"]
+    account = [f"login-account:{user.id}"] if user is not None else []
+    with counting_failures("LOGIN_RATE_LIMIT", keys, quiet_keys=account) as room:
+        yield user if room else None
 
 
-def current_password_check() -> AbstractContextManager[None]:
+def current_password_check() -> AbstractContextManager[bool]:
     """Wrong current passwords, per session: a thief's guesses never block the owner's."""
     claims = get_jwt()
     session = claims.get("sid", claims["jti"])
     return counting_failures("LOGIN_RATE_LIMIT", [f"password-check:{session}"])
 
 
-def email_availability_check() -> AbstractContextManager[None]:
+def email_availability_check() -> AbstractContextManager[bool]:
     """Answers that an email is taken, per account, within the registration budget."""
     account = get_jwt()["uid"]
     return counting_failures("REGISTER_RATE_LIMIT", [f"email-taken:{account}"], failure=409)

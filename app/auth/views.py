@@ -70,8 +70,8 @@ class Login(MethodView):
         login = credentials["username"]
         found = accounts.find_user(login)
         device = trusted_device(credentials.get("device_token"), found)
-        with login_attempt(login, found, device):
-            user = accounts.authenticate(found, credentials["password"])
+        with login_attempt(login, found, device) as checked:
+            user = accounts.authenticate(checked, credentials["password"])
         email_verification.require_verified(user)
         tokens = issue_token_pair(user)
         return {**tokens, "device_token": issue_device_token(user, device)}, NO_STORE
