@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app
 
 from app.auth import account_mail, mail_tokens
-from app.auth.accounts import ensure_available
+from app.auth.accounts import ensure_available, release_unverified_claim
 from app.auth.rate_limits import limit_verification_mails, verification_mail_allowed
 from app.extensions import db
 from app.models import User
@@ -26,8 +26,9 @@ def verify_email(token: str) -> User:
     address it is changing to. A token for an address given up since (a
     cancelled change), an account disabled since, one issued before the
     token version moved on (a password change or reset, a disable), or one
-    used already is refused (400); an address someone else registered
-    meanwhile is 409.
+    used already is refused (400); an address another account verified
+    meanwhile is 409, and one another account registered without proving it
+    is taken from that account.
     """
     claims = mail_tokens.read(mail_tokens.EMAIL_VERIFICATION, token, MAX_AGE_SECONDS, "email")
     address = claims["email"]
@@ -36,7 +37,8 @@ def verify_email(token: str) -> User:
         if user is None or user.disabled or claims.get("ver") != user.token_version:
             mail_tokens.refuse()
         if address == user.pending_email:
-            ensure_available(None, address)
+            ensure_available(None, address, unverified_email_is_free=True)
+            release_unverified_claim(address)
             user.email, user.pending_email = address, None
         elif address != user.email or user.email_verified:
             mail_tokens.refuse()

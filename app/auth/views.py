@@ -124,7 +124,7 @@ class Me(MethodView):
             # costs as much as a free one and both answer 429 past the limit.
             limit_verification_mails(user.id)
             with email_availability_check():
-                accounts.ensure_available(None, changes["email"])
+                accounts.ensure_available(None, changes["email"], unverified_email_is_free=True)
         return accounts.change_profile(user, changes)
 
     @blp.token_required()
