@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 
 from tests.conftest import PASSWORD, Account, AuthActions
 
@@ -64,9 +64,14 @@ def test_patch_refusals_change_nothing(
     assert me(client, alice) == before
 
 
-def test_patch_email_taken_by_another_user_is_409(
-    client: FlaskClient, alice: Account, bob: Account
+def test_patch_email_verified_by_another_user_is_409(
+    client: FlaskClient, runner: FlaskCliRunner, alice: Account
 ) -> None:
+    created = runner.invoke(
+        args=["users", "create", "bob", "--email", "bob@example.com", "--password-stdin"],
+        input=f"{PASSWORD}\n",
+    )
+    assert created.exit_code == 0, created.output
     response = client.patch(
         "/api/v1/auth/me",
         json={"email": "BOB@example.com", "current_password": PASSWORD},

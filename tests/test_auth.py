@@ -23,7 +23,15 @@ from tests.helpers import bearer, field_errors
 REGISTER = "/api/v1/auth/register"
 LOGIN = "/api/v1/auth/login"
 ME = "/api/v1/auth/me"
-USER_FIELDS = {"username", "email", "full_name", "disabled", "email_verified", "created_at"}
+USER_FIELDS = {
+    "username",
+    "email",
+    "full_name",
+    "disabled",
+    "email_verified",
+    "pending_email",
+    "created_at",
+}
 
 
 def register(client: FlaskClient, **fields: Any) -> TestResponse:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 from werkzeug.test import TestResponse
 
 from tests.conftest import PASSWORD, AuthActions, error_body, rate_limited
+from tests.helpers import bearer
 
 pytestmark = pytest.mark.usefixtures("fresh_counters")
 
 LOGIN = "/api/v1/auth/login"
 WRONG = "wrong password"
+NEW_PASSWORD = "purple kettle harbour"
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -66,7 +68,9 @@ def test_a_known_device_logs_in_while_the_account_is_throttled(
     assert login(client, WRONG, address="203.0.113.10").status_code == 429
 
 
-def test_each_device_has_its_own_limit(client: FlaskClient, auth: AuthActions) -> None:
+def test_a_device_guessing_wrong_throttles_the_devices_not_the_shared_bucket(
+    client: FlaskClient, auth: AuthActions
+) -> None:
     auth.register("alice")
     first, second = device_token(client), device_token(client)
 
@@ -74,8 +78,44 @@ def test_each_device_has_its_own_limit(client: FlaskClient, auth: AuthActions) -
         assert login(client, WRONG, device=first).status_code == 401
     error_body(login(client, device=first), 429)
 
-    assert login(client, device=second).status_code == 200
+    error_body(login(client, device=second), 429)
     assert login(client, address="198.51.100.7").status_code == 200
+
+
+def test_many_devices_together_get_no_more_guesses_than_one(
+    client: FlaskClient, auth: AuthActions
+) -> None:
+    auth.register("alice")
+    devices = [device_token(client) for _ in range(6)]
+
+    answers = [login(client, WRONG, device=device).status_code for device in devices]
+
+    assert answers == [401, 401, 401, 429, 429, 429]
+
+
+@pytest.mark.parametrize("remedy", ["password change", "operator sets it", "disable"])
+def test_device_tokens_end_with_the_password(
+    client: FlaskClient, auth: AuthActions, runner: FlaskCliRunner, remedy: str
+) -> None:
+    alice = auth.account("alice")
+    known = device_token(client)
+    if remedy == "password change":
+        body = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+        headers = bearer(alice.tokens["access_token"])
+        assert (
+            client.post("/api/v1/auth/me/password", json=body, headers=headers).status_code == 204
+        )
+    elif remedy == "operator sets it":
+        command = ["users", "set-password", "alice", "--password-stdin"]
+        assert runner.invoke(args=command, input=NEW_PASSWORD + "\n").exit_code == 0
+    else:
+        for action in ("disable", "enable"):
+            assert runner.invoke(args=["users", action, "alice"]).exit_code == 0
+    password = PASSWORD if remedy == "disable" else NEW_PASSWORD
+
+    guess_until_throttled(client)
+
+    error_body(login(client, password, device=known, address="198.51.100.7"), 429)
 
 
 def test_a_renewed_device_token_keeps_its_device(client: FlaskClient, auth: AuthActions) -> None:

@@ -97,7 +97,7 @@ def test_an_email_change_waits_for_the_new_address(
     notice = mails["alice@example.com"]
     assert notice["Subject"] == CHANGE_SUBJECT
     assert NEW_ADDRESS in text_of(notice)
-    assert "http" not in text_of(notice)
+    assert "token" not in text_of(notice)
     assert me(client, alice)["email"] == "alice@example.com"
     assert login(client, NEW_ADDRESS).status_code == 401
 
@@ -142,17 +142,43 @@ def test_asking_for_the_address_in_use_drops_a_pending_change(
     assert me(client, alice)["email"] == "alice@example.com"
 
 
-def test_an_address_taken_meanwhile_is_409_and_changes_nothing(
+def test_an_address_verified_by_another_account_meanwhile_is_409_and_changes_nothing(
     client: FlaskClient, auth: AuthActions, inbox: Inbox
 ) -> None:
     alice = auth.account("alice")
     inbox.next()
     pending = pending_change(client, alice, inbox)
     auth.register("carol", email=NEW_ADDRESS)
+    assert verify(client, token_of(inbox.next())).status_code == 200
 
     error_body(verify(client, token_of(pending)), 409)
 
     assert me(client, alice)["email"] == "alice@example.com"
+
+
+@pytest.mark.parametrize("squatted", ["before the change", "while it is pending"])
+def test_a_proven_owner_takes_an_address_from_an_unverified_sign_up(
+    client: FlaskClient, runner: FlaskCliRunner, auth: AuthActions, inbox: Inbox, squatted: str
+) -> None:
+    alice = auth.account("alice")
+    inbox.next()
+    if squatted == "before the change":
+        auth.register("mallory", email=NEW_ADDRESS)
+        inbox.next()
+    pending = pending_change(client, alice, inbox)
+    if squatted == "while it is pending":
+        auth.register("mallory", email=NEW_ADDRESS)
+        inbox.next()
+
+    verified = verify(client, token_of(pending))
+
+    assert verified.status_code == 200
+    assert verified.get_json()["email"] == NEW_ADDRESS
+    assert login(client, NEW_ADDRESS).get_json()["access_token"]
+    mallory = login(client, "mallory").get_json()
+    shown = client.get(ME, headers=bearer(mallory["access_token"])).get_json()
+    assert shown["email"].startswith("released-") and shown["email"].endswith("@invalid")
+    assert shown["email_verified"] is False
 
 
 def test_an_older_link_for_the_first_address_fails_after_a_change(
@@ -422,4 +448,22 @@ def test_resends_and_email_changes_are_limited_per_account(
     assert int(refused.headers["Retry-After"]) > 0
     change = {"email": NEW_ADDRESS, "current_password": PASSWORD}
     error_body(limited.patch(ME, json=change, headers=bearer(token)), 429)
+    inbox.assert_empty()
+
+
+def test_taken_and_free_addresses_cost_the_same_and_answer_the_same_past_the_limit(
+    limited: FlaskClient, inbox: Inbox
+) -> None:
+    for name in ("alice", "bob"):
+        body = {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
+        assert limited.post("/api/v1/auth/register", json=body).status_code == 201
+        assert verify(limited, token_of(inbox.next())).status_code == 200
+    token = login(limited).get_json()["access_token"]
+
+    def probe(address: str) -> int:
+        change = {"email": address, "current_password": PASSWORD}
+        return limited.patch(ME, json=change, headers=bearer(token)).status_code
+
+    assert [probe("bob@example.com"), probe("bob@example.com")] == [409, 409]
+    assert [probe("free@example.com"), probe("bob@example.com")] == [429, 429]
     inbox.assert_empty()

@@ -408,7 +408,12 @@ def test_unexpected_exception_is_500_without_internals(
         {"Authorization": "Bearer a.b.c.d"},
     ],
 )
-def test_hostile_authorization_headers(client: FlaskClient, headers: dict[str, Any]) -> None:
-    response = client.get("/api/v1/items", headers=headers)
+@pytest.mark.parametrize(
+    "method, url", [("get", "/api/v1/items"), ("delete", "/api/v1/auth/me/pending-email")]
+)
+def test_hostile_authorization_headers(
+    client: FlaskClient, headers: dict[str, Any], method: str, url: str
+) -> None:
+    response = getattr(client, method)(url, headers=headers)
     error_body(response, 401)
     assert response.headers["WWW-Authenticate"] == "Bearer"

@@ -17,6 +17,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
+from app.auth.metrics import LOGIN_OUTCOMES, RATE_LIMIT_REASONS, REVOCATION_REASONS
 from app.extensions import db, limiter
 from tests.conftest import PASSWORD, Account, AuthActions, rate_limited, redis_url_or_skip
 from tests.helpers import bearer, login
@@ -186,12 +187,48 @@ def counts(text: str, name: str, label: str) -> dict[str, float]:
     return {dict(key)[label]: found for key, found in samples(text, name).items()}
 
 
-def test_auth_series_appear_with_their_first_count(client: FlaskClient) -> None:
+def counted(text: str, name: str, label: str) -> dict[str, float]:
+    """A counter's values counted so far (the others are 0), by the value of its one label."""
+    return {value: found for value, found in counts(text, name, label).items() if found}
+
+
+AUTH_COUNTERS = {
+    "items_api_logins_total": ("outcome", LOGIN_OUTCOMES),
+    "items_api_rate_limited_total": ("reason", RATE_LIMIT_REASONS),
+    "items_api_token_revocations_total": ("reason", REVOCATION_REASONS),
+}
+
+
+@pytest.mark.parametrize("multiprocess", [False, True], ids=["one process", "multiprocess"])
+def test_every_known_label_value_is_exported_at_zero_from_the_start(
+    client: FlaskClient,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    multiprocess: bool,
+) -> None:
+    if multiprocess:  # no worker has written a value yet
+        (tmp_path / "metrics").mkdir()
+        monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
     text = scrape(client)
-    assert "# TYPE items_api_logins_total counter" in text
-    assert samples(text, "items_api_logins_total") == {}
-    assert samples(text, "items_api_rate_limited_total") == {}
-    assert samples(text, "items_api_token_revocations_total") == {}
+
+    for name, (label, values) in AUTH_COUNTERS.items():
+        assert f"# TYPE {name} counter" in text
+        exported = samples(text, name)
+        assert exported == {((label, value),): 0.0 for value in values}
+
+
+def test_a_counted_label_value_keeps_its_count_beside_the_zeros(
+    client: FlaskClient, auth: AuthActions
+) -> None:
+    auth.login("nobody", "wrong password")
+
+    logins = samples(scrape(client), "items_api_logins_total")
+
+    assert logins == {
+        (("outcome", "success"),): 0.0,
+        (("outcome", "bad_credentials"),): 1.0,
+        (("outcome", "disabled"),): 0.0,
+    }
 
 
 def test_logins_are_counted_by_outcome(
@@ -204,7 +241,7 @@ def test_logins_are_counted_by_outcome(
     assert runner.invoke(args=["users", "disable", "bob"]).exit_code == 0
     assert auth.login("bob").status_code == 403
 
-    logins = counts(scrape(client), "items_api_logins_total", "outcome")
+    logins = counted(scrape(client), "items_api_logins_total", "outcome")
     assert logins == {"success": 2, "bad_credentials": 2, "disabled": 1}
 
 
@@ -225,7 +262,7 @@ def test_revocations_are_counted_by_reason(
     assert client.post("/api/v1/auth/me/password", headers=fresh, json=change).status_code == 204
     assert runner.invoke(args=["users", "disable", "alice"]).exit_code == 0
 
-    revocations = counts(scrape(client), "items_api_token_revocations_total", "reason")
+    revocations = counted(scrape(client), "items_api_token_revocations_total", "reason")
     assert revocations == {
         "rotated": 1,
         "refresh_reuse": 1,
@@ -259,7 +296,7 @@ def test_rate_limited_answers_are_counted_by_the_limit_they_hit(
     statuses += [client.post(resend, headers=bearer(token)).status_code for _ in "12"]
     assert statuses == [201, 429, 429, 401, 401, 429, 202, 429, 202, 429]
 
-    limited = counts(scrape(client), "items_api_rate_limited_total", "reason")
+    limited = counted(scrape(client), "items_api_rate_limited_total", "reason")
     assert limited == {
         "login-address": 1,
         "register": 1,

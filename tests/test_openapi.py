@@ -129,6 +129,7 @@ def test_responses_never_document_a_password_or_hash(spec: dict[str, Any]) -> No
         "full_name",
         "disabled",
         "email_verified",
+        "pending_email",
         "created_at",
     }
 

@@ -20,6 +20,7 @@ from werkzeug.test import TestResponse
 from app.auth.account_mail import RESET_SUBJECT, VERIFY_SUBJECT
 from app.auth.mail_tokens import PASSWORD_RESET
 from app.extensions import db, limiter
+from app.platform.mail import SENDER_THREAD
 from tests.conftest import PASSWORD, TEST_SECRET, Account, AuthActions, error_body, rate_limited
 from tests.helpers import bearer, field_errors, login
 from tests.mailbox import Inbox, link_of, settle, token_of
@@ -94,6 +95,29 @@ def test_the_answer_is_the_same_for_an_unknown_address_and_no_mail_goes_out(
     assert (unknown.status_code, unknown.get_json()) == (known.status_code, known.get_json())
     assert set(unknown.headers.keys()) == set(known.headers.keys())
     assert inbox.next()["To"] == "alice@example.com"
+    inbox.assert_empty()
+
+
+def test_a_known_and_an_unknown_address_take_the_same_path(
+    client: FlaskClient, inbox: Inbox, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[str] = []
+    start = threading.Thread.start
+
+    def recording_start(thread: threading.Thread) -> None:
+        started.append(thread.name)
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", recording_start)
+    threads = {}
+    for email in ("alice@example.com", "nobody@example.com"):
+        started.clear()
+        assert ask_reset(client, email).get_json() == ACCEPTED
+        threads[email] = list(started)
+        settle()
+
+    assert threads["alice@example.com"] == threads["nobody@example.com"] == [SENDER_THREAD]
+    assert inbox.next()["Subject"] == RESET_SUBJECT
     inbox.assert_empty()
 
 
@@ -189,6 +213,31 @@ def test_a_password_change_by_another_route_kills_the_token(
 
     error_body(confirm(client, token), 400)
     assert login(client, password="brand new passphrase").status_code == 200
+
+
+def test_a_token_issued_before_a_disable_is_refused_after_enable(
+    client: FlaskClient, runner: FlaskCliRunner, inbox: Inbox, alice: Account
+) -> None:
+    token = reset_token(client, inbox)
+    for action in ("disable", "enable"):
+        assert runner.invoke(args=["users", action, "alice"]).exit_code == 0
+
+    error_body(confirm(client, token), 400)
+    assert login(client).status_code == 200
+
+
+def test_a_link_mailed_to_the_old_address_dies_once_a_new_one_is_verified(
+    client: FlaskClient, inbox: Inbox, alice: Account
+) -> None:
+    token = reset_token(client, inbox)
+    change = {"email": "alice.new@example.com", "current_password": PASSWORD}
+    assert client.patch("/api/v1/auth/me", json=change, headers=alice.headers).status_code == 200
+    mails = {mail["To"]: mail for mail in (inbox.next(), inbox.next())}
+    verification = {"token": token_of(mails["alice.new@example.com"])}
+    assert client.post("/api/v1/auth/verify-email", json=verification).status_code == 200
+
+    error_body(confirm(client, token), 400)
+    assert login(client, "alice.new@example.com").status_code == 200
 
 
 def test_an_expired_token_is_refused(

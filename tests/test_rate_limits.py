@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 from werkzeug.test import TestResponse
 
-from tests.conftest import PASSWORD, AuthActions, rate_limited
+from tests.conftest import PASSWORD, AuthActions, error_body, rate_limited
 from tests.helpers import bearer
 from tests.helpers import login as login_with
 
@@ -99,6 +99,32 @@ def test_forwarded_for_is_honoured_behind_trusted_proxies(
     assert_limited(login(proxied, username="user9", headers={"X-Forwarded-For": "203.0.113.1"}))
     other = login(proxied, username="user9", headers={"X-Forwarded-For": "203.0.113.2"})
     assert other.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "forwarded",
+    ["a" * 60, "not-an-address", "203.0.113.300", "fe80::1%" + "x" * 50, "203.0.113.1, junk"],
+)
+def test_a_forwarded_for_that_is_no_address_is_400(
+    app: Flask, make_app: Callable[[dict[str, object]], Flask], forwarded: str
+) -> None:
+    proxied = make_app({**app.config, "TRUSTED_PROXIES": 1}).test_client()
+
+    error_body(login(proxied, headers={"X-Forwarded-For": forwarded}), 400)
+
+
+@pytest.mark.parametrize("forwarded", ["2001:db8::1", "::ffff:203.0.113.1", "203.0.113.1"])
+def test_a_forwarded_address_is_recorded(
+    app: Flask, make_app: Callable[[dict[str, object]], Flask], forwarded: str
+) -> None:
+    proxied = make_app({**app.config, "TRUSTED_PROXIES": 1}).test_client()
+    body = {"username": "alice", "email": "alice@example.com", "password": PASSWORD}
+    assert proxied.post("/api/v1/auth/register", json=body).status_code == 201
+
+    tokens = login(proxied, password=PASSWORD, headers={"X-Forwarded-For": forwarded}).get_json()
+
+    sessions = proxied.get("/api/v1/auth/sessions", headers=bearer(tokens["access_token"]))
+    assert sessions.get_json()[0]["login_ip"] == forwarded
 
 
 def test_registration_is_limited_per_address(auth: AuthActions) -> None:
@@ -196,10 +222,14 @@ def test_a_thiefs_guesses_never_block_the_owners_password_change(
 
 
 def test_email_taken_answers_of_a_profile_change_are_limited_per_account(
-    client: FlaskClient, auth: AuthActions
+    client: FlaskClient, runner: FlaskCliRunner, auth: AuthActions
 ) -> None:
     alice = auth.account("alice")
-    auth.register("bob")  # the second and last registration this address may make
+    created = runner.invoke(  # a verified address: an unverified one is no 409
+        args=["users", "create", "bob", "--email", "bob@example.com", "--password-stdin"],
+        input=f"{PASSWORD}\n",
+    )
+    assert created.exit_code == 0, created.output
     other_session = bearer(auth.login("alice").get_json()["access_token"])
     for _ in range(2):
         body = {"email": "bob@example.com", "current_password": PASSWORD}
@@ -214,7 +244,7 @@ def test_email_taken_answers_of_a_profile_change_are_limited_per_account(
 # --- one account, one bucket ---------------------------------------------------
 
 
-def test_username_and_email_in_any_case_are_one_bucket(
+def test_an_account_gets_no_more_password_checks_whichever_name_it_is_given(
     client: FlaskClient, auth: AuthActions
 ) -> None:
     auth.register("alice")
@@ -222,8 +252,31 @@ def test_username_and_email_in_any_case_are_one_bucket(
         assert login(client, name, environ_base={"REMOTE_ADDR": f"10.0.0.{n}"}).status_code == 401
 
     other_address = {"REMOTE_ADDR": "10.0.0.9"}
-    assert_limited(login(client, "alice@EXAMPLE.com", environ_base=other_address))
-    assert_limited(login(client, "alice", password=PASSWORD, environ_base=other_address))
+    error_body(
+        login(client, "alice@EXAMPLE.com", password=PASSWORD, environ_base=other_address), 401
+    )
+    error_body(login(client, "alice", password=PASSWORD, environ_base=other_address), 401)
+    assert_limited(login(client, "alice", environ_base=other_address))
+
+
+def test_a_spent_account_never_links_its_username_to_its_email(
+    client: FlaskClient, auth: AuthActions
+) -> None:
+    auth.register("alice")
+    auth.register("bob")
+    for n in range(3):
+        assert (
+            login(client, "alice", environ_base={"REMOTE_ADDR": f"10.0.0.{n}"}).status_code == 401
+        )
+    assert_limited(login(client, "alice", environ_base={"REMOTE_ADDR": "10.0.0.8"}))
+
+    answers = [
+        login(client, email, environ_base={"REMOTE_ADDR": f"10.0.1.{n}"})
+        for n, email in enumerate(["alice@example.com", "bob@example.com", "nobody@example.com"])
+    ]
+
+    assert [answer.status_code for answer in answers] == [401, 401, 401]
+    assert len({answer.get_data() for answer in answers}) == 1
 
 
 def json_login(

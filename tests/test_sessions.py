@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -345,3 +346,67 @@ def test_the_cli_names_an_unknown_user(runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["users", "sessions", "nobody"])
     assert result.exit_code == 1
     assert "No user named 'nobody'." in result.output
+
+
+# --- paging and pruning --------------------------------------------------------
+
+
+def test_the_session_lists_are_paged(
+    client: FlaskClient, alice: Account, admin: Account, devices: Devices
+) -> None:
+    phone, _ = devices
+    for path, headers in (
+        (SESSIONS, bearer(phone["access_token"])),
+        ("/api/v1/admin/users/alice/sessions", admin.headers),
+    ):
+        first = client.get(path, query_string={"page_size": 2}, headers=headers)
+        last = client.get(path, query_string={"page_size": 2, "page": 2}, headers=headers)
+
+        assert json.loads(first.headers["X-Pagination"])["total"] == 3
+        assert [len(first.get_json()), len(last.get_json())] == [2, 1]
+        listed = {s["id"] for s in first.get_json() + last.get_json()}
+        assert listed == {sid(alice.tokens), *map(sid, devices)}
+        error_body(client.get(path, query_string={"page_size": 101}, headers=headers), 422)
+
+
+def session_ids(app: Flask) -> set[str]:
+    with app.app_context():
+        return set(db.session.scalars(text("SELECT id FROM login_sessions")))
+
+
+def last_used(app: Flask, session_id: str, ago: timedelta) -> None:
+    with app.app_context():
+        db.session.execute(
+            text("UPDATE login_sessions SET last_used_at = :then WHERE id = :id"),
+            {"then": datetime.now(UTC) - ago, "id": session_id},
+        )
+        db.session.commit()
+
+
+def test_a_login_prunes_sessions_dead_for_an_hour(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, alice: Account, bob: Account
+) -> None:
+    logged_out, ended_lately, idle = sign_in(client), sign_in(client), sign_in(client)
+    client.post("/api/v1/auth/logout", headers=bearer(logged_out["access_token"]))
+    client.post("/api/v1/auth/logout", headers=bearer(ended_lately["access_token"]))
+    assert runner.invoke(args=["users", "disable", "bob"]).exit_code == 0  # version-dead
+    for tokens in (logged_out, idle, bob.tokens):
+        last_used(app, sid(tokens), timedelta(hours=2))
+
+    sign_in(client)
+
+    remaining = session_ids(app)
+    assert sid(logged_out) not in remaining and sid(bob.tokens) not in remaining
+    assert {sid(ended_lately), sid(idle), sid(alice.tokens)} <= remaining
+
+
+def test_an_account_keeps_at_most_100_live_sessions(
+    app: Flask, client: FlaskClient, alice: Account
+) -> None:
+    first = alice.tokens
+    for _ in range(100):
+        latest = sign_in(client)
+
+    assert not works(client, first)
+    listed = client.get(SESSIONS, headers=bearer(latest["access_token"]))
+    assert json.loads(listed.headers["X-Pagination"])["total"] == 100

@@ -12,14 +12,6 @@ class AdminUserSchema(UserSchema):
     """An account as admins see it."""
 
     is_admin = fields.Boolean(dump_only=True, metadata={"example": False})
-    pending_email = fields.String(
-        dump_only=True,
-        allow_none=True,
-        metadata={
-            "description": "A new address the owner asked for, not verified yet.",
-            "example": None,
-        },
-    )
 
 
 class AdminUserCreateSchema(RegisterSchema):

@@ -126,9 +126,12 @@ class UserSessions(MethodView):
     @admin_required
     @blp.errors(404)
     @blp.response(200, SessionSchema(many=True))
-    def get(self, username: str) -> list[dict[str, Any]]:
+    @blp.paginate(page_size=50, max_page_size=100)
+    def get(self, username: str, pagination_parameters: Any) -> list[dict[str, Any]]:
         """List an account's live sessions, the most recently used first"""
-        return login_sessions.session_bodies(get_account(username), current=token_claims()["sid"])
+        account = get_account(username)
+        sid = token_claims()["sid"]
+        return login_sessions.session_bodies(account, sid, pagination_parameters)
 
     @admin_required
     @blp.errors(404)

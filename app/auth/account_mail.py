@@ -6,20 +6,37 @@ token to the API (docs/accounts.md). Send these after the commit they follow.
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlencode
 
 from flask import current_app
 
 from app.auth import mail_tokens
+from app.auth.rate_limits import mail_allowed
 from app.models import User
 from app.platform.mail import send_mail
 
 VERIFY_PAGE = "/verify-email"
 RESET_PAGE = "/reset-password"
+CANCEL_PATH = "/api/v1/auth/me/pending-email"
 VERIFICATION_HOURS = 48
 VERIFY_SUBJECT = "Verify your email address"
 CHANGE_SUBJECT = "Your email address is being changed"
 RESET_SUBJECT = "Reset your password"
+
+log = logging.getLogger(__name__)
+
+
+def _send(to: str, subject: str, body: str) -> None:
+    """Send, unless `to` or the client asking had too many mails lately (app.auth.rate_limits)."""
+    if not mail_allowed(to):
+        log.info("mail %r not sent: too many to this address or from this client", subject)
+        return
+    send_mail(to, subject, body)
+
+
+def _api_docs() -> str:
+    return f"{current_app.config['PUBLIC_URL']}/docs"
 
 
 def _link(page: str, token: str) -> str:
@@ -27,9 +44,14 @@ def _link(page: str, token: str) -> str:
 
 
 def send_verification(user: User, address: str) -> None:
-    """Ask the owner of `address` (the account's email or the one it changes to) to prove it."""
-    token = mail_tokens.sign(mail_tokens.EMAIL_VERIFICATION, {"uid": user.id, "email": address})
-    send_mail(
+    """Ask the owner of `address` (the account's email or the one it changes to) to prove it.
+
+    The token names the address and the account's token version: it dies
+    with anything that moves the version on (app.auth.email_verification).
+    """
+    claims = {"uid": user.id, "email": address, "ver": user.token_version}
+    token = mail_tokens.sign(mail_tokens.EMAIL_VERIFICATION, claims)
+    _send(
         address,
         VERIFY_SUBJECT,
         f"Hello {user.username},\n\n"
@@ -42,19 +64,31 @@ def send_verification(user: User, address: str) -> None:
 
 def send_email_change_notice(user: User, new_address: str) -> None:
     """Tell the current address that another one was asked for, before it takes over."""
-    send_mail(
+    _send(
         user.email,
         CHANGE_SUBJECT,
         f"Hello {user.username},\n\n"
         f"Someone signed in to your account asked to change its email address to\n"
         f"{new_address}. This address stays in use until the new one is verified.\n\n"
-        "If that was not you, change your password now: that signs out every session.\n",
+        "If that was not you, change your password now: that cancels the change and\n"
+        "signs out every session. To cancel the change alone, a signed-in client sends\n"
+        f"DELETE {CANCEL_PATH} to the API (described at {_api_docs()}).\n",
     )
 
 
 def send_password_reset(user: User) -> None:
-    """A link that sets a new password, good until it is used or the password changes."""
-    claims = {"uid": user.id, "pw": mail_tokens.password_fingerprint(user.password_hash)}
+    """A link that sets a new password, good until it is used, the password changes, the
+    token version moves on (a disable) or the account's address changes.
+
+    The caller counts it in the mail limits (app.auth.password_reset), on
+    every path, known address or not.
+    """
+    claims = {
+        "uid": user.id,
+        "pw": mail_tokens.password_fingerprint(user.password_hash),
+        "ver": user.token_version,
+        "email": user.email,
+    }
     token = mail_tokens.sign(mail_tokens.PASSWORD_RESET, claims)
     minutes = current_app.config["PASSWORD_RESET_MINUTES"]
     send_mail(

@@ -25,6 +25,9 @@ from app.platform.database import write_transaction
 from app.platform.errors import abort
 
 BAD_CREDENTIALS = "Incorrect username or password."
+# What an unproved address becomes once its proven owner takes it: the
+# special-use domain `invalid` never delivers, and registration refuses it.
+RELEASED_EMAIL = "released-{id}@invalid"
 
 
 def find_user(login: str) -> User | None:
@@ -57,25 +60,45 @@ def current_account() -> User:
     return user
 
 
-def ensure_available(username: str | None, email: str | None) -> None:
+def ensure_available(
+    username: str | None, email: str | None, *, unverified_email_is_free: bool = False
+) -> None:
     """Abort with 409 naming the field when a username or email is taken.
 
-    The unique indexes still decide under a race; this only gives the
-    usual case a precise message.
+    With `unverified_email_is_free`, an address held only by an account
+    that never proved it counts as free: a change of address verified by
+    its owner takes it over (`release_unverified_claim`). The unique indexes
+    still decide under a race; this only gives the usual case a precise
+    message.
     """
     name = username.lower() if username else None
     taken = db.session.execute(
-        select(func.lower(User.username), User.email).where(
+        select(func.lower(User.username), User.email, User.email_verified).where(
             or_(func.lower(User.username) == name, User.email == email)
         )
     ).all()
     errors = {}
-    if name is not None and any(taken_name == name for taken_name, _ in taken):
+    if name is not None and any(taken_name == name for taken_name, _, _ in taken):
         errors["username"] = ["This username is already taken."]
-    if email is not None and any(address == email for _, address in taken):
+    if email is not None and any(
+        address == email and (verified or not unverified_email_is_free)
+        for _, address, verified in taken
+    ):
         errors["email"] = ["This email is already registered."]
     if errors:
         abort(409, "Username or email already taken.", errors={"json": errors})
+
+
+def release_unverified_claim(address: str) -> None:
+    """Free `address` from an account that registered it and never proved it (in the
+    caller's write): it gets RELEASED_EMAIL, which no one can register, until it sets
+    another address."""
+    holder = db.session.scalar(
+        select(User).where(User.email == address, User.email_verified.is_(False))
+    )
+    if holder is not None:
+        holder.email = RELEASED_EMAIL.format(id=holder.id)
+        db.session.flush()
 
 
 def new_password_hash(password: str) -> str:
@@ -129,6 +152,12 @@ def change_profile(user: User, changes: dict[str, Any]) -> User:
         account_mail.send_verification(user, new_email)
         account_mail.send_email_change_notice(user, new_email)
     return user
+
+
+def cancel_pending_email(user: User) -> None:
+    """Drop the account's pending email change, if any: its verification link stops working."""
+    with write_transaction():
+        user.pending_email = None
 
 
 def set_password(

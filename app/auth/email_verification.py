@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app
 
 from app.auth import account_mail, mail_tokens
-from app.auth.accounts import ensure_available
+from app.auth.accounts import ensure_available, release_unverified_claim
 from app.auth.rate_limits import limit_verification_mails, verification_mail_allowed
 from app.extensions import db
 from app.models import User
@@ -23,18 +23,22 @@ def verify_email(token: str) -> User:
     """Mark the address a verification token names as proved; a pending one takes over.
 
     A token is good once: for the account's unverified address, or for the
-    address it is changing to. A token for an address given up since, an
-    account disabled since, or one used already is refused (400); an
-    address someone else registered meanwhile is 409.
+    address it is changing to. A token for an address given up since (a
+    cancelled change), an account disabled since, one issued before the
+    token version moved on (a password change or reset, a disable), or one
+    used already is refused (400); an address another account verified
+    meanwhile is 409, and one another account registered without proving it
+    is taken from that account.
     """
     claims = mail_tokens.read(mail_tokens.EMAIL_VERIFICATION, token, MAX_AGE_SECONDS, "email")
     address = claims["email"]
     with write_transaction():
         user = db.session.get(User, claims["uid"], with_for_update=True, populate_existing=True)
-        if user is None or user.disabled:
+        if user is None or user.disabled or claims.get("ver") != user.token_version:
             mail_tokens.refuse()
         if address == user.pending_email:
-            ensure_available(None, address)
+            ensure_available(None, address, unverified_email_is_free=True)
+            release_unverified_claim(address)
             user.email, user.pending_email = address, None
         elif address != user.email or user.email_verified:
             mail_tokens.refuse()

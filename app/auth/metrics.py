@@ -1,18 +1,22 @@
 """Counters of what the auth code decides: logins, rate-limited answers, revocations.
 
 Every label value is one of the fixed lists below, never anything from a
-request, so the series stay few. A series appears at its first count: made
-at start, it would open a metrics file in every process that builds the
-app (`flask` commands included) under PROMETHEUS_MULTIPROC_DIR.
+request, so the series stay few. Each is exported from the start, at 0
+until counted, so a dashboard shows 0 rather than "No data": the zeros are
+added when /metrics is read (`ZeroFilled`), as children made at start would
+open a metrics file in every process that builds the app (`flask` commands
+included) under PROMETHEUS_MULTIPROC_DIR.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from flask import Flask, current_app
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Metric
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 LOGIN_OUTCOMES = ("success", "bad_credentials", "disabled")
 # The rate-limit buckets (app.auth.rate_limits), named by their key's prefix.
@@ -23,10 +27,13 @@ RATE_LIMIT_REASONS = (
     "login-account",
     "login-name",
     "login-device",
+    "login-devices",
     "password-check",
     "email-taken",
     "password-reset-address",
     "verification-account",
+    "mail-recipient",
+    "mail-client",
 )
 REVOCATION_REASONS = (
     "logout",
@@ -41,19 +48,36 @@ REVOCATION_REASONS = (
 class LabelledCounter:
     """A counter of one label whose children are looked up in a dict (labels() locks)."""
 
-    def __init__(self, counter: Counter, values: Iterable[str]) -> None:
-        self._counter = counter
-        self._values = frozenset(values)
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        label: str,
+        values: Iterable[str],
+        registry: CollectorRegistry,
+    ) -> None:
+        self.name, self.documentation, self.label = name, documentation, label
+        self.values = tuple(values)
+        self._counter = Counter(name, documentation, [label], registry=registry)
         self._children: dict[str, Any] = {}
 
     def inc(self, value: str, amount: int = 1) -> None:
         child = self._children.get(value)
         if child is None:
-            if value not in self._values:
+            if value not in self.values:
                 raise ValueError(f"{value!r} is not a known label value")
             child = self._children[value] = self._counter.labels(value)
         if amount:
             child.inc(amount)
+
+    def fill_zeros(self, family: Metric) -> Metric:
+        """`family` with a 0 sample for every label value it has no sample of."""
+        total = f"{self.name}_total"
+        counted = {sample.labels.get(self.label) for sample in family.samples}
+        for value in self.values:
+            if value not in counted:
+                family.add_sample(total, {self.label: value}, 0.0)
+        return family
 
 
 class AuthEvents:
@@ -61,33 +85,51 @@ class AuthEvents:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.logins = LabelledCounter(
-            Counter(
-                "items_api_logins",
-                "Login attempts by outcome (rate-limited ones are counted apart).",
-                ["outcome"],
-                registry=registry,
-            ),
+            "items_api_logins",
+            "Login attempts by outcome (rate-limited ones are counted apart).",
+            "outcome",
             LOGIN_OUTCOMES,
+            registry,
         )
         self.rate_limited = LabelledCounter(
-            Counter(
-                "items_api_rate_limited",
-                "Requests answered 429, by the limit they hit.",
-                ["reason"],
-                registry=registry,
-            ),
+            "items_api_rate_limited",
+            "Requests answered 429, and mails not sent, by the limit they hit.",
+            "reason",
             RATE_LIMIT_REASONS,
+            registry,
         )
         self.revocations = LabelledCounter(
-            Counter(
-                "items_api_token_revocations",
-                "Revocations: a session ended (logout, session_ended), a refresh token "
-                "spent (rotated), or all of an account's tokens (the others).",
-                ["reason"],
-                registry=registry,
-            ),
+            "items_api_token_revocations",
+            "Revocations: a session ended (logout, session_ended), a refresh token "
+            "spent (rotated), or all of an account's tokens (the others).",
+            "reason",
             REVOCATION_REASONS,
+            registry,
         )
+
+    def counters(self) -> tuple[LabelledCounter, ...]:
+        return (self.logins, self.rate_limited, self.revocations)
+
+
+class ZeroFilled(Collector):
+    """What `source` collects, with every known label value of the auth counters present."""
+
+    def __init__(self, source: Collector, counters: Iterable[LabelledCounter]) -> None:
+        self._source = source
+        self._counters = tuple(counters)
+
+    def collect(self) -> Iterator[Metric]:
+        unseen = {counter.name: counter for counter in self._counters}
+        for family in self._source.collect():
+            counter = unseen.pop(family.name, None)
+            yield family if counter is None else counter.fill_zeros(family)
+        for counter in unseen.values():
+            yield counter.fill_zeros(CounterMetricFamily(counter.name, counter.documentation))
+
+
+def with_zeros(source: Collector) -> ZeroFilled:
+    """`source` as /metrics exports it: the auth counters at 0 until counted."""
+    return ZeroFilled(source, _events().counters())
 
 
 def init_app(app: Flask, registry: CollectorRegistry) -> None:

@@ -1,8 +1,10 @@
 """Password reset by mail: ask for a link, then set a new password with its token.
 
-Asking answers the same, in about the same time, whether or not the address
-has an account: the lookup is the same, the signing costs microseconds, and
-the mail goes out on its own thread after the answer (app.platform.mail).
+Asking answers the same, in the same time, whether or not the address has
+an account: both paths read the database once, count in the same
+rate-limit buckets and start the same sender thread, which then looks the
+address up again and signs and mails a link only for an enabled account
+(app.platform.mail.off_the_request).
 """
 
 from __future__ import annotations
@@ -14,9 +16,14 @@ from sqlalchemy import select
 
 from app.auth import account_mail, mail_tokens
 from app.auth.accounts import set_password
-from app.auth.rate_limits import limit_password_reset_requests, password_reset_mail_allowed
+from app.auth.rate_limits import (
+    limit_password_reset_requests,
+    mail_allowed,
+    password_reset_mail_allowed,
+)
 from app.extensions import db
 from app.models import User
+from app.platform.mail import off_the_request
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +33,13 @@ def request_password_reset(email: str) -> None:
     limit_password_reset_requests()
     user = db.session.scalar(select(User).where(User.email == email))
     allowed = password_reset_mail_allowed(str(user.id) if user is not None else email)
+    allowed = mail_allowed(email) and allowed
+    off_the_request(_mail_reset_link, email, allowed)
+
+
+def _mail_reset_link(email: str, allowed: bool) -> None:
+    """On the sender thread: the link, to an enabled account whose mails are within limits."""
+    user = db.session.scalar(select(User).where(User.email == email))
     if user is None or user.disabled:
         return
     if not allowed:
@@ -37,16 +51,23 @@ def request_password_reset(email: str) -> None:
 def reset_password(token: str, new_password: str) -> None:
     """Set the password a genuine, unused reset token names; every token stops working.
 
-    The token names the account and a digest of the password it may replace,
-    so it dies once used, once the password changes any other way, and at
-    PASSWORD_RESET_MINUTES. A disabled account cannot reset.
+    The token names the account, a digest of the password it may replace,
+    the token version and the address it was mailed to, so it dies once
+    used, once the password changes any other way, once the account is
+    disabled (even if enabled again), once another address takes over, and
+    at PASSWORD_RESET_MINUTES.
     """
     max_age = current_app.config["PASSWORD_RESET_MINUTES"] * 60
-    claims = mail_tokens.read(mail_tokens.PASSWORD_RESET, token, max_age, "pw")
+    claims = mail_tokens.read(mail_tokens.PASSWORD_RESET, token, max_age, "pw", "email")
 
     def still_valid(account: User) -> None:
         fingerprint = mail_tokens.password_fingerprint(account.password_hash)
-        if account.disabled or fingerprint != claims["pw"]:
+        if (
+            account.disabled
+            or fingerprint != claims["pw"]
+            or claims.get("ver") != account.token_version
+            or claims["email"] != account.email
+        ):
             mail_tokens.refuse()
 
     user = db.session.get(User, claims["uid"])

@@ -2,16 +2,21 @@
 
 Policy: registration counts every attempt per client address, and every
 valid one per username asked for (in any case). Login counts
-failed attempts only (401), per client address and per account (one bucket
-whether it is named by username or email, in any case; an unknown name gets
-the bucket of its lowercased form), so a user who logs in successfully never
-uses up their own allowance. A login carrying a valid device token of the
-account (app.auth.devices) is counted in that device's bucket instead, so guesses
-from elsewhere never lock out the owner's known clients. Wrong current
+failed attempts only (401), per client address, per name as typed
+(lowercased) and per account (whether named by username or email; a spent
+account bucket fails the attempt like a wrong password rather than
+answering 429, so it links no name to another), so a user who logs in
+successfully never uses up their own allowance. A login carrying a valid device token of the
+account (app.auth.devices) is counted in that device's bucket and in one
+bucket of all the account's devices instead, so guesses from elsewhere never
+lock out the owner's known clients, and many devices guess no faster than one. Wrong current
 passwords count per session, and "email already registered" answers of a
 profile change per account. Mails a client can have sent (password resets,
 verification mails) count every request, per client address and per
-account, under MAIL_RATE_LIMIT.
+account, under MAIL_RATE_LIMIT. Every mail that goes out also counts per
+recipient address, whichever account it is for, and per client address
+that caused it (MAIL_RECIPIENT_RATE_LIMIT, MAIL_CLIENT_RATE_LIMIT): past
+those the mail is dropped and the answer stays the same.
 
 An attempt holds a place in its buckets before the password is checked and
 is let through only while failures in the window plus attempts in flight
@@ -21,6 +26,7 @@ limit through, and a success only held a place, it is never counted.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import time
@@ -28,7 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, NoReturn, TypeVar, cast
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, has_request_context, request
 from limits import RateLimitItem, parse_many
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -48,6 +54,10 @@ log = logging.getLogger(__name__)
 # many seconds: longer than gunicorn's worker timeout (30 s by default),
 # past which the request is gone anyway.
 IN_FLIGHT_SECONDS = 60
+# Where ProxyFix keeps the values it replaced (documented by werkzeug).
+PROXY_FIX_ORIGINAL = "werkzeug.proxy_fix.orig"
+# The longest address the sessions table stores: IPv6 with an embedded IPv4.
+MAX_ADDRESS_LENGTH = 45
 
 
 def client_address() -> str:
@@ -60,20 +70,31 @@ def _limits(setting: str) -> list[RateLimitItem]:
 
 
 @contextmanager
-def counting_failures(setting: str, keys: Sequence[str], failure: int = 401) -> Iterator[None]:
-    """Let one attempt through the buckets `keys`; count it if it ends in `failure`."""
+def counting_failures(
+    setting: str, keys: Sequence[str], failure: int = 401, quiet_keys: Sequence[str] = ()
+) -> Iterator[bool]:
+    """Let one attempt through the buckets `keys`; count it if it ends in `failure`.
+
+    Buckets in `quiet_keys` count the same but refuse without a 429: the
+    attempt goes on and is told (False) that it must fail.
+    """
     if not current_app.config["RATELIMIT_ENABLED"]:
-        yield
+        yield True
         return
     items = _limits(setting)
     held: list[str] = []
+    room = True
     try:
         for key in keys:
             held.append(_hold_place(key, items))
-        yield
+        for key in quiet_keys:
+            slot, _ = _take_place(key, items)
+            room = room and slot is not None
+            held += [slot] if slot is not None else []
+        yield room
     except HTTPException as error:
         if error.code == failure:
-            for key in keys:
+            for key in (*keys, *quiet_keys):
                 for item in items:
                     limiter.limiter.hit(item, key)
         raise
@@ -83,7 +104,16 @@ def counting_failures(setting: str, keys: Sequence[str], failure: int = 401) -> 
 
 
 def _hold_place(key: str, items: list[RateLimitItem]) -> str:
-    """Count one more attempt in flight on `key`, or refuse it (429) when none is left.
+    """Count one more attempt in flight on `key`, or refuse it (429) when none is left."""
+    slot, refusal = _take_place(key, items)
+    if slot is None:
+        _too_many(*refusal)
+    return slot
+
+
+def _take_place(key: str, items: list[RateLimitItem]) -> tuple[str | None, tuple[str, float]]:
+    """The in-flight slot of one more attempt on `key`; None, and why and how long to wait,
+    when there is no room.
 
     The in-flight count is taken (atomically, in the limiter's storage)
     before the failures are read, and a failure is recorded before its place
@@ -101,10 +131,10 @@ def _hold_place(key: str, items: list[RateLimitItem]) -> str:
         failures = item.amount - window.remaining
         if failures + in_flight > item.amount:
             storage.incr(current, 2 * IN_FLIGHT_SECONDS, amount=-1)
-            wait = window.reset_time - now if failures >= item.amount else 1
             count_rate_limited(key.partition(":")[0])
-            _too_many(f"Too many failed attempts ({item}); retry later.", wait)
-    return current
+            wait = window.reset_time - now if failures >= item.amount else 1
+            return None, (f"Too many failed attempts ({item}); retry later.", wait)
+    return current, ("", 0)
 
 
 def _too_many(message: str, wait: float) -> NoReturn:
@@ -112,24 +142,37 @@ def _too_many(message: str, wait: float) -> NoReturn:
     abort(429, message, headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
 
-def login_attempt(
-    login: str, user: User | None, device: str | None
-) -> AbstractContextManager[None]:
-    """A login's buckets: its device's alone, else the client address's and the account's."""
-    if device is not None:
-        return counting_failures("LOGIN_RATE_LIMIT", [f"login-device:{device}"])
-    account = f"login-account:{user.id}" if user is not None else f"login-name:{login.lower()}"
-    return counting_failures("LOGIN_RATE_LIMIT", [f"login-address:{client_address()}", account])
+@contextmanager
+def login_attempt(login: str, user: User | None, device: str | None) -> Iterator[User | None]:
+    """A login's buckets; yields the account to check the password of, None when it must fail.
+
+    With a device token: its device's bucket and the account's devices'
+    together. Otherwise the client address's and the name's as typed
+    (lowercased), both answering 429, and the account's, which only makes
+    the attempt fail like a wrong password: whichever of its names a guesser
+    uses, an account gets at most the limit of password checks, and no name
+    answers differently from an unknown one, so a spent bucket never tells
+    which email belongs to which username.
+    """
+    if device is not None and user is not None:
+        keys = [f"login-device:{device}", f"login-devices:{user.id}"]
+        with counting_failures("LOGIN_RATE_LIMIT", keys):
+            yield user
+        return
+    keys = [f"login-address:{client_address()}", f"login-name:{login.lower()}"]
+    account = [f"login-account:{user.id}"] if user is not None else []
+    with counting_failures("LOGIN_RATE_LIMIT", keys, quiet_keys=account) as room:
+        yield user if room else None
 
 
-def current_password_check() -> AbstractContextManager[None]:
+def current_password_check() -> AbstractContextManager[bool]:
     """Wrong current passwords, per session: a thief's guesses never block the owner's."""
     claims = token_claims()
     session = claims.get("sid", claims["jti"])
     return counting_failures("LOGIN_RATE_LIMIT", [f"password-check:{session}"])
 
 
-def email_availability_check() -> AbstractContextManager[None]:
+def email_availability_check() -> AbstractContextManager[bool]:
     """Answers that an email is taken, per account, within the registration budget."""
     account = token_claims()["uid"]
     return counting_failures("REGISTER_RATE_LIMIT", [f"email-taken:{account}"], failure=409)
@@ -176,6 +219,25 @@ def _mail_allowed(key: str) -> bool:
     return all([limiter.limiter.hit(item, key) for item in _limits("MAIL_RATE_LIMIT")])
 
 
+def mail_allowed(recipient: str) -> bool:
+    """Count a mail to `recipient`, per recipient and per client address; False past a limit.
+
+    Refused mails are dropped, not answered 429: an answer that changed
+    would tell a caller about mail sent for other accounts, or whether an
+    address has an account (a password reset answers the same either way).
+    """
+    if not current_app.config["RATELIMIT_ENABLED"]:
+        return True
+    buckets = [("MAIL_RECIPIENT_RATE_LIMIT", f"mail-recipient:{recipient}")]
+    if has_request_context():
+        buckets.append(("MAIL_CLIENT_RATE_LIMIT", f"mail-client:{client_address()}"))
+    for setting, key in buckets:
+        if not all([limiter.limiter.hit(item, key) for item in _limits(setting)]):
+            count_rate_limited(key.partition(":")[0])
+            return False
+    return True
+
+
 def limit_registration(view: F) -> F:
     """Every attempt per client address, before the body is read."""
     limit = limiter.shared_limit(
@@ -193,7 +255,13 @@ def limit_registrations_of(username: str) -> None:
 
 
 def _check_limits(app: Flask) -> None:
-    for setting in ("LOGIN_RATE_LIMIT", "REGISTER_RATE_LIMIT", "MAIL_RATE_LIMIT"):
+    for setting in (
+        "LOGIN_RATE_LIMIT",
+        "REGISTER_RATE_LIMIT",
+        "MAIL_RATE_LIMIT",
+        "MAIL_RECIPIENT_RATE_LIMIT",
+        "MAIL_CLIENT_RATE_LIMIT",
+    ):
         try:
             parse_many(str(app.config[setting]))
         except ValueError as exc:
@@ -231,6 +299,7 @@ def init_app(app: Flask) -> None:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
         )
+        app.before_request(_refuse_a_forwarded_non_address)
     if not app.config.get("RATELIMIT_STORAGE_URI"):
         app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
     _check_limits(app)
@@ -240,6 +309,22 @@ def init_app(app: Flask) -> None:
     # Registered first, so it runs after the limiter's own header hook.
     app.after_request(_retry_after_only_when_refused)
     limiter.init_app(app)
+
+
+def _refuse_a_forwarded_non_address() -> None:
+    """400 when X-Forwarded-For, believed, gave no IP address: it keys limits and is stored."""
+    address = request.remote_addr
+    original = request.environ.get(PROXY_FIX_ORIGINAL, {}).get("REMOTE_ADDR")
+    if address is not None and address != original and not _is_address(address):
+        abort(400, "X-Forwarded-For does not end with an IP address.")
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return len(text) <= MAX_ADDRESS_LENGTH
 
 
 def _retry_after_only_when_refused(response: Response) -> Response:

@@ -78,9 +78,21 @@ class UserSchema(Schema):
         required=True,
         metadata={
             "description": "Whether the owner proved they read `email`, by the link of a "
-            "verification mail. A new address asked for with `PATCH /auth/me` is not shown "
-            "until it is verified.",
+            "verification mail. A new address asked for with `PATCH /auth/me` waits in "
+            "`pending_email` until it is verified.",
             "example": True,
+        },
+    )
+    pending_email = fields.String(
+        dump_only=True,
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "A new address asked for with `PATCH /auth/me`, not verified yet; "
+            "null when none. It replaces `email` once verified; `DELETE "
+            "/auth/me/pending-email` cancels it, and so does a password change or reset, "
+            "ending all sessions, or a disable.",
+            "example": None,
         },
     )
     created_at = UTCTimestamp(dump_only=True, required=True, metadata={"example": EXAMPLE_TIME})

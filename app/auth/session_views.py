@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
+from flask_smorest.pagination import PaginationParameters
 
 from app.auth import blp
 from app.auth import sessions as login_sessions
@@ -17,9 +18,12 @@ from app.platform.errors import abort
 class Sessions(MethodView):
     @blp.token_required()
     @blp.response(200, SessionSchema(many=True))
-    def get(self) -> list[dict[str, Any]]:
+    @blp.paginate(page_size=50, max_page_size=100)
+    def get(self, pagination_parameters: PaginationParameters) -> list[dict[str, Any]]:
         """Your signed-in sessions, one per login, the most recently used first"""
-        return login_sessions.session_bodies(token_account(), current=token_claims()["sid"])
+        return login_sessions.session_bodies(
+            token_account(), current=token_claims()["sid"], pagination=pagination_parameters
+        )
 
     @blp.token_required()
     @blp.response(204)

@@ -17,12 +17,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import request
+from flask_smorest.pagination import PaginationParameters
 from sqlalchemy import distinct, exc, func, select, update
 
 from app.auth.metrics import count_revocation
+from app.auth.session_pruning import prune_sessions
 from app.extensions import db
-from app.models import USER_AGENT_LENGTH, LoginSession
+from app.models import USER_AGENT_LENGTH, LoginSession, User
 from app.platform.database import write_transaction
+from app.platform.listing import page_of_rows
 
 TOUCH_AFTER = timedelta(seconds=60)
 SESSIONS = LoginSession.__table__
@@ -57,6 +60,7 @@ def start(account: Any, expires_at: datetime) -> str:
                 **use,
             )
         )
+        prune_sessions(connection, account)
     return session_id
 
 
@@ -94,13 +98,18 @@ def _live(account: Any) -> tuple[Any, ...]:
     )
 
 
-def session_bodies(account: Any, current: str | None = None) -> list[dict[str, Any]]:
-    """The account's live sessions, the most recently used first, `current` marked."""
+def session_bodies(
+    account: Any, current: str | None = None, pagination: PaginationParameters | None = None
+) -> list[dict[str, Any]]:
+    """The account's live sessions (the page `pagination` asks for), the most recently used
+    first, `current` marked."""
     statement = (
         select(SESSIONS)
         .where(*_live(account))
         .order_by(SESSIONS.c.last_used_at.desc(), SESSIONS.c.id)
     )
+    if pagination is not None:
+        statement = page_of_rows(statement, pagination)
     rows = db.session.execute(statement).mappings()
     return [{**row, "current": row["id"] == current} for row in rows]
 
@@ -114,11 +123,18 @@ def end(account: Any, session_id: str, reason: str = "session_ended") -> bool:
 
 
 def end_all(account: Any, keep: str | None = None) -> int:
-    """End every live session of the account but `keep`; how many ended."""
-    return _end_where(account, "session_ended", *([LoginSession.id != keep] if keep else []))
+    """End every live session of the account but `keep`; how many ended.
+
+    A pending email change ends too, in the same write: it may be the doing
+    of a session just ended.
+    """
+    conditions = [LoginSession.id != keep] if keep else []
+    return _end_where(account, "session_ended", *conditions, drop_pending_email=True)
 
 
-def _end_where(account: Any, reason: str, *conditions: Any) -> int:
+def _end_where(
+    account: Any, reason: str, *conditions: Any, drop_pending_email: bool = False
+) -> int:
     with write_transaction():
         result = db.session.execute(
             update(LoginSession)
@@ -126,6 +142,10 @@ def _end_where(account: Any, reason: str, *conditions: Any) -> int:
             .values(ended_at=datetime.now(UTC)),
             execution_options={"synchronize_session": False},
         )
+        if drop_pending_email:
+            db.session.execute(
+                update(User).where(User.id == account.id).values(pending_email=None)
+            )
     ended = int(result.rowcount)  # type: ignore[attr-defined]
     count_revocation(reason, ended)
     return ended

@@ -50,11 +50,14 @@ def issue_token_pair(account: Any, session_id: str | None = None) -> dict[str, A
 def revoke_all_tokens(account_id: int, reason: str) -> None:
     """Make every token issued to the account so far stop working (in the caller's write).
 
-    `reason` is counted in items_api_token_revocations_total.
+    A pending email change goes too: whoever asked for it may be the one
+    this locks out. `reason` is counted in items_api_token_revocations_total.
     """
     count_revocation(reason)
     db.session.execute(
-        update(User).where(User.id == account_id).values(token_version=User.token_version + 1)
+        update(User)
+        .where(User.id == account_id)
+        .values(token_version=User.token_version + 1, pending_email=None)
     )
 
 

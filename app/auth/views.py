@@ -70,8 +70,8 @@ class Login(MethodView):
         login = credentials["username"]
         found = accounts.find_user(login)
         device = trusted_device(credentials.get("device_token"), found)
-        with login_attempt(login, found, device):
-            user = accounts.authenticate(found, credentials["password"])
+        with login_attempt(login, found, device) as checked:
+            user = accounts.authenticate(checked, credentials["password"])
         email_verification.require_verified(user)
         tokens = issue_token_pair(user)
         return {**tokens, "device_token": issue_device_token(user, device)}, NO_STORE
@@ -110,9 +110,9 @@ class Me(MethodView):
     @blp.arguments(ProfileUpdateSchema)
     @blp.doc(
         description="A new `email` takes effect only once it is verified: it gets a "
-        "verification mail, the address in use gets a notice, and until then the answer "
-        "(and every User body) shows the address in use. Sending the address in use "
-        "drops a pending change."
+        "verification mail, the address in use gets a notice, and until then `email` stays "
+        "the address in use and `pending_email` shows the new one. Sending the address in "
+        "use drops a pending change, as does `DELETE /auth/me/pending-email`."
     )
     @blp.response(200, UserSchema)
     def patch(self, changes: dict[str, Any]) -> User:
@@ -120,9 +120,11 @@ class Me(MethodView):
         user = accounts.current_account()
         if "email" in changes and changes["email"] != user.email:
             accounts.require_current_password(user, changes["current_password"])
-            with email_availability_check():
-                accounts.ensure_available(None, changes["email"])
+            # Counted before the availability check, so a taken address (409)
+            # costs as much as a free one and both answer 429 past the limit.
             limit_verification_mails(user.id)
+            with email_availability_check():
+                accounts.ensure_available(None, changes["email"], unverified_email_is_free=True)
         return accounts.change_profile(user, changes)
 
     @blp.token_required()
@@ -134,6 +136,19 @@ class Me(MethodView):
         user = accounts.current_account()
         accounts.require_current_password(user, confirmation["current_password"])
         accounts.delete_account(user.username)
+
+
+@blp.route("/me/pending-email")
+class PendingEmail(MethodView):
+    @blp.token_required()
+    @blp.response(204)
+    @blp.doc(
+        description="Idempotent: 204 whether or not a change was pending. The link mailed "
+        "to the pending address stops working."
+    )
+    def delete(self) -> None:
+        """Cancel your pending email change"""
+        accounts.cancel_pending_email(accounts.current_account())
 
 
 @blp.route("/me/password")

@@ -94,11 +94,11 @@ class RequestMetrics:
     def exposition(self) -> bytes:
         """Every worker's values when running multiprocess, and the gauges read now."""
         if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            return generate_latest(self.registry)
+            return generate_latest(auth_metrics.with_zeros(self.registry))
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         registry.register(self._scraped)
-        return generate_latest(registry)
+        return generate_latest(auth_metrics.with_zeros(registry))
 
 
 @blp.route("/metrics")

@@ -131,6 +131,8 @@ def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAIL_FROM": env.get("MAIL_FROM") or "Items API <no-reply@localhost>",
         "MAIL_TIMEOUT": _int(env, "MAIL_TIMEOUT", 10, minimum=1, maximum=60),
         "MAIL_RATE_LIMIT": env.get("MAIL_RATE_LIMIT", "5/hour"),
+        "MAIL_RECIPIENT_RATE_LIMIT": env.get("MAIL_RECIPIENT_RATE_LIMIT", "10/hour"),
+        "MAIL_CLIENT_RATE_LIMIT": env.get("MAIL_CLIENT_RATE_LIMIT", "30/hour"),
         "PUBLIC_URL": _public_url(env),
         "PASSWORD_RESET_MINUTES": _int(env, "PASSWORD_RESET_MINUTES", 30, minimum=1),
         "REQUIRE_VERIFIED_EMAIL": _bool(env, "REQUIRE_VERIFIED_EMAIL", False),

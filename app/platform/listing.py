@@ -35,3 +35,11 @@ def page_of(statement: Select[tuple[T]], pagination: PaginationParameters) -> li
     counted = select(func.count()).select_from(statement.order_by(None).subquery())
     offset, size = page_window(pagination, db.session.scalar(counted) or 0)
     return list(db.session.scalars(statement.limit(size).offset(offset)))
+
+
+def page_of_rows(statement: Select[T], pagination: PaginationParameters) -> Select[T]:
+    """`statement` limited to the page `pagination` asks for, its rows counted for the total;
+    for lists read as rows rather than models."""
+    counted = select(func.count()).select_from(statement.order_by(None).subquery())
+    offset, size = page_window(pagination, db.session.scalar(counted) or 0)
+    return statement.limit(size).offset(offset)
