@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import click
-from flask.cli import AppGroup
 from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -24,9 +23,10 @@ from app.auth import sessions as login_sessions
 from app.auth.schemas import NewPassword, RegisterSchema
 from app.extensions import db
 from app.models import User
+from app.platform.database_errors import DatabaseCommands
 from app.platform.errors import describe_problems
 
-users = AppGroup("users", help="Manage user accounts.")
+users = DatabaseCommands("users", help="Manage user accounts.")
 password_stdin = click.option(
     "--password-stdin", is_flag=True, help="Read the password from stdin (implied when piped)."
 )

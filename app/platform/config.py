@@ -16,6 +16,7 @@ APP_ENVS = ("development", "testing", "production")
 # check at the stored cost and then re-hash at this one: at 15 that stays
 # well under gunicorn's 30 s worker timeout, at 16 (5-12 s a hash) it does not.
 MAX_BCRYPT_ROUNDS = 15
+DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
 BOOLEANS = dict.fromkeys(("1", "true", "yes", "on"), True)
 BOOLEANS |= dict.fromkeys(("0", "false", "no", "off"), False)
 
@@ -66,6 +67,28 @@ def _public_url(env: Mapping[str, str]) -> str:
     return raw.rstrip("/")
 
 
+def _database_url(env: Mapping[str, str]) -> str | None:
+    """DATABASE_URL, with the schemes providers hand out served by psycopg 3.
+
+    `postgres://` and `postgresql://` become `postgresql+psycopg://`, the one
+    PostgreSQL driver installed; any other scheme is refused at start. Only
+    the scheme is ever echoed: the rest may hold a password.
+    """
+    raw = env.get("DATABASE_URL", "").strip()
+    if not raw:
+        return None
+    scheme, separator, rest = raw.partition("://")
+    if scheme in ("postgres", "postgresql"):
+        return f"postgresql+psycopg://{rest}"
+    if not separator or scheme not in DATABASE_SCHEMES:
+        raise ConfigError(
+            "DATABASE_URL must start with sqlite:/// or postgresql:// "
+            "(e.g. postgresql://user:password@host:5432/name), "
+            f"got {scheme + separator if separator else 'no scheme'!r}"
+        )
+    return raw
+
+
 def _tracing(env: Mapping[str, str]) -> bool:
     """Whether the standard OTEL_* variables ask for traces.
 
@@ -99,7 +122,7 @@ def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     return {
         "APP_ENV": _app_env(env),
         "SECRET_KEY": env.get("SECRET_KEY") or None,
-        "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or None,
+        "SQLALCHEMY_DATABASE_URI": _database_url(env),
         "CORS_ORIGINS": [o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip()],
         "REDIS_URL": env.get("REDIS_URL") or None,
         "RATELIMIT_ENABLED": _bool(env, "RATELIMIT_ENABLED", True),
