@@ -294,31 +294,6 @@ def test_new_commands_name_an_unknown_user(
     assert "No user named 'nobody'" in result.output
 
 
-def test_seed_demo_creates_accounts_with_items_once(
-    runner: FlaskCliRunner, client: FlaskClient
-) -> None:
-    from app.demo import DEMO_PASSWORD
-
-    result = runner.invoke(args=["seed-demo"])
-
-    assert result.exit_code == 0, result.output
-    assert DEMO_PASSWORD in result.output
-    token = client.post(LOGIN, data={"username": "alice", "password": DEMO_PASSWORD}).get_json()
-    headers = {"Authorization": f"Bearer {token['access_token']}"}
-    titles = [item["title"] for item in client.get("/api/v1/items", headers=headers).get_json()]
-    assert sorted(titles) == ["Buy milk", "Call the plumber"]
-    assert client.get("/api/v1/admin/users", headers=headers).status_code == 200
-    assert logs_in(client, "bob", DEMO_PASSWORD) == 200
-    listed = runner.invoke(args=["users", "list"]).output.splitlines()
-    assert [line.split("\t")[0] for line in listed] == ["alice", "bob", "carol"]
-    assert listed[1].endswith("2 items")
-
-    again = runner.invoke(args=["seed-demo"])
-    assert again.exit_code == 0
-    assert "alice exists already" in again.output
-    assert runner.invoke(args=["users", "list"]).output.splitlines() == listed
-
-
 def test_seed_demo_is_refused_in_production(app: Flask, runner: FlaskCliRunner) -> None:
     app.config["APP_ENV"] = "production"
 

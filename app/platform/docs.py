@@ -77,13 +77,16 @@ def init_app(app: Flask) -> None:
 
 API_DESCRIPTION = """User accounts with JWT authentication and a per-user collection of items.
 
-To try it here, each "Try it out" proposes a working example:
+To try it here, each "Try it out" proposes a working example, the same
+account as the README's walkthrough and `flask seed-demo`:
 
-1. **POST /api/v1/auth/register** creates the account `alice`.
+1. **POST /api/v1/auth/register** creates the account `alice`. If she exists
+   already (from the README or `flask seed-demo`), it answers 409: go on.
 2. **Authorize**: in the OAuth2 box, type the username and password alone
-   (`alice`, `correct-horse-battery-staple`); client_id, client_secret and the
+   (`alice`, `correct-horse-battery`); client_id, client_secret and the
    RefreshToken box do not matter.
-3. **POST /api/v1/items** creates "Buy milk"; the item operations then find it as id 1.
+3. **POST /api/v1/items** creates "Buy milk" and answers with its `id`; the
+   item operations ask for that id (GET /api/v1/items lists them all).
 """
 
 
@@ -92,9 +95,13 @@ def _example_param(kind: str, example: object, **details: object) -> Callable[[A
     return lambda _converter: {"type": kind, **details, "example": example}
 
 
-# Path values Swagger UI proposes: the first item and the first account. Once
-# per process: the Api object keeps them for every app it is bound to.
-api.register_converter(AsciiIntegerConverter, _example_param("integer", 1, minimum=0))
+# Path values Swagger UI proposes: an account, but no item id, since which
+# items exist depends on what was tried before. Once per process: the Api
+# object keeps them for every app it is bound to.
+api.register_converter(
+    AsciiIntegerConverter,
+    lambda _converter: {"type": "integer", "minimum": 0, "description": "The item's id."},
+)
 api.register_converter(
     UsernameConverter,
     _example_param("string", "alice", description="The account's username or email address."),
