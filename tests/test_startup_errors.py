@@ -43,7 +43,9 @@ def test_flask_db_upgrade_names_the_bad_setting_in_one_line(
     assert_one_line(result, expected)
 
 
-@pytest.mark.parametrize("command", [["routes"], ["import-json", "docs/sample-store.json"]])
+@pytest.mark.parametrize(
+    "command", [["routes"], ["import-json", "docs/sample-store.json"], ["--help"], []]
+)
 def test_every_flask_command_names_the_bad_setting_in_one_line(
     tmp_path: Path, command: list[Any]
 ) -> None:
