@@ -132,10 +132,23 @@ def test_list_users(
     result = runner.invoke(args=["users", "list"])
     assert result.exit_code == 0
     assert result.output.splitlines() == [
-        "alice\talice@example.com\tactive\t2 items",
-        "bob\tbob@example.com\tdisabled\t0 items",
+        "username  email              verified  state     items",
+        "alice     alice@example.com  no        active    2",
+        "bob       bob@example.com    no        disabled  0",
     ]
     assert "$2b$" not in result.output
+
+
+def test_list_says_which_addresses_are_verified(runner: FlaskCliRunner, alice: Account) -> None:
+    assert create(runner).exit_code == 0  # users create vouches for the address
+
+    rows = [line.split() for line in runner.invoke(args=["users", "list"]).output.splitlines()]
+
+    assert [(row[0], row[2]) for row in rows] == [
+        ("username", "verified"),
+        ("alice", "no"),
+        ("carol", "yes"),
+    ]
 
 
 def test_list_without_users(runner: FlaskCliRunner) -> None:
