@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -60,3 +62,47 @@ def test_gunicorn_names_the_bad_setting_in_one_line(
 ) -> None:
     command = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"]
     assert_one_line(run(command, tmp_path, name, value), expected)
+
+
+# gunicorn's own settings, read in serving/settings.py.
+BAD_SERVER_SETTINGS = [
+    ("WEB_CONCURRENCY", "abc", "WEB_CONCURRENCY must be a whole number from 1 to 256, got 'abc'"),
+    ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY must be from 1 to 256, got '0'"),
+    ("GUNICORN_TIMEOUT", "abc", "GUNICORN_TIMEOUT must be a whole number from 1 to 3600"),
+    ("GUNICORN_GRACEFUL_TIMEOUT", "-1", "GUNICORN_GRACEFUL_TIMEOUT must be from 0 to 3600"),
+    ("GUNICORN_HEADER_TIMEOUT", "soon", "GUNICORN_HEADER_TIMEOUT must be a number of seconds"),
+    ("PORT", "http", "PORT must be a whole number from 1 to 65535, got 'http'"),
+]
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("name, value, expected", BAD_SERVER_SETTINGS)
+def test_gunicorn_names_its_own_bad_setting_in_one_line(
+    tmp_path: Path, name: str, value: str, expected: str
+) -> None:
+    """As `make run` starts it: gunicorn alone reads WEB_CONCURRENCY before any check of ours."""
+    command = [str(BIN / "python"), "-m", "serving", "-c", "gunicorn.conf.py", "wsgi:app"]
+    assert_one_line(run(command, tmp_path, name, value), expected)
+
+
+@pytest.mark.live
+def test_a_taken_port_is_said_at_once(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        environment = server_environment(tmp_path, 1, {"PORT": str(port)})
+        started = time.monotonic()
+        result = subprocess.run(
+            [str(BIN / "python"), "-m", "serving", "-c", "gunicorn.conf.py", "wsgi:app"],
+            cwd=REPO_ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        elapsed = time.monotonic() - started
+
+    assert_one_line(result, f"PORT={port}: 127.0.0.1:{port} is already in use by another program")
+    assert f"make run PORT={port + 1}" in result.stderr
+    assert elapsed < 4, "gunicorn retries a taken port for 5 s; we say so before"
