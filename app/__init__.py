@@ -81,7 +81,7 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
 def register_extensions(app: Flask) -> None:
     database.init_app(app)
     docs.init_app(app)
-    api.init_app(app)
+    api.init_app(app, spec_kwargs=docs.SPEC_KWARGS)
     token_check.init_app(app)  # flask-jwt-extended, bound to our token rules
     spent_tokens.init_app(app)
     rate_limits.init_app(app)

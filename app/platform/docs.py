@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from apispec import BasePlugin
 from flask import Blueprint, Flask, Response, send_from_directory
 from marshmallow import Schema, fields
 from swagger_ui_bundle import swagger_ui_path
@@ -88,6 +89,30 @@ account as the README's walkthrough and `flask seed-demo`:
 3. **POST /api/v1/items** creates "Buy milk" and answers with its `id`; the
    item operations ask for that id (GET /api/v1/items lists them all).
 """
+
+
+class QueryExamplesInWords(BasePlugin):
+    """A query parameter's example goes into its description, not its box.
+
+    Swagger UI fills the example into the box and "Try it out" sends it: the
+    items list proposed `q=milk`, which silently hid every other item.
+    """
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict | None = None, **kwargs: Any
+    ) -> None:
+        for operation in (operations or {}).values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") != "query":
+                    continue
+                example = parameter.get("schema", {}).pop("example", None)
+                example = parameter.pop("example", example)
+                if example is not None:
+                    said = parameter.get("description", "")
+                    parameter["description"] = f"{said} For example: {example}".strip()
+
+
+SPEC_KWARGS = {"extra_plugins": [QueryExamplesInWords()]}
 
 
 def _example_param(kind: str, example: object, **details: object) -> Callable[[Any], dict]:
