@@ -31,7 +31,7 @@ run: db  ## Serve with gunicorn on $(HOST):$(PORT)
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m serving --config gunicorn.conf.py wsgi:app
 
 dev: db  ## Flask's development server with auto-reload, same database
-	$(BIN)/flask run --debug --host $(HOST) --port $(PORT)
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/flask run --debug --host $(HOST) --port $(PORT)
 
 cluster: install  ## Three gunicorn instances behind nginx (HTTPS on CLUSTER_PORT, 8443)
 	BIN=$(abspath $(BIN)) deploy/cluster.sh start

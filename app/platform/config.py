@@ -59,8 +59,13 @@ def _app_env(env: Mapping[str, str]) -> str:
 
 
 def _public_url(env: Mapping[str, str]) -> str:
-    """The base of links in mails: an http(s) URL, kept without a trailing slash."""
-    raw = env.get("PUBLIC_URL", "").strip() or "http://127.0.0.1:8000"
+    """The base of links in mails: an http(s) URL, kept without a trailing slash.
+
+    Unset, the address this server is served at (HOST and PORT, which `make
+    run` and `make dev` pass on), so a development server's mails link to its
+    own pages whatever its port.
+    """
+    raw = env.get("PUBLIC_URL", "").strip() or _served_url(env)
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise ConfigError(f"PUBLIC_URL must be an http:// or https:// URL, got {raw!r}")
@@ -87,6 +92,15 @@ def _database_url(env: Mapping[str, str]) -> str | None:
             f"got {scheme + separator if separator else 'no scheme'!r}"
         )
     return raw
+
+
+def _served_url(env: Mapping[str, str]) -> str:
+    host = env.get("HOST", "").strip() or "127.0.0.1"
+    if host in ("0.0.0.0", "::"):  # noqa: S104 (every address: a link needs one)
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{_int(env, 'PORT', 8000, minimum=1, maximum=65535)}"
 
 
 def _tracing(env: Mapping[str, str]) -> bool:
