@@ -129,3 +129,44 @@ def test_the_readmes_seed_demo_line_runs(tmp_path: Path) -> None:
     output = run(line, env)
 
     assert f"Log in as alice or admin with the password '{PASSWORD}'." in output
+
+
+# Every sh block of the docs, by its first line: the test that runs it, or
+# why none can. A new recipe fails test_every_recipe_is_run_by_a_test until
+# it is added here.
+RECIPES = {
+    "make run    # serve on http://127.0.0.1:8000": "tests/test_readme.py (the server it serves)",
+    "BASE=http://127.0.0.1:8000/api/v1": "tests/test_readme.py, tests/test_accounts_walkthrough.py",
+    ".venv/bin/flask --app app seed-demo": "tests/test_doc_recipes.py",
+    "curl -s localhost:8000/api/v1/auth/sessions": "tests/test_sessions.py (each call, by route)",
+    "make run 2>&1 | tee api.log": "tests/test_accounts_walkthrough.py",
+    "make dev    # Flask's development server": "none: make test runs the suite itself",
+    "TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/items_test \\": (
+        "none: it is how the suite is run (.ci/run)"
+    ),
+    ".venv/bin/flask --app app users create bob": "tests/test_doc_recipes.py",
+    'PATH="$PWD/.venv/bin:$PATH" openapi-python-client generate \\': (
+        "tests/test_generated_client.py"
+    ),
+    ".venv/bin/flask --app app import-json docs/sample-store.json": "tests/test_doc_recipes.py",
+    ".venv/bin/flask --app app export-json backup.json": "tests/test_doc_recipes.py",
+    "createdb -h db.internal -U items items": "tests/test_postgres_recipe.py",
+    ".venv/bin/flask --app app db upgrade": "tests/test_doc_recipes.py",
+    'export METRICS_TOKEN="$(openssl rand -hex 24)"': (
+        "none: it writes to /etc; tests/test_dashboard.py checks the files it copies"
+    ),
+    "export DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/items": (
+        "tests/test_cluster.py (make cluster's script, on ports of its own)"
+    ),
+}
+
+
+def test_every_recipe_is_run_by_a_test() -> None:
+    firsts = [block.splitlines()[0] for doc in DOCS for block in sh_blocks(doc)]
+    unaccounted = [
+        first for first in firsts if not any(first.startswith(known) for known in RECIPES)
+    ]
+    assert unaccounted == []
+    for runner in RECIPES.values():
+        for path in re.findall(r"tests/\w+\.py", runner):
+            assert (REPO_ROOT / path).exists(), path
