@@ -8,6 +8,7 @@ only: a client asking for JSON gets the API's JSON 404, as before.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, make_response, render_template, request
@@ -75,7 +76,7 @@ class Problem:
         self.status, self.message, self.notes = status, message, notes or []
 
 
-def perform(schema: Schema, form: dict[str, str], action: Any) -> Any:
+def perform(schema: Schema, form: dict[str, str], action: Callable[[dict[str, Any]], Any]) -> Any:
     """Check the form as the API checks its body, then act; a refusal becomes a Problem."""
     if not csrf.posted_from_our_page():
         return Problem(400, EXPIRED_FORM)
