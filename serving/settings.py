@@ -118,6 +118,9 @@ def _refuse_a_taken_port(server: Arbiter) -> None:
             except OSError as error:
                 if error.errno != errno.EADDRINUSE:
                     return  # gunicorn's own message says the rest
+                if server.pidfile is not None:
+                    server.pidfile.unlink()
+                on_exit(server)  # the temporary metrics directory goes too
                 refuse(
                     f"PORT={address[1]}: {address[0]}:{address[1]} is already in use by "
                     f"another program; stop it, or pick another port "

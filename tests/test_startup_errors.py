@@ -91,7 +91,11 @@ def test_a_taken_port_is_said_at_once(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        environment = server_environment(tmp_path, 1, {"PORT": str(port)})
+        temporary = tmp_path / "tmp"
+        temporary.mkdir()
+        environment = server_environment(
+            tmp_path, 1, {"PORT": str(port), "TMPDIR": str(temporary)}
+        )
         started = time.monotonic()
         result = subprocess.run(
             [str(BIN / "python"), "-m", "serving", "-c", "gunicorn.conf.py", "wsgi:app"],
@@ -106,3 +110,4 @@ def test_a_taken_port_is_said_at_once(tmp_path: Path) -> None:
     assert_one_line(result, f"PORT={port}: 127.0.0.1:{port} is already in use by another program")
     assert f"make run PORT={port + 1}" in result.stderr
     assert elapsed < 4, "gunicorn retries a taken port for 5 s; we say so before"
+    assert list(temporary.iterdir()) == [], "the metrics directory made for it is gone"
