@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -77,15 +78,28 @@ def test_a_wrong_database_name_says_how_to_create_it(tmp_path: Path) -> None:
     assert "createdb -h" in line
 
 
+@pytest.fixture
+def fresh_database() -> Iterator[str]:
+    """A new, empty database beside TEST_DATABASE_URL's, dropped after."""
+    url = make_url(POSTGRES)
+    name = f"{url.database}_schemes"
+    where = ["-h", url.host or "127.0.0.1", "-p", str(url.port or 5432)]
+    where += ["-U", url.username or "postgres"]
+    subprocess.run(["dropdb", "--if-exists", *where, name], check=True, timeout=30)
+    subprocess.run(["createdb", *where, name], check=True, timeout=30)
+    yield url.set(database=name).render_as_string(hide_password=False)
+    subprocess.run(["dropdb", "--force", *where, name], check=True, timeout=30)
+
+
 @needs_postgres
-def test_postgres_scheme_migrates_and_serves_the_commands(tmp_path: Path) -> None:
-    url = make_url(POSTGRES).render_as_string(hide_password=False)
-    plain = "postgres://" + url.split("://", 1)[1]
-    downgrade = flask(tmp_path, "db", "downgrade", "base", DATABASE_URL=plain)
-    assert downgrade.returncode == 0, downgrade.stderr
+def test_postgres_scheme_migrates_and_serves_the_commands(
+    tmp_path: Path, fresh_database: str
+) -> None:
+    plain = "postgres://" + fresh_database.split("://", 1)[1]
     assert "has no tables yet" in one_line(flask(tmp_path, "users", "list", DATABASE_URL=plain))
 
     upgrade = flask(tmp_path, "db", "upgrade", DATABASE_URL=plain)
     assert upgrade.returncode == 0, upgrade.stderr
     listed = flask(tmp_path, "users", "list", DATABASE_URL=plain)
     assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.strip() == "No users."
