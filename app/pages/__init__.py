@@ -9,6 +9,7 @@ only: a client asking for JSON gets the API's JSON 404, as before.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, Response, make_response, render_template, request
@@ -69,11 +70,13 @@ def verify_email() -> Response:
     return page("verify_email.html", verified=outcome.email)
 
 
+@dataclass(frozen=True)
 class Problem:
     """What the API would have answered, for the page to show: status, message, field notes."""
 
-    def __init__(self, status: int, message: str, notes: list[str] | None = None) -> None:
-        self.status, self.message, self.notes = status, message, notes or []
+    status: int
+    message: str
+    notes: list[str] = field(default_factory=list)
 
 
 def perform(schema: Schema, form: dict[str, str], action: Callable[[dict[str, Any]], Any]) -> Any:
