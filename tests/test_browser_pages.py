@@ -1,17 +1,21 @@
 """A real mail, from the SMTP test server, followed to its page in Chromium with
-JavaScript off: confirm an address, set a new password, and a used link refused."""
+JavaScript off: confirm an address, set a new password, and a used or expired link
+refused."""
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from app.auth.mail_tokens import INVALID_LINK
-from tests.live import PASSWORD, LiveServer, running_server
-from tests.mailbox import Inbox, link_of, smtp_server
+from app.auth.mail_tokens import INVALID_LINK, PASSWORD_RESET
+from tests.live import PASSWORD, SECRET, LiveServer, running_server
+from tests.mailbox import Inbox, link_of, smtp_server, token_of
 from tests.test_browser import TIMEOUT_MS, browser, stay_local
 
 pytestmark = pytest.mark.live
@@ -86,3 +90,36 @@ def test_a_reset_mail_opens_a_page_that_sets_the_password_once(
     page.get_by_role("button", name="Set the new password").click()
     page.get_by_text(INVALID_LINK).wait_for()
     assert server.call("POST", "/api/v1/auth/login", form=login).status == 200
+
+
+def test_an_expired_reset_link_says_so_and_changes_nothing(
+    server: LiveServer, inbox: Inbox, page: Any
+) -> None:
+    server.register_and_log_in("alice")
+    inbox.next()  # the verification mail
+    server.call("POST", "/api/v1/auth/password-reset", json={"email": "alice@example.com"})
+    mail = inbox.next()
+    link = link_of(mail).replace(token_of(mail), expired(token_of(mail)))
+
+    page.goto(link)
+    page.get_by_label("New password").fill(NEW_PASSWORD)
+    page.get_by_role("button", name="Set the new password").click()
+    page.get_by_text(INVALID_LINK).wait_for()
+    login = {"username": "alice", "password": PASSWORD}
+    assert server.call("POST", "/api/v1/auth/login", form=login).status == 200
+
+
+def expired(token: str) -> str:
+    """The same claims, signed as the server does but 31 minutes ago (the default is 30)."""
+    digest = {"digest_method": hashlib.sha256}
+
+    class Backdated(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time()) - 31 * 60
+
+    claims = URLSafeTimedSerializer(SECRET, salt=PASSWORD_RESET, signer_kwargs=digest).loads(token)
+    return str(
+        URLSafeTimedSerializer(
+            SECRET, salt=PASSWORD_RESET, signer=Backdated, signer_kwargs=digest
+        ).dumps(claims)
+    )
