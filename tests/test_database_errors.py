@@ -68,6 +68,13 @@ def test_a_closed_port_says_postgresql_cannot_be_reached(tmp_path: Path) -> None
     assert "hunter2" not in line
 
 
+def test_a_sqlite_file_in_a_missing_directory_says_so(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'no-such-directory' / 'app.db'}"
+    line = one_line(flask(tmp_path, "db", "upgrade", DATABASE_URL=url))
+    assert "Cannot open the SQLite file" in line
+    assert "create its directory, or fix the path in DATABASE_URL" in line
+
+
 @needs_postgres
 def test_a_wrong_database_name_says_how_to_create_it(tmp_path: Path) -> None:
     url = make_url(POSTGRES).set(database="no_such_items_db")
