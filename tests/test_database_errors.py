@@ -76,6 +76,16 @@ def test_a_sqlite_file_in_a_missing_directory_says_so(tmp_path: Path) -> None:
 
 
 @needs_postgres
+def test_an_unknown_login_says_to_check_user_and_password(tmp_path: Path) -> None:
+    url = make_url(POSTGRES).set(username="no_such_items_role", password="hunter2-secret")
+    line = one_line(
+        flask(tmp_path, "db", "upgrade", DATABASE_URL=url.render_as_string(hide_password=False))
+    )
+    assert "refused the login 'no_such_items_role'" in line
+    assert "hunter2" not in line
+
+
+@needs_postgres
 def test_a_wrong_database_name_says_how_to_create_it(tmp_path: Path) -> None:
     url = make_url(POSTGRES).set(database="no_such_items_db")
     line = one_line(
