@@ -28,10 +28,10 @@ db: install  ## Create or upgrade the schema (and the dev secret) in instance/
 	$(BIN)/flask db upgrade
 
 run: db  ## Serve with gunicorn on $(HOST):$(PORT)
-	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m serving --config gunicorn.conf.py wsgi:app
 
 dev: db  ## Flask's development server with auto-reload, same database
-	$(BIN)/flask run --debug --host $(HOST) --port $(PORT)
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/flask run --debug --host $(HOST) --port $(PORT)
 
 cluster: install  ## Three gunicorn instances behind nginx (HTTPS on CLUSTER_PORT, 8443)
 	BIN=$(abspath $(BIN)) deploy/cluster.sh start

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import click
 from flask import Flask, Response
 
 from app import observability
@@ -12,7 +13,7 @@ from app.auth import rate_limits, spent_tokens, token_check
 from app.extensions import api, cors, db
 from app.observability import metrics
 from app.platform import database, docs, errors, mail, routing
-from app.platform.config import FIXED_SETTINGS, from_environment
+from app.platform.config import FIXED_SETTINGS, ConfigError, from_environment
 from app.platform.cookie_sessions import NoSessions
 from app.platform.json_encoding import CompactJSONProvider
 from app.platform.secret_key import resolve_secret_key
@@ -41,6 +42,18 @@ def create_app(test_config: dict[str, Any] | None = None, *, commands: bool = Tr
     The served app (wsgi.py) leaves out the `flask` commands: a worker then
     never loads Flask-Migrate, Alembic or the import code.
     """
+    try:
+        return build_app(test_config, commands)
+    except ConfigError as error:
+        if click.get_current_context(silent=True) is None:
+            raise
+        # Loaded by `flask`, which prints a traceback for any error but its own
+        # while it lists the commands (`flask --help`): one line, and stop.
+        error.show()
+        raise SystemExit(error.exit_code) from None
+
+
+def build_app(test_config: dict[str, Any] | None, commands: bool) -> Flask:
     app = SyncFlask(__name__, instance_relative_config=True, static_folder=None)
     configure(app, test_config)
     routing.init_app(app)
@@ -68,7 +81,7 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
 def register_extensions(app: Flask) -> None:
     database.init_app(app)
     docs.init_app(app)
-    api.init_app(app)
+    api.init_app(app, spec_kwargs=docs.SPEC_KWARGS)
     token_check.init_app(app)  # flask-jwt-extended, bound to our token rules
     spent_tokens.init_app(app)
     rate_limits.init_app(app)
@@ -94,13 +107,14 @@ def register_blueprints(app: Flask) -> None:
 
     The docs list the tags in this order: the resources first, the service last.
     """
-    from app import admin, auth, health, items
+    from app import admin, auth, health, items, pages
 
     for blueprint, path in ((auth.blp, "/auth"), (items.blp, "/items")):
         api.register_blueprint(blueprint, url_prefix=API_PREFIX + path)
         app.register_blueprint(blueprint, name=f"unversioned_{blueprint.name}", url_prefix=path)
     api.register_blueprint(admin.blp, url_prefix=API_PREFIX + "/admin")
     api.register_blueprint(health.blp)
+    app.register_blueprint(pages.blp)  # the pages mail links open: HTML, not in the API docs
     # Off (404) without METRICS_TOKEN, and then left out of the docs.
     (api if app.config["METRICS_TOKEN"] else app).register_blueprint(metrics.blp)
 

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import click
-from flask.cli import AppGroup
 from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -24,9 +23,10 @@ from app.auth import sessions as login_sessions
 from app.auth.schemas import NewPassword, RegisterSchema
 from app.extensions import db
 from app.models import User
+from app.platform.database_errors import DatabaseCommands
 from app.platform.errors import describe_problems
 
-users = AppGroup("users", help="Manage user accounts.")
+users = DatabaseCommands("users", help="Manage user accounts.")
 password_stdin = click.option(
     "--password-stdin", is_flag=True, help="Read the password from stdin (implied when piped)."
 )
@@ -85,14 +85,29 @@ def create_user(
     click.echo(f"Created user {user.username}.")
 
 
+LIST_HEADER = ("username", "email", "verified", "state", "items")
+
+
 @users.command("list")
 def list_users() -> None:
-    """List accounts with their state and item counts."""
+    """List accounts: username, email, whether it is verified, state and item count."""
     accounts_in_order = db.session.scalars(select(User).order_by(User.id)).all()
     if not accounts_in_order:
         click.echo("No users.")
-    for user in accounts_in_order:
-        click.echo(f"{user.username}\t{user.email}\t{_state(user)}\t{user.item_count} items")
+        return
+    rows = [LIST_HEADER] + [
+        (user.username, user.email, _yes_no(user.email_verified), _state(user))
+        + (str(user.item_count),)
+        for user in accounts_in_order
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(LIST_HEADER))]
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        click.echo("  ".join(cells).rstrip())
+
+
+def _yes_no(value: bool) -> str:
+    return "yes" if value else "no"
 
 
 def _state(user: User) -> str:
@@ -117,7 +132,7 @@ def show_user(username: str) -> None:
 
 
 def _verification(user: User) -> str:
-    state = "yes" if user.email_verified else "no"
+    state = _yes_no(user.email_verified)
     if user.pending_email:
         state += f" (changing to {user.pending_email}, not verified yet)"
     return state

@@ -139,7 +139,7 @@ start_instance() {
     # instance: /metrics of one instance adds up its own workers only.
     HOST=127.0.0.1 PORT="$port" \
         PROMETHEUS_MULTIPROC_DIR="$STATE/metrics-$n" \
-        setsid --fork "$BIN/gunicorn" --config deploy/gunicorn.prod.py \
+        setsid --fork "$BIN/python" -m serving --config deploy/gunicorn.prod.py \
         --pid "$STATE/instance-$n.pid" --control-socket "$STATE/instance-$n.ctl" wsgi:app \
         >>"$STATE/instance-$n.log" 2>&1 </dev/null
 }

@@ -5,6 +5,8 @@ from flask import current_app
 
 from alembic import context
 
+from app.platform.database_errors import as_one_line
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -87,7 +89,11 @@ def run_migrations_online():
 
     connectable = get_engine()
 
-    with connectable.connect() as connection:
+    # A wrong name, port or login: one line with the fix, not a traceback.
+    with as_one_line(current_app):
+        connection = connectable.connect()
+
+    with connection:
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():

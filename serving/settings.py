@@ -1,11 +1,13 @@
 """gunicorn settings, every value from the environment: gunicorn.conf.py for `make run`,
 deploy/gunicorn.prod.py for an instance behind nginx, both import them."""
 
+import errno
 import gc
 import os
 import re
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -13,18 +15,24 @@ from pathlib import Path
 from gunicorn.arbiter import Arbiter
 from gunicorn.workers.base import Worker
 
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+from serving.values import WORKERS, number, refuse
+
+_host = os.environ.get("HOST", "").strip() or "127.0.0.1"
+_port = int(number("PORT", 1, 65535, default=8000))
+bind = f"[{_host}]:{_port}" if ":" in _host else f"{_host}:{_port}"
 # Sync workers: the app is CPU-bound (bcrypt, JSON); two per core keeps
 # both cores busy while one worker waits on the database. Cores are those
 # this process may run on (taskset, cgroup cpusets), not all the machine has.
-workers = int(os.environ.get("WEB_CONCURRENCY", len(os.sched_getaffinity(0)) * 2))
+workers = int(number(*WORKERS, default=len(os.sched_getaffinity(0)) * 2))
 # gunicorn's sync worker, with a header deadline and errors in the API's JSON.
 worker_class = "serving.worker.ApiSyncWorker"
 # The app is built once in the master and forked: workers share its memory
 # copy-on-write and start in milliseconds. Code changes need a restart.
 preload_app = True
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+timeout = int(number("GUNICORN_TIMEOUT", 1, 3600, default=30))
+graceful_timeout = int(number("GUNICORN_GRACEFUL_TIMEOUT", 0, 3600, default=30))
+# Read again by each worker (serving/worker.py); checked here, once, at start.
+number("GUNICORN_HEADER_TIMEOUT", 0.1, 3600, default=5, whole=False)
 keepalive = 5
 max_requests = 10000
 max_requests_jitter = 1000
@@ -91,12 +99,43 @@ def _clear_metrics() -> Path:
     return directory
 
 
+def _refuse_a_taken_port(server: Arbiter) -> None:
+    """Say at once that the port is taken, rather than gunicorn's 5 retries and a riddle.
+
+    Only at a first start: a server re-executing itself (USR2) or handed its
+    sockets (systemd) holds the port already.
+    """
+    if "GUNICORN_FD" in os.environ or "LISTEN_FDS" in os.environ:
+        return
+    for address in server.cfg.address:
+        if not isinstance(address, tuple):
+            continue  # a unix socket
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address[:2])
+            except OSError as error:
+                if error.errno != errno.EADDRINUSE:
+                    return  # gunicorn's own message says the rest
+                if server.pidfile is not None:
+                    server.pidfile.unlink()
+                on_exit(server)  # the temporary metrics directory goes too
+                refuse(
+                    f"PORT={address[1]}: {address[0]}:{address[1]} is already in use by "
+                    f"another program; stop it, or pick another port "
+                    f"(make run PORT={address[1] + 1}, or PORT={address[1] + 1} for gunicorn)"
+                )
+
+
 def on_starting(server: Arbiter) -> None:
-    """Refuse a metrics directory holding other .db files (say instance/ and app.db).
+    """Refuse a taken port, and a metrics directory holding other .db files (say
+    instance/ and app.db).
 
     /metrics reads every .db file there as a metrics file, so it could never
     work, and such a file is never ours to remove.
     """
+    _refuse_a_taken_port(server)
     directory = _clear_metrics()
     foreign = sorted(path.name for path in directory.glob("*.db"))
     if foreign:

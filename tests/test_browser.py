@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from app.auth.schemas import EXAMPLE_PASSWORD
 from tests.live import PASSWORD, LiveServer, running_server
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -147,7 +148,7 @@ def test_swagger_ui_logs_in_and_tries_the_items(
 def test_a_newcomer_tries_each_operation_without_editing(
     server: LiveServer, browser: Any, tmp_path: Path
 ) -> None:
-    """The docs' own examples register alice, log her in and find her first item."""
+    """The docs' own examples register alice, log her in and find the item she made."""
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     page.set_default_timeout(TIMEOUT_MS)
     outside = stay_local(page)
@@ -163,7 +164,7 @@ def test_a_newcomer_tries_each_operation_without_editing(
         {
             "username": "alice",
             "email": "alice@example.com",
-            "password": "correct-horse-battery-staple",
+            "password": EXAMPLE_PASSWORD,
             "full_name": "Alice Liddell",
         },
     )
@@ -176,7 +177,7 @@ def test_a_newcomer_tries_each_operation_without_editing(
     assert "Only for POST /api/v1/auth/refresh" in dialog.inner_text()
     oauth = dialog.locator(".auth-container").first
     oauth.locator("#oauth_username").fill("alice")
-    oauth.locator("#oauth_password").fill("correct-horse-battery-staple")
+    oauth.locator("#oauth_password").fill(EXAMPLE_PASSWORD)
     oauth.get_by_role("button", name="Authorize").click()
     oauth.get_by_text("Authorized", exact=True).wait_for()
     dialog.get_by_role("button", name="Close").first.click()
@@ -185,11 +186,16 @@ def test_a_newcomer_tries_each_operation_without_editing(
         page, "post_items", {"title": "Buy milk", "description": "Two litres, semi-skimmed"}
     )
     assert status(created) == "201"
+    item = json.loads(
+        created.locator(".response-col_description pre.microlight").first.inner_text()
+    )
 
     operation = page.locator("[id$='-get_item_by_id']")
     operation.locator(".opblock-summary").click()
     operation.get_by_role("button", name="Try it out").click()
-    assert operation.locator("input[placeholder='item_id']").input_value() == "1"
+    item_id = operation.locator("input[placeholder='item_id']")
+    assert item_id.input_value() == "", "no id proposed: which items exist depends on the reader"
+    item_id.fill(str(item["id"]))
     operation.get_by_role("button", name="Execute").click()
     fetched = operation.locator(".live-responses-table tr.response")
     fetched.wait_for()
@@ -215,3 +221,51 @@ def try_it_out_as_proposed(page: Any, operation_id: str, proposed: dict[str, Any
 
 def status(response: Any) -> str:
     return str(response.locator("td.response-col_status").inner_text().strip())
+
+
+def test_the_authorize_dialog_opens_on_the_login_and_says_why_it_is_refused(
+    server: LiveServer, browser: Any
+) -> None:
+    server.register_and_log_in("dora")
+    page = browser.new_page(viewport={"width": 1280, "height": 700})
+    page.set_default_timeout(TIMEOUT_MS)
+    stay_local(page)
+    page.goto(server.url + "/docs")
+    page.get_by_role("heading", name="Items API").wait_for()
+
+    page.get_by_role("button", name="Authorize").first.click()
+    dialog = page.locator(".modal-ux")
+    username = dialog.locator("#oauth_username")
+    username.wait_for()
+    assert page.evaluate("document.activeElement.id") == "oauth_username"
+    explanation = dialog.get_by_text("username and password alone")
+    assert explanation.is_visible()
+    assert in_sight(dialog, explanation) and in_sight(dialog, username)
+
+    username.fill("dora")
+    dialog.locator("#oauth_password").fill("not-her-password")
+    dialog.locator(".auth-container").first.get_by_role("button", name="Authorize").click()
+    refused = dialog.get_by_text("Incorrect username or password.", exact=False)
+    refused.wait_for()
+
+
+def in_sight(dialog: Any, element: Any) -> bool:
+    """Within the part of the dialog the window shows, not scrolled away."""
+    box = element.bounding_box()
+    frame = dialog.locator(".modal-dialog-ux").bounding_box() or dialog.bounding_box()
+    viewport = element.page.viewport_size
+    top, bottom = max(frame["y"], 0), min(frame["y"] + frame["height"], viewport["height"])
+    return bool(box) and top <= box["y"] and box["y"] + box["height"] <= bottom
+
+
+def test_the_items_list_proposes_no_search(server: LiveServer, browser: Any) -> None:
+    """A proposed q=milk would hide every other item, silently."""
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.set_default_timeout(TIMEOUT_MS)
+    stay_local(page)
+    page.goto(server.url + "/docs")
+    operation = page.locator("[id$='-get_items']")
+    operation.locator(".opblock-summary").click()
+    operation.get_by_role("button", name="Try it out").click()
+    assert operation.locator("input[placeholder='q']").input_value() == ""
+    assert "For example: milk" in operation.inner_text()

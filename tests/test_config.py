@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from flask import Flask
 
 from app.extensions import db
 from app.platform.config import ConfigError
+from app.platform.secret_key import weakness
 from tests.conftest import PASSWORD
 
 ENV_NAMES = (
@@ -72,6 +74,11 @@ def test_production_refuses_a_missing_secret(
         "abababababababababababababababab",
         "0123456789" * 3,
         "   CHANGEME   ",
+        "changeme-changeme-changeme-changeme-123",
+        "please-change-me-before-going-to-production-2026",
+        "your-secret-key-goes-here-0123456789abcdef",
+        "abcdefghijklmnopabcdefghijklmnopabcdefghijklmnop",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1234567890",
     ],
 )
 def test_production_refuses_a_weak_secret(
@@ -96,6 +103,43 @@ def test_production_refuses_a_weak_secret_given_in_config(
     monkeypatch.setenv("APP_ENV", "production")
     with pytest.raises(ConfigError, match="too weak"):
         make_app({**config, "SECRET_KEY": "changeme"})
+
+
+@pytest.mark.parametrize(
+    "strong",
+    [
+        secrets.token_urlsafe(48),
+        secrets.token_urlsafe(24),
+        secrets.token_hex(16),
+        secrets.token_hex(32),
+    ],
+    ids=["urlsafe-48", "urlsafe-24", "hex-16", "hex-32"],
+)
+def test_random_keys_of_every_usual_kind_pass(strong: str) -> None:
+    assert weakness(strong) is None
+
+
+def test_the_refusal_gives_an_example_that_runs_as_written(
+    make_app: Callable[[dict[str, object]], Flask],
+    monkeypatch: pytest.MonkeyPatch,
+    config: dict[str, object],
+) -> None:
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "changeme-changeme-changeme-changeme-123")
+    with pytest.raises(ConfigError, match=r"too weak for production \(a placeholder\)") as refused:
+        make_app(without_secret(config))
+    example = str(refused.value.message).split("e.g. ", 1)[1]
+
+    shell = subprocess.run(
+        ["bash", "-c", f'{example} && printf %s "$SECRET_KEY"'],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+
+    monkeypatch.setenv("SECRET_KEY", shell.stdout)
+    assert make_app(without_secret(config)).config["SECRET_KEY"] == shell.stdout
 
 
 def test_production_accepts_a_strong_secret(

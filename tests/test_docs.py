@@ -20,11 +20,12 @@ OPERATIONS = (REPO_ROOT / "docs" / "operations.md").read_text()
 CLUSTER_SCRIPT = "deploy/cluster.sh"
 ENV_EXAMPLE = (REPO_ROOT / ".env.example").read_text()
 # Where settings are read: env.get("X") / _int(env, "X", ...) in the app,
-# os.environ.get("X") in gunicorn's settings and worker, X ?= in the Makefile, ${X:-} in
-# the cluster script.
+# os.environ.get("X") / number("X", ...) / ("X", ...) in gunicorn's settings and worker,
+# X ?= in the Makefile, ${X:-} in the cluster script.
 SETTING_PATTERNS = {
     "app/platform/config.py": r'env(?:\.get\(|, )"([A-Z_]+)"',
-    "serving/settings.py": r'os\.environ\.get\("([A-Z_]+)"',
+    "serving/settings.py": r'(?:os\.environ\.get\(|number\()"([A-Z_]+)"',
+    "serving/values.py": r'^[A-Z_]+ = \("([A-Z_]+)"',
     "serving/worker.py": r'os\.environ\.get\("([A-Z_]+)"',
     "Makefile": r"^([A-Z_]+) \?=",
     "deploy/cluster.sh": r"\$\{([A-Z_]+):-",

@@ -13,7 +13,7 @@ from app.transfer import PARTIAL_IMPORT_STATUS
 
 SAMPLE = Path(__file__).resolve().parent.parent / "docs" / "sample-store.json"
 # The passwords docs/import-export.md gives for the sample's users.
-SAMPLE_PASSWORDS = {"alice": "alice-old-password", "bob": "bob-old-password"}
+SAMPLE_PASSWORDS = {"olivia": "correct-horse-battery", "oscar": "correct-horse-battery"}
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def test_the_sample_imports_in_full_and_its_users_log_in(
         login = client.post("/api/v1/auth/login", data={"username": username, "password": password})
         assert login.status_code == 200, username
     token = client.post(
-        "/api/v1/auth/login", data={"username": "alice", "password": SAMPLE_PASSWORDS["alice"]}
+        "/api/v1/auth/login", data={"username": "olivia", "password": SAMPLE_PASSWORDS["olivia"]}
     ).get_json()["access_token"]
     items = client.get("/api/v1/items", headers={"Authorization": f"Bearer {token}"})
     assert {item["title"] for item in items.get_json()} == {"Buy milk", "Call the plumber"}
@@ -44,7 +44,7 @@ def test_a_partial_import_exits_with_its_own_status(
     runner: FlaskCliRunner, tmp_path: Path, options: list[Any]
 ) -> None:
     store = json.loads(SAMPLE.read_text(encoding="utf-8"))
-    store["users"]["bob"]["email"] = "not an email"
+    store["users"]["oscar"]["email"] = "not an email"
     partial = tmp_path / "partial.json"
     partial.write_text(json.dumps(store), encoding="utf-8")
 

@@ -99,6 +99,16 @@ def test_output_shows_what_the_readme_describes(
     assert re.search(r"^HTTP/1\.1 204", output, re.MULTILINE)
 
 
+def test_creating_the_item_shows_its_location_and_etag(
+    first_run: subprocess.CompletedProcess[str],
+) -> None:
+    """Step 3 promises the headers; they show on stderr while stdout keeps the id."""
+    headers = first_run.stderr
+    assert re.search(r"^HTTP/1\.1 201", headers, re.MULTILINE)
+    assert re.search(r"^Location: \S*/api/v1/items/\d+\r?$", headers, re.MULTILINE)
+    assert re.search(r'^ETag: "[^"]+"', headers, re.MULTILINE)
+
+
 def test_running_it_again_only_the_registration_conflicts(
     first_run: subprocess.CompletedProcess[str], server: LiveServer
 ) -> None:

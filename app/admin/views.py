@@ -14,7 +14,7 @@ from app.admin import blp
 from app.admin.schemas import AdminUserCreateSchema, AdminUserSchema, UserQueryArgs
 from app.auth import sessions as login_sessions
 from app.auth.accounts import create_account, delete_account, get_account, set_admin, set_disabled
-from app.auth.schemas import SessionSchema
+from app.auth.schemas import EXAMPLE_PASSWORD, SessionSchema
 from app.auth.token_check import token_account, token_claims
 from app.models import User
 from app.platform.errors import abort
@@ -24,7 +24,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 NEW_ACCOUNT_EXAMPLE = {
     "username": "carol",
     "email": "carol@example.com",
-    "password": "plum kettle harbour",
+    "password": EXAMPLE_PASSWORD,
     "full_name": "Carol Jones",
     "is_admin": False,
 }

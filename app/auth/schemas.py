@@ -16,7 +16,7 @@ MAX_DEVICE_TOKEN_LENGTH = 512
 MAX_MAIL_TOKEN_LENGTH = 1024
 # Examples the docs propose (Swagger UI's "Try it out"): one account, alice,
 # that registers, logs in and changes her profile with the same password.
-EXAMPLE_PASSWORD = "correct-horse-battery-staple"  # noqa: S105 (shown in the docs)
+EXAMPLE_PASSWORD = "correct-horse-battery"  # noqa: S105 (shown in the docs)
 EXAMPLE_TIME = "2026-01-15T09:30:00+00:00"
 
 

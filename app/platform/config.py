@@ -16,6 +16,7 @@ APP_ENVS = ("development", "testing", "production")
 # check at the stored cost and then re-hash at this one: at 15 that stays
 # well under gunicorn's 30 s worker timeout, at 16 (5-12 s a hash) it does not.
 MAX_BCRYPT_ROUNDS = 15
+DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
 BOOLEANS = dict.fromkeys(("1", "true", "yes", "on"), True)
 BOOLEANS |= dict.fromkeys(("0", "false", "no", "off"), False)
 
@@ -58,12 +59,48 @@ def _app_env(env: Mapping[str, str]) -> str:
 
 
 def _public_url(env: Mapping[str, str]) -> str:
-    """The base of links in mails: an http(s) URL, kept without a trailing slash."""
-    raw = env.get("PUBLIC_URL", "").strip() or "http://127.0.0.1:8000"
+    """The base of links in mails: an http(s) URL, kept without a trailing slash.
+
+    Unset, the address this server is served at (HOST and PORT, which `make
+    run` and `make dev` pass on), so a development server's mails link to its
+    own pages whatever its port.
+    """
+    raw = env.get("PUBLIC_URL", "").strip() or _served_url(env)
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise ConfigError(f"PUBLIC_URL must be an http:// or https:// URL, got {raw!r}")
     return raw.rstrip("/")
+
+
+def _database_url(env: Mapping[str, str]) -> str | None:
+    """DATABASE_URL, with the schemes providers hand out served by psycopg 3.
+
+    `postgres://` and `postgresql://` become `postgresql+psycopg://`, the one
+    PostgreSQL driver installed; any other scheme is refused at start. Only
+    the scheme is ever echoed: the rest may hold a password.
+    """
+    raw = env.get("DATABASE_URL", "").strip()
+    if not raw:
+        return None
+    scheme, separator, rest = raw.partition("://")
+    if scheme in ("postgres", "postgresql"):
+        return f"postgresql+psycopg://{rest}"
+    if not separator or scheme not in DATABASE_SCHEMES:
+        raise ConfigError(
+            "DATABASE_URL must start with sqlite:/// or postgresql:// "
+            "(e.g. postgresql://user:password@host:5432/name), "
+            f"got {scheme + separator if separator else 'no scheme'!r}"
+        )
+    return raw
+
+
+def _served_url(env: Mapping[str, str]) -> str:
+    host = env.get("HOST", "").strip() or "127.0.0.1"
+    if host in ("0.0.0.0", "::"):  # noqa: S104 (every address: a link needs one)
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{_int(env, 'PORT', 8000, minimum=1, maximum=65535)}"
 
 
 def _tracing(env: Mapping[str, str]) -> bool:
@@ -99,7 +136,7 @@ def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     return {
         "APP_ENV": _app_env(env),
         "SECRET_KEY": env.get("SECRET_KEY") or None,
-        "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or None,
+        "SQLALCHEMY_DATABASE_URI": _database_url(env),
         "CORS_ORIGINS": [o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip()],
         "REDIS_URL": env.get("REDIS_URL") or None,
         "RATELIMIT_ENABLED": _bool(env, "RATELIMIT_ENABLED", True),

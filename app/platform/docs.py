@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from apispec import BasePlugin
 from flask import Blueprint, Flask, Response, send_from_directory
 from marshmallow import Schema, fields
 from swagger_ui_bundle import swagger_ui_path
@@ -77,14 +78,41 @@ def init_app(app: Flask) -> None:
 
 API_DESCRIPTION = """User accounts with JWT authentication and a per-user collection of items.
 
-To try it here, each "Try it out" proposes a working example:
+To try it here, each "Try it out" proposes a working example, the same
+account as the README's walkthrough and `flask seed-demo`:
 
-1. **POST /api/v1/auth/register** creates the account `alice`.
+1. **POST /api/v1/auth/register** creates the account `alice`. If she exists
+   already (from the README or `flask seed-demo`), it answers 409: go on.
 2. **Authorize**: in the OAuth2 box, type the username and password alone
-   (`alice`, `correct-horse-battery-staple`); client_id, client_secret and the
+   (`alice`, `correct-horse-battery`); client_id, client_secret and the
    RefreshToken box do not matter.
-3. **POST /api/v1/items** creates "Buy milk"; the item operations then find it as id 1.
+3. **POST /api/v1/items** creates "Buy milk" and answers with its `id`; the
+   item operations ask for that id (GET /api/v1/items lists them all).
 """
+
+
+class QueryExamplesInWords(BasePlugin):
+    """A query parameter's example goes into its description, not its box.
+
+    Swagger UI fills the example into the box and "Try it out" sends it: the
+    items list proposed `q=milk`, which silently hid every other item.
+    """
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict | None = None, **kwargs: Any
+    ) -> None:
+        for operation in (operations or {}).values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") != "query":
+                    continue
+                example = parameter.get("schema", {}).pop("example", None)
+                example = parameter.pop("example", example)
+                if example is not None:
+                    said = parameter.get("description", "")
+                    parameter["description"] = f"{said} For example: {example}".strip()
+
+
+SPEC_KWARGS = {"extra_plugins": [QueryExamplesInWords()]}
 
 
 def _example_param(kind: str, example: object, **details: object) -> Callable[[Any], dict]:
@@ -92,9 +120,13 @@ def _example_param(kind: str, example: object, **details: object) -> Callable[[A
     return lambda _converter: {"type": kind, **details, "example": example}
 
 
-# Path values Swagger UI proposes: the first item and the first account. Once
-# per process: the Api object keeps them for every app it is bound to.
-api.register_converter(AsciiIntegerConverter, _example_param("integer", 1, minimum=0))
+# Path values Swagger UI proposes: an account, but no item id, since which
+# items exist depends on what was tried before. Once per process: the Api
+# object keeps them for every app it is bound to.
+api.register_converter(
+    AsciiIntegerConverter,
+    lambda _converter: {"type": "integer", "minimum": 0, "description": "The item's id."},
+)
 api.register_converter(
     UsernameConverter,
     _example_param("string", "alice", description="The account's username or email address."),

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import secrets
+from collections import Counter
 from pathlib import Path
 
 from flask import current_app
@@ -14,9 +16,31 @@ from app.platform.config import ConfigError
 
 MIN_SECRET_LENGTH = 32
 DEV_SECRET_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
-PLACEHOLDERS = frozenset(
-    {"changeme", "change-me", "change_me", "secret", "secret-key", "dev", "development"}
+# Words that mark a value copied from an example, anywhere in the key.
+PLACEHOLDER_WORDS = (
+    "changeme", "change-me", "change_me", "replaceme", "replace-me",
+    "placeholder", "example", "your-secret", "your_secret", "xxxxxxxx",
 )
+# Below these a key is a pattern, not random: a 32-character hex key (128 random
+# bits) measures at least about 90 bits of per-character entropy, and repeats
+# almost none of its 3-character sequences; "changeme-changeme-..." repeats most.
+MIN_ENTROPY_BITS = 80
+MIN_DISTINCT_TRIGRAMS = 0.75
+GENERATE = "export SECRET_KEY=\"$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')\""
+
+
+def weakness(secret: str) -> str | None:
+    """Why `secret` is no production key (too short, a placeholder, a pattern), or None."""
+    if len(secret) < MIN_SECRET_LENGTH:
+        return f"shorter than {MIN_SECRET_LENGTH} characters"
+    if any(word in secret.lower() for word in PLACEHOLDER_WORDS):
+        return "a placeholder"
+    counts = Counter(secret)
+    bits = -sum(n * math.log2(n / len(secret)) for n in counts.values())
+    trigrams = [secret[i : i + 3] for i in range(len(secret) - 2)]
+    if bits < MIN_ENTROPY_BITS or len(set(trigrams)) < MIN_DISTINCT_TRIGRAMS * len(trigrams):
+        return "a pattern, not random characters"
+    return None
 
 
 def signed_serializer(salt: str) -> URLSafeTimedSerializer:
@@ -31,15 +55,11 @@ def resolve_secret_key(configured: str | None, app_env: str, instance_path: str)
     if app_env == "production":
         if not configured:
             raise ConfigError("SECRET_KEY must be set in production")
-        if (
-            len(configured) < MIN_SECRET_LENGTH
-            or configured.strip().lower() in PLACEHOLDERS
-            or len(set(configured)) < 10
-        ):
+        reason = weakness(configured)
+        if reason:
             raise ConfigError(
-                f"SECRET_KEY is too weak for production: use at least "
-                f"{MIN_SECRET_LENGTH} random characters (python -c "
-                f"'import secrets; print(secrets.token_urlsafe(48))')"
+                f"SECRET_KEY is too weak for production ({reason}): use {MIN_SECRET_LENGTH} "
+                f"or more random characters, e.g. {GENERATE}"
             )
         return configured
     return configured or _load_or_create_dev_secret(Path(instance_path))

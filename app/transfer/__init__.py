@@ -9,6 +9,7 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import IntegrityError
 
 from app.platform.database import write_transaction
+from app.platform.database_errors import DatabaseCommand
 from app.transfer.export import write_export
 from app.transfer.parse_store import ImportPlan, MalformedStore, read_store
 from app.transfer.write_store import ImportOutcome, write_plan
@@ -18,7 +19,7 @@ from app.transfer.write_store import ImportOutcome, write_plan
 PARTIAL_IMPORT_STATUS = 3
 
 
-@click.command("import-json")
+@click.command("import-json", cls=DatabaseCommand)
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check and report, but write nothing.")
 @with_appcontext
@@ -76,7 +77,7 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
-@click.command("export-json")
+@click.command("export-json", cls=DatabaseCommand)
 @click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 @with_appcontext
 def export_json(path: Path) -> None:
