@@ -140,7 +140,14 @@ RECIPES = {
     ".venv/bin/flask --app app seed-demo": "tests/test_doc_recipes.py",
     "curl -s localhost:8000/api/v1/auth/sessions": "tests/test_sessions.py (each call, by route)",
     "make run 2>&1 | tee api.log": "tests/test_accounts_walkthrough.py",
-    "make dev    # Flask's development server": "none: make test runs the suite itself",
+    "make dev ": "none: make test runs the suite itself",
+    "docker build -f deploy/Containerfile": "tests/test_containers.py (the image, with podman)",
+    "cd deploy": "tests/test_compose.py (podman-compose config), tests/test_containers.py",
+    "cp deploy/kubernetes/secret.example.yaml": "tests/test_kubernetes.py",
+    "useradd --system": "tests/test_systemd.py (the units' own commands, as systemd runs them)",
+    'NGINX_UPSTREAMS="10.0.0.11:8001': "tests/test_cluster.py (cluster.sh renders with it)",
+    "pg_dump --format=custom": "tests/test_backup.py",
+    "createdb -h db.internal -U postgres -O items items_restored": "tests/test_backup.py",
     "TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/items_test \\": (
         "none: it is how the suite is run (.ci/run)"
     ),
