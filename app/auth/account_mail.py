@@ -1,7 +1,8 @@
 """The mails an account gets: prove an address, a change of address, reset a password.
 
-Each link points at PUBLIC_URL, where a front end owns the page and posts the
-token to the API (docs/accounts.md). Send these after the commit they follow.
+Each link points at PUBLIC_URL, where the service's own pages (app.pages), or a
+front end of the operator's, post the token to the API (docs/accounts.md).
+Send these after the commit they follow.
 """
 
 from __future__ import annotations
