@@ -70,11 +70,13 @@ def test_gunicorn_loading_the_app_per_worker_stops_on_a_bad_setting(tmp_path: Pa
     must stop the server, not have gunicorn replace failing workers forever."""
     name, value, expected = BAD_SETTINGS[0]
     command = [str(BIN / "gunicorn"), "-c", "deploy/gunicorn.prod.py", "wsgi:app"]
-    result = run(command, tmp_path, name, value)
+    result = run(command, tmp_path, name, value)  # times out if gunicorn forks forever
     assert result.returncode != 0
     refusals = [line for line in result.stderr.splitlines() if expected in line]
-    assert 1 <= len(refusals) <= 2, result.stderr
-    assert "Traceback" not in result.stderr
+    assert 1 <= len(refusals) <= 2, result.stderr  # one per worker it started, no more
+    # When the second worker fails while gunicorn halts for the first, gunicorn's
+    # arbiter prints its own HaltServer traceback; none comes from the app.
+    assert f"{REPO_ROOT}/app/" not in result.stderr
 
 
 # gunicorn's own settings, read in serving/settings.py.
