@@ -22,7 +22,7 @@ pytest.register_assert_rewrite("tests.live")
 
 from tests import live  # noqa: E402
 from tests.live import LiveServer, running_server  # noqa: E402
-from tests.mailbox import Inbox, smtp_server  # noqa: E402
+from tests.mailbox import Inbox, settle, smtp_server  # noqa: E402
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
 PASSWORD = "correct horse battery"
@@ -177,6 +177,7 @@ def app(config: dict[str, object], request: pytest.FixtureRequest) -> Iterator[F
             db.drop_all()
             db.create_all()
     yield app
+    settle()  # mail threads look accounts up after the request: not in a dropped schema
     with app.app_context():
         db.session.remove()
         if new_file is None:

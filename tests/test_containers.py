@@ -67,14 +67,17 @@ def database() -> Iterator[str]:
         yield url
 
 
-def api_env(database_url: str, port: int) -> dict[str, str]:
-    """What an operator gives the image: settings only, all in the environment."""
+def api_env(database_url: str, port: int | None) -> dict[str, str]:
+    """What an operator gives the image: settings only, all in the environment.
+
+    Without a port, for the one-off commands (the migration), which serve nothing.
+    """
+    served = {"HOST": "127.0.0.1", "PORT": str(port)} if port is not None else {}
     return {
+        **served,
         "SECRET_KEY": secrets.token_urlsafe(48),
         "DATABASE_URL": database_url,
         "REDIS_URL": REDIS_URL,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
         "WEB_CONCURRENCY": "2",
         "TRUSTED_PROXIES": "1",
         "BCRYPT_ROUNDS": "4",
@@ -121,7 +124,7 @@ def stack(images: None, database: str, tmp_path_factory: pytest.TempPathFactory)
     """
     https_port, http_port, *replica_ports = free_ports(4)
     secret = secrets.token_urlsafe(48)
-    migrated = run_once(API_IMAGE, "flask", "db", "upgrade", env=api_env(database, 0))
+    migrated = run_once(API_IMAGE, "flask", "db", "upgrade", env=api_env(database, None))
     assert migrated.returncode == 0, migrated.stderr
     cert, _ = self_signed_certificate(tmp_path_factory.mktemp("tls"))
     read_only = ["--read-only", "--read-only-tmpfs=false", "--tmpfs", "/tmp"]  # noqa: S108
@@ -191,7 +194,7 @@ def test_replicas_do_not_migrate_the_schema_the_migration_command_does(images: N
         with running(API_IMAGE, api_env(url, port)) as replica:
             assert wait_until(lambda: answers(local(port), "/health/live"), 60), replica.logs()
             assert tables(url) == set()
-        migrated = run_once(API_IMAGE, "flask", "db", "upgrade", env=api_env(url, 0))
+        migrated = run_once(API_IMAGE, "flask", "db", "upgrade", env=api_env(url, None))
         assert migrated.returncode == 0, migrated.stderr
         assert {"alembic_version", "users", "items"} <= tables(url)
 
