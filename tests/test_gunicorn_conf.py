@@ -204,7 +204,10 @@ def test_metrics_files_of_an_earlier_run_are_the_only_ones_removed(tmp_path: Pat
     notes = metrics / "notes.txt"
     notes.write_text("not ours")
 
-    with running_server(tmp_path, env={"PROMETHEUS_MULTIPROC_DIR": str(metrics)}) as server:
+    # A whole graceful shutdown (GUNICORN_GRACEFUL_TIMEOUT, 30 s) before the fallback
+    # SIGKILL: a master killed early never runs its on_exit, which clears the files.
+    environment = {"PROMETHEUS_MULTIPROC_DIR": str(metrics)}
+    with running_server(tmp_path, env=environment, stop_timeout=40) as server:
         assert not any(path.exists() for path in stale)
         assert server.call("GET", "/health").status == 200
         assert list(metrics.glob("counter_*.db")), "the workers write their metrics here"
