@@ -9,6 +9,8 @@ from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
 
+from app.platform.connection import RequestSession
+
 
 class Base(DeclarativeBase):
     """Declarative base shared by every model."""
@@ -16,7 +18,10 @@ class Base(DeclarativeBase):
 
 # Objects stay usable after commit so views can serialize what they saved
 # without reloading it.
-db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+db = SQLAlchemy(
+    model_class=Base,
+    session_options={"class_": RequestSession, "expire_on_commit": False},
+)
 api = Api()
 jwt = JWTManager()
 cors = CORS()

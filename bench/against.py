@@ -5,7 +5,8 @@ change is judged against the build before it measured in the same rounds.
 REV is exported with `git archive` into the run's temporary directory (so a
 crashed run leaves nothing in `git worktree list`) and served from there: its
 own code and gunicorn.conf.py, this tree's virtualenv, the same environment
-and the same seeded database.
+and the same seeded database, or, when REV's migrations differ from this
+tree's, a database of its own migrated by REV and seeded alike.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ def this_revision() -> str:
 def migration_changes(rev: str) -> str:
     """How this tree's migrations differ from REV's; empty when they do not.
 
-    Both builds serve one database, migrated by this tree: that only holds
-    when REV expects the same schema.
+    Both builds serve one database, migrated by this tree, only when REV
+    expects the same schema.
     """
     changed = _git("diff", "--stat", rev, "--", "migrations").stdout
     untracked = _git("ls-files", "--others", "--exclude-standard", "migrations").stdout

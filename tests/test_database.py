@@ -39,20 +39,22 @@ def test_forked_child_opens_its_own_connection(app: Flask) -> None:
     """A pooled connection inherited over fork is left to the parent."""
     with app.app_context():
         parent_backend = db.session.scalar(text("SELECT pg_backend_pid()"))
-        db.session.remove()  # back to the pool, open, where a child could take it
-        read_end, write_end = os.pipe()
-        child = os.fork()
-        if child == 0:  # pragma: no cover - runs in the child
-            try:
+    # The context's end gave the connection back to the pool, open, where a child could take it.
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        try:
+            with app.app_context():
                 backend = db.session.scalar(text("SELECT pg_backend_pid()"))
-                os.write(write_end, str(backend).encode())
-            finally:
-                os._exit(0)
-        os.close(write_end)
-        child_backend = int(os.read(read_end, 64) or 0)
-        os.close(read_end)
-        os.waitpid(child, 0)
-        assert child_backend not in (0, parent_backend)
+            os.write(write_end, str(backend).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    child_backend = int(os.read(read_end, 64) or 0)
+    os.close(read_end)
+    os.waitpid(child, 0)
+    assert child_backend not in (0, parent_backend)
+    with app.app_context():
         assert db.session.scalar(text("SELECT pg_backend_pid()")) == parent_backend
 
 

@@ -1,7 +1,8 @@
 """Several gunicorn workers writing one SQLite database at once, under each worker class.
 
-The app has one connection and transaction model (app.platform.database):
-each request's session, scoped to its app context. So it behaves the same in
+The app has one connection and transaction model (app.platform.connection):
+each request's one connection, scoped to its app context, which the ORM
+session is bound to. So it behaves the same in
 gunicorn's sync worker, in threads (gthread) and in greenlets (gevent).
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
 from marshmallow import Schema, fields, validate
@@ -58,9 +59,10 @@ class ItemSchema(Schema):
 
     def dump(self, obj: Any, *, many: bool | None = None) -> Any:
         names = tuple(self.dump_fields)
+        values = attrgetter(*names)
         if self.many if many is None else many:
-            return [{name: getattr(row, name) for name in names} for row in obj]
-        return {name: getattr(obj, name) for name in names}
+            return [dict(zip(names, values(row), strict=True)) for row in obj]
+        return dict(zip(names, values(obj), strict=True))
 
 
 class ItemQueryArgs(Schema):

@@ -72,12 +72,6 @@ class Blueprint(flask_smorest.Blueprint):
             },
         }
 
-    def arguments(self, schema: Any, *args: Any, **kwargs: Any) -> Callable[[F], F]:
-        """flask-smorest's, given one schema instance: webargs would make one per request."""
-        instance = schema() if isinstance(schema, type) else schema
-        decorator: Callable[[F], F] = super().arguments(instance, *args, **kwargs)
-        return decorator
-
     def errors(self, *codes: int) -> Callable[[F], F]:
         """Document the error responses a view may give, in the common shape."""
 

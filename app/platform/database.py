@@ -1,4 +1,4 @@
-"""Engine setup per database kind, one session per request, and the one way to write."""
+"""Engine setup per database kind, one connection per request, and the one way to write."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Flask
+from flask import Flask, g
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, CursorResult, Engine, make_url
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.sql.expression import Executable
 
 from app.extensions import db
+from app.platform.connection import request_connection
 
 DEFAULT_SQLITE_URI = "sqlite:///app.db"
 
@@ -27,7 +28,7 @@ def engine_options(uri: str, config: Mapping[str, Any]) -> dict[str, Any]:
 
     Errors never echo statement parameters (password hashes among them) into
     logs. A server database gets a small pool per process (a request, in any
-    worker class, holds one connection: its session's), a ping before each
+    worker class, holds one connection), a ping before each
     checkout so a restarted server costs no failed request, and timeouts
     that turn an unreachable server into a quick 503 instead of a worker
     killed by gunicorn's timeout.
@@ -68,15 +69,20 @@ def init_app(app: Flask) -> None:
 
 
 def _end_request(_error: BaseException | None) -> None:
-    """Give back the request's connection before Flask-SQLAlchemy's own teardown does.
+    """Give back the request's connection, rolling back what was not committed.
 
-    Their rollback fails when the server dropped the connection meanwhile (a
+    The rollback fails when the server dropped the connection meanwhile (a
     PostgreSQL restart); raised here, that would turn an answer already
     made into a 500. The pool has discarded the connection by then, and
     nothing was left to commit, so it is only logged.
     """
+    connection: Connection | None = g.pop("database_connection", None)
     try:
-        db.session.remove()
+        try:
+            db.session.remove()
+        finally:
+            if connection is not None:
+                connection.close()
     except exc.DBAPIError as error:
         log.warning("database connection lost while ending a request: %s", type(error).__name__)
 
@@ -117,12 +123,13 @@ def _tune_sqlite(connection: sqlite3.Connection, _record: ConnectionPoolEntry) -
 
 
 def execute(statement: Executable, params: Mapping[str, Any]) -> CursorResult[Any]:
-    """A Core statement on the request session's connection, its rows as plain rows.
+    """A Core statement on the request's connection, its rows as plain rows.
 
-    Through the session itself, a statement of mapped columns would also run
-    the ORM's result machinery, which costs more than a small read.
+    Through the session, a statement of mapped columns would also run the
+    ORM's result machinery, which costs more than a small read; a request
+    that only reads never makes a session at all.
     """
-    return db.session.connection().execute(statement, params)
+    return request_connection().execute(statement, params)
 
 
 @contextmanager
@@ -137,26 +144,38 @@ def write_transaction(*, commit: bool = True) -> Iterator[Connection]:
     "database is locked" when it later upgrades to a writer after another
     connection committed; with the lock taken first, the busy timeout
     applies. Other engines lock the rows they read with FOR UPDATE
-    instead. Everything runs in the request's session (Flask-SQLAlchemy
-    scopes it to the app context: per request, in any worker class), ORM
-    and Core statements alike.
+    instead. Everything runs on the request's one connection
+    (app.platform.connection), ORM and Core statements alike.
     """
-    connection = db.session.connection()
+    connection = request_connection()
     if connection.dialect.name == "sqlite":
         begin_sqlite_transaction(connection, "IMMEDIATE")
     try:
         yield connection
     except BaseException:
-        db.session.rollback()
+        _end_transaction(connection, commit=False)
         raise
-    if commit:
-        db.session.commit()
-    else:
-        db.session.rollback()
+    _end_transaction(connection, commit=commit)
+
+
+def _end_transaction(connection: Connection, *, commit: bool) -> None:
+    """Commit or roll back through the ORM session when the write used one (it
+    flushes first), and through the connection for Core statements alone."""
+    if db.session.registry.has():
+        session = db.session()
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    if connection.in_transaction():
+        if commit:
+            connection.commit()
+        else:
+            connection.rollback()
 
 
 def begin_sqlite_transaction(connection: Connection, mode: str = "DEFERRED") -> None:
-    """Begin the session's transaction now: pysqlite begins one only before a write."""
+    """Begin the transaction now: pysqlite begins one only before a write."""
     driver_connection = connection.connection.driver_connection
     if driver_connection is not None and not driver_connection.in_transaction:
         connection.exec_driver_sql(f"BEGIN {mode}")
