@@ -1,4 +1,4 @@
-"""Database models: users, their items, their login sessions and spent refresh tokens."""
+"""Database models: users, their items, their login sessions, passkeys and spent refresh tokens."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     false,
@@ -29,6 +30,9 @@ MAX_ID = 2**31 - 1
 USER_AGENT_LENGTH = 256
 # The names an account may have; they compare in lower case (uq_users_username_lower).
 USERNAME_REGEX = r"[A-Za-z0-9_.-]{3,32}"
+# WebAuthn credential ids are at most 1023 bytes: 1364 characters of base64url.
+PASSKEY_ID_LENGTH = 1364
+PASSKEY_NAME_LENGTH = 100
 
 
 def utcnow() -> datetime:
@@ -149,3 +153,42 @@ class LoginSession(db.Model):  # type: ignore[name-defined]
     last_user_agent: Mapped[str | None] = mapped_column(String(USER_AGENT_LENGTH))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # How the login proved who it was: "password", or "passkey" (app.auth.passkey_views).
+    method: Mapped[str] = mapped_column(String(32), default="password", server_default="password")
+
+
+class Passkey(db.Model):  # type: ignore[name-defined]
+    """A WebAuthn credential registered to an account (app.auth.passkeys).
+
+    `credential_id` is the authenticator's id for it (base64url), which an
+    assertion names; `sign_count` is the authenticator's counter at its last
+    use, which must move on with every use where the authenticator keeps one.
+    """
+
+    __tablename__ = "passkeys"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    credential_id: Mapped[str] = mapped_column(String(PASSKEY_ID_LENGTH), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(PASSKEY_NAME_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebAuthnChallenge(db.Model):  # type: ignore[name-defined]
+    """A challenge handed out for one WebAuthn ceremony, good once until `expires_at`.
+
+    Kept in the database, so whichever worker or instance gets the answer
+    finds it; taking it deletes it (app.auth.webauthn_challenges).
+    """
+
+    __tablename__ = "webauthn_challenges"
+
+    challenge: Mapped[str] = mapped_column(String(128), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    # The account a registration is for; None for a sign-in, where it is not known yet.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -200,6 +200,8 @@ def test_oauth2_password_security_scheme(spec: dict[str, Any]) -> None:
         ("/api/v1/auth/password-reset", "post"),
         ("/api/v1/auth/password-reset/confirm", "post"),
         ("/api/v1/auth/verify-email", "post"),
+        ("/api/v1/auth/passkeys/login/options", "post"),
+        ("/api/v1/auth/passkeys/login", "post"),
         # Off (404) unless METRICS_TOKEN is set: its token is in its description.
         ("/metrics", "get"),
     }

@@ -165,6 +165,11 @@ def login_attempt(login: str, user: User | None, device: str | None) -> Iterator
         yield user if room else None
 
 
+def passkey_attempt() -> AbstractContextManager[bool]:
+    """Passkey sign-ins that fail, per client address, within the login budget."""
+    return counting_failures("LOGIN_RATE_LIMIT", [f"passkey-address:{client_address()}"])
+
+
 def current_password_check() -> AbstractContextManager[bool]:
     """Wrong current passwords, per session: a thief's guesses never block the owner's."""
     claims = token_claims()

@@ -1,0 +1,202 @@
+"""Passkeys (WebAuthn): register one to an account, sign in or prove presence with one.
+
+The ceremonies are the `webauthn` library's; this module keeps what it asks
+the caller to keep: the relying party id and origins (WEBAUTHN_RP_ID,
+WEBAUTHN_ORIGINS), one-use challenges (app.auth.webauthn_challenges), the
+credentials and their sign counters. Every passkey is discoverable and every
+ceremony requires user verification, so a passkey alone is a sign-in.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+from flask import current_app
+from sqlalchemy import select, update
+from webauthn import (
+    generate_authentication_options,
+    generate_registration_options,
+    verify_authentication_response,
+    verify_registration_response,
+)
+from webauthn.helpers import (
+    base64url_to_bytes,
+    bytes_to_base64url,
+    options_to_json_dict,
+    parse_authentication_credential_json,
+    parse_client_data_json,
+    parse_registration_credential_json,
+)
+from webauthn.helpers.exceptions import WebAuthnException
+from webauthn.helpers.structs import (
+    AuthenticatorSelectionCriteria,
+    PublicKeyCredentialDescriptor,
+    ResidentKeyRequirement,
+    UserVerificationRequirement,
+)
+
+from app.auth import webauthn_challenges as challenges
+from app.extensions import db
+from app.models import MAX_ID, Passkey, User
+from app.platform.database import write_transaction
+from app.platform.errors import abort
+
+RP_NAME = "Items API"
+TIMEOUT_MS = 120_000
+NOT_ACCEPTED = "This passkey was not accepted."
+# What a malformed credential makes the library's parsers raise: its own
+# errors, and base64/struct/CBOR decoding errors on the way there.
+UNREADABLE = (WebAuthnException, ValueError, TypeError, LookupError, OverflowError)
+
+
+def registration_options(user: User) -> dict[str, Any]:
+    """Creation options for a new passkey of `user` (the browser's credentials.create())."""
+    options = generate_registration_options(
+        rp_id=current_app.config["WEBAUTHN_RP_ID"],
+        rp_name=RP_NAME,
+        user_id=user_handle(user),
+        user_name=user.username,
+        user_display_name=user.full_name or user.username,
+        challenge=challenges.issue(challenges.REGISTRATION, user.id),
+        timeout=TIMEOUT_MS,
+        authenticator_selection=AuthenticatorSelectionCriteria(
+            resident_key=ResidentKeyRequirement.REQUIRED,
+            user_verification=UserVerificationRequirement.REQUIRED,
+        ),
+        exclude_credentials=[
+            PublicKeyCredentialDescriptor(id=base64url_to_bytes(passkey.credential_id))
+            for passkey in passkeys_of(user)
+        ],
+    )
+    return options_to_json_dict(options)
+
+
+def assertion_options() -> dict[str, Any]:
+    """Request options for signing in with any passkey (the browser's credentials.get())."""
+    options = generate_authentication_options(
+        rp_id=current_app.config["WEBAUTHN_RP_ID"],
+        challenge=challenges.issue(challenges.ASSERTION),
+        timeout=TIMEOUT_MS,
+        user_verification=UserVerificationRequirement.REQUIRED,
+    )
+    return options_to_json_dict(options)
+
+
+def register(user: User, name: str, credential: dict[str, Any]) -> Passkey:
+    """Verify the browser's answer to `registration_options` and keep the passkey (422 if not)."""
+    try:
+        parsed = parse_registration_credential_json(credential)
+        challenge = parse_client_data_json(parsed.response.client_data_json).challenge
+    except UNREADABLE:
+        _refuse_credential("This is not a WebAuthn registration response.")
+    if not challenges.take(challenge, challenges.REGISTRATION, user.id):
+        _refuse_credential("The challenge is unknown, used or expired: ask for new options.")
+    try:
+        verified = verify_registration_response(
+            credential=parsed,
+            expected_challenge=challenge,
+            expected_rp_id=current_app.config["WEBAUTHN_RP_ID"],
+            expected_origin=current_app.config["WEBAUTHN_ORIGINS"],
+            require_user_verification=True,
+        )
+    except UNREADABLE:
+        _refuse_credential("The passkey could not be verified.")
+    passkey = Passkey(
+        user_id=user.id,
+        credential_id=bytes_to_base64url(verified.credential_id),
+        public_key=verified.credential_public_key,
+        sign_count=verified.sign_count,
+        name=name,
+    )
+    with write_transaction():
+        db.session.add(passkey)
+    return passkey
+
+
+def authenticate(credential: dict[str, Any], user: User | None = None) -> Passkey:
+    """The passkey whose assertion this is, once verified and its counter moved on.
+
+    With `user`, it must be one of theirs. Anything else is 401 with one
+    message, whatever went wrong: a guesser learns nothing.
+    """
+    try:
+        parsed = parse_authentication_credential_json(credential)
+        challenge = parse_client_data_json(parsed.response.client_data_json).challenge
+    except UNREADABLE:
+        _refuse_assertion()
+    if not challenges.take(challenge, challenges.ASSERTION):
+        _refuse_assertion()
+    passkey = db.session.execute(
+        select(Passkey).where(Passkey.credential_id == parsed.id)
+    ).scalar_one_or_none()
+    if passkey is None or (user is not None and passkey.user_id != user.id):
+        _refuse_assertion()
+    handle = parsed.response.user_handle
+    if handle is not None and handle != str(passkey.user_id).encode():
+        _refuse_assertion()
+    try:
+        verified = verify_authentication_response(
+            credential=parsed,
+            expected_challenge=challenge,
+            expected_rp_id=current_app.config["WEBAUTHN_RP_ID"],
+            expected_origin=current_app.config["WEBAUTHN_ORIGINS"],
+            credential_public_key=passkey.public_key,
+            credential_current_sign_count=passkey.sign_count,
+            require_user_verification=True,
+        )
+    except UNREADABLE:
+        _refuse_assertion()
+    _record_use(passkey, verified.new_sign_count)
+    return passkey
+
+
+def _record_use(passkey: Passkey, new_sign_count: int) -> None:
+    """Move the counter on, unless another use got there first (then this one is refused)."""
+    with write_transaction():
+        moved = db.session.execute(
+            update(Passkey)
+            .where(Passkey.id == passkey.id, Passkey.sign_count == passkey.sign_count)
+            .values(sign_count=new_sign_count, last_used_at=datetime.now(UTC)),
+            execution_options={"synchronize_session": False},
+        )
+    if not moved.rowcount:  # type: ignore[attr-defined]
+        _refuse_assertion()
+    db.session.refresh(passkey)
+
+
+def passkeys_of(user: Any) -> list[Passkey]:
+    """The account's passkeys, oldest first."""
+    statement = select(Passkey).where(Passkey.user_id == user.id).order_by(Passkey.id)
+    return list(db.session.execute(statement).scalars())
+
+
+def has_passkey(user_id: int) -> bool:
+    """Whether the account has a passkey: a second factor, and a way to sign in."""
+    statement = select(Passkey.id).where(Passkey.user_id == user_id).limit(1)
+    return db.session.execute(statement).first() is not None
+
+
+def remove(user: User, passkey_id: int) -> bool:
+    """Delete one of the account's passkeys; False when it has none by that id."""
+    if not 0 < passkey_id <= MAX_ID:
+        return False
+    with write_transaction():
+        passkey = db.session.get(Passkey, passkey_id)
+        if passkey is None or passkey.user_id != user.id:
+            return False
+        db.session.delete(passkey)
+    return True
+
+
+def user_handle(user: User) -> bytes:
+    """The WebAuthn user handle: the account id, which is never reused (no name, no address)."""
+    return str(user.id).encode()
+
+
+def _refuse_credential(message: str) -> NoReturn:
+    abort(422, message, errors={"json": {"credential": [message]}})
+
+
+def _refuse_assertion() -> NoReturn:
+    abort(401, NOT_ACCEPTED)
