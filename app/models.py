@@ -153,8 +153,6 @@ class LoginSession(db.Model):  # type: ignore[name-defined]
     last_user_agent: Mapped[str | None] = mapped_column(String(USER_AGENT_LENGTH))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # How the login proved who it was: "password", or "passkey" (app.auth.passkey_views).
-    method: Mapped[str] = mapped_column(String(32), default="password", server_default="password")
 
 
 class Passkey(db.Model):  # type: ignore[name-defined]

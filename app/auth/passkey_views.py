@@ -102,7 +102,7 @@ class PasskeyLogin(MethodView):
         if user is None or user.disabled:
             abort(403, "This account is disabled.")
         email_verification.require_verified(user)
-        tokens = issue_token_pair(user, method="passkey")
+        tokens = issue_token_pair(user, auth_method="passkey")
         return {**tokens, "device_token": issue_device_token(user, None)}, NO_STORE
 
 

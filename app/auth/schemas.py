@@ -138,15 +138,6 @@ class SessionSchema(Schema):
         required=True,
         metadata={"description": "True for the session of the request's token.", "example": True},
     )
-    method = fields.String(
-        dump_only=True,
-        required=True,
-        metadata={
-            "description": "How the login proved who it was: `password`, or `passkey` "
-            "(a passkey alone).",
-            "example": "password",
-        },
-    )
 
 
 class RegisterSchema(Schema):

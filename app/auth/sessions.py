@@ -43,9 +43,8 @@ def _this_use() -> dict[str, Any]:
     }
 
 
-def start(account: Any, expires_at: datetime, method: str = "password") -> str:
-    """A new session for `account`, whose first refresh token expires at `expires_at`;
-    `method` says how the login proved who it was."""
+def start(account: Any, expires_at: datetime) -> str:
+    """A new session for `account`, whose first refresh token expires at `expires_at`."""
     use = _this_use()
     session_id = uuid.uuid4().hex
     with write_transaction() as connection:
@@ -58,7 +57,6 @@ def start(account: Any, expires_at: datetime, method: str = "password") -> str:
                 created_ip=use["last_ip"],
                 created_user_agent=use["last_user_agent"],
                 expires_at=expires_at,
-                method=method,
                 **use,
             )
         )

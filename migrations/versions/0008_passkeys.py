@@ -1,17 +1,17 @@
-"""passkeys: WebAuthn credentials per account, their one-use challenges, and each session's method
+"""passkeys: WebAuthn credentials per account and their one-use challenges
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-07
 
-Sessions begun before this revision were all password logins.
+Accounts start without passkeys.
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
@@ -43,14 +43,9 @@ def upgrade():
         sa.PrimaryKeyConstraint("challenge"),
     )
     op.create_index("ix_webauthn_challenges_expires_at", "webauthn_challenges", ["expires_at"])
-    op.add_column(
-        "login_sessions",
-        sa.Column("method", sa.String(length=32), nullable=False, server_default="password"),
-    )
 
 
 def downgrade():
-    op.drop_column("login_sessions", "method")
     op.drop_index("ix_webauthn_challenges_expires_at", table_name="webauthn_challenges")
     op.drop_table("webauthn_challenges")
     op.drop_index("ix_passkeys_user_id", table_name="passkeys")
