@@ -1,4 +1,5 @@
-"""Database models: users, their items, their login sessions, passkeys and spent refresh tokens."""
+"""Database models: users, their items, their login sessions, spent refresh tokens,
+second factors (TOTP, recovery codes, the pending second step of a login) and passkeys."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -81,6 +83,9 @@ class User(db.Model):  # type: ignore[name-defined]
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     token_version: Mapped[int] = mapped_column(Integer, default=0)
+    # Whether any second factor is enrolled, kept by app.auth.second_factor.methods,
+    # so a login reads it with the account and a password-only login costs nothing more.
+    mfa_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Kept by the item writes, so a page's total is read, not counted.
     item_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -153,6 +158,57 @@ class LoginSession(db.Model):  # type: ignore[name-defined]
     last_user_agent: Mapped[str | None] = mapped_column(String(USER_AGENT_LENGTH))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # How the login proved itself: password, totp, recovery_code (or passkey).
+    auth_method: Mapped[str] = mapped_column(
+        String(16), default="password", server_default="password"
+    )
+
+
+class TotpFactor(db.Model):  # type: ignore[name-defined]
+    """An account's TOTP secret, encrypted (app.auth.second_factor.secret_box).
+
+    Pending until `confirmed_at` (the first good code); `last_step` is the
+    time step of the last code accepted, so a code works once.
+    """
+
+    __tablename__ = "totp_factors"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    encrypted_secret: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_step: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class RecoveryCode(db.Model):  # type: ignore[name-defined]
+    """One single-use recovery code, stored as a SHA-256 digest (the codes are random)."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (Index("ix_recovery_codes_user_digest", "user_id", "digest", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    digest: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MfaChallenge(db.Model):  # type: ignore[name-defined]
+    """A login whose password was right, waiting for its second step.
+
+    Its id is the SHA-256 of the `mfa_token` handed out: the token is
+    opaque (no JWT, so no other route takes it), short-lived, and deleted
+    by the one request that finishes the login.
+    """
+
+    __tablename__ = "mfa_challenges"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_version: Mapped[int] = mapped_column(Integer)
+    device: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class Passkey(db.Model):  # type: ignore[name-defined]

@@ -181,6 +181,7 @@ def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "RATELIMIT_PER_PROCESS_OK": _bool(env, "RATELIMIT_PER_PROCESS_OK", False),
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10/minute"),
         "REGISTER_RATE_LIMIT": env.get("REGISTER_RATE_LIMIT", "5/minute"),
+        "MFA_RATE_LIMIT": env.get("MFA_RATE_LIMIT", "5/minute;20/hour"),
         "ACCESS_TOKEN_MINUTES": access_minutes,
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=access_minutes),
         "REFRESH_TOKEN_DAYS": _int(env, "REFRESH_TOKEN_DAYS", 7, minimum=1),
@@ -212,6 +213,7 @@ def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "WEBAUTHN_ORIGINS": _webauthn_origins(env, public_url, rp_id),
         "PASSWORD_RESET_MINUTES": _int(env, "PASSWORD_RESET_MINUTES", 30, minimum=1),
         "REQUIRE_VERIFIED_EMAIL": _bool(env, "REQUIRE_VERIFIED_EMAIL", False),
+        "REQUIRE_ADMIN_MFA": _bool(env, "REQUIRE_ADMIN_MFA", _app_env(env) == "production"),
     }
 
 
