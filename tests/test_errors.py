@@ -25,6 +25,10 @@ JSON_ENDPOINTS = [
     ("put", "/api/v1/items/{id}"),
     ("patch", "/api/v1/items/{id}"),
     ("post", "/items"),
+    ("post", "/api/v1/auth/passkeys/register/options"),
+    ("post", "/api/v1/auth/passkeys"),
+    ("delete", "/api/v1/auth/passkeys/{id}"),
+    ("post", "/api/v1/auth/passkeys/login"),
 ]
 
 

@@ -61,7 +61,7 @@ def presence_of(client: FlaskClient, account: Account) -> dict[str, Any]:
     holder = AUTHENTICATORS.get(account.username)
     if not keys or holder is None:
         return {}
-    return {"assertion": holder.get(request_options(client))}
+    return {"passkey": holder.get(request_options(client))}
 
 
 # The authenticator each test account registered first: it proves presence later.
@@ -99,13 +99,17 @@ def test_a_passkey_is_added_listed_and_signs_in_alone(
     assert response.status_code == 200, response.get_json()
     tokens = response.get_json()
     assert set(tokens) == {
-        "access_token", "token_type", "expires_in", "refresh_token", "device_token"
+        "access_token",
+        "token_type",
+        "expires_in",
+        "refresh_token",
+        "device_token",
     }
     assert response.headers["Cache-Control"] == "no-store"
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
     assert client.get("/api/v1/auth/me", headers=headers).get_json()["username"] == "alice"
     sessions = client.get("/api/v1/auth/sessions", headers=headers).get_json()
-    assert {(s["method"], s["current"]) for s in sessions} == {
+    assert {(s["auth_method"], s["current"]) for s in sessions} == {
         ("password", False),
         ("passkey", True),
     }
@@ -127,9 +131,7 @@ def test_several_passkeys_are_listed_oldest_first_and_removed_one_by_one(
     proof = {"current_password": PASSWORD, **presence_of(client, alice)}
     removed = client.delete(f"{PASSKEYS}/{first['id']}", json=proof, headers=alice.headers)
     assert removed.status_code == 204
-    assert [p["name"] for p in client.get(PASSKEYS, headers=alice.headers).get_json()] == [
-        "Phone"
-    ]
+    assert [p["name"] for p in client.get(PASSKEYS, headers=alice.headers).get_json()] == ["Phone"]
     error_body(sign_in(client, laptop), 401)
     assert sign_in(client, phone).status_code == 200
 
@@ -142,7 +144,7 @@ def test_removing_needs_the_password_and_a_passkey(
     wrong = client.delete(url, json={"current_password": "wrong password"}, headers=alice.headers)
     assert "current_password" in error_body(wrong, 401)["errors"]["json"]
     alone = client.delete(url, json={"current_password": PASSWORD}, headers=alice.headers)
-    assert "assertion" in error_body(alone, 401)["errors"]["json"]
+    assert "passkey" in error_body(alone, 401)["message"]
     assert len(client.get(PASSKEYS, headers=alice.headers).get_json()) == 1
 
 
@@ -153,7 +155,7 @@ def test_another_users_passkey_is_not_theirs_to_use_or_remove(
     bobs_key = SoftAuthenticator(RP_ID, ORIGIN)
     registered(client, bob, bobs_key)
     # Bob's presence proved with alice's passkey: refused.
-    proof = {"current_password": PASSWORD, "assertion": laptop.get(request_options(client))}
+    proof = {"current_password": PASSWORD, "passkey": laptop.get(request_options(client))}
     refused = client.delete(f"{PASSKEYS}/{passkey['id']}", json=proof, headers=bob.headers)
     error_body(refused, 401)
     # With his own proof, alice's passkey id is as missing as one that never was.
@@ -305,8 +307,97 @@ def test_a_deleted_accounts_passkeys_go_with_it(
     client: FlaskClient, alice: Account, laptop: SoftAuthenticator
 ) -> None:
     registered(client, alice, laptop)
-    deleted = client.delete(
-        "/api/v1/auth/me", json={"current_password": PASSWORD}, headers=alice.headers
-    )
+    proof = {"current_password": PASSWORD, **presence_of(client, alice)}
+    deleted = client.delete("/api/v1/auth/me", json=proof, headers=alice.headers)
     assert deleted.status_code == 204
     error_body(sign_in(client, laptop), 401)
+
+
+def test_a_passkey_is_a_second_factor(
+    client: FlaskClient, alice: Account, laptop: SoftAuthenticator
+) -> None:
+    assert client.get("/api/v1/auth/me", headers=alice.headers).get_json()["mfa"] is False
+    passkey = registered(client, alice, laptop)
+    assert client.get("/api/v1/auth/me", headers=alice.headers).get_json()["mfa"] is True
+    first = client.post("/api/v1/auth/login", data={"username": "alice", "password": PASSWORD})
+    assert first.status_code == 200
+    assert first.get_json()["mfa_required"] is True
+    assert first.get_json()["methods"] == ["passkey"]
+    assert "access_token" not in first.get_json()
+
+    proof = {"current_password": PASSWORD, **presence_of(client, alice)}
+    removed = client.delete(f"{PASSKEYS}/{passkey['id']}", json=proof, headers=alice.headers)
+    assert removed.status_code == 204
+    assert client.get("/api/v1/auth/me", headers=alice.headers).get_json()["mfa"] is False
+    again = client.post("/api/v1/auth/login", data={"username": "alice", "password": PASSWORD})
+    assert "access_token" in again.get_json()
+
+
+def mfa_token(client: FlaskClient, username: str) -> str:
+    first = client.post("/api/v1/auth/login", data={"username": username, "password": PASSWORD})
+    assert first.get_json()["mfa_required"] is True
+    token: str = first.get_json()["mfa_token"]
+    return token
+
+
+def test_a_passkey_finishes_a_password_login(
+    client: FlaskClient, alice: Account, laptop: SoftAuthenticator
+) -> None:
+    registered(client, alice, laptop)
+    token = mfa_token(client, "alice")
+    credential = laptop.get(request_options(client))
+    finished = client.post(f"{PASSKEYS}/login", json={"credential": credential, "mfa_token": token})
+    assert finished.status_code == 200, finished.get_json()
+    tokens = finished.get_json()
+    assert {"access_token", "refresh_token", "device_token"} <= set(tokens)
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    current = [
+        s for s in client.get("/api/v1/auth/sessions", headers=headers).get_json() if s["current"]
+    ]
+    assert current[0]["auth_method"] == "passkey"
+    # The mfa_token finished its login: it finishes no other.
+    credential = laptop.get(request_options(client))
+    error_body(
+        client.post(f"{PASSKEYS}/login", json={"credential": credential, "mfa_token": token}), 401
+    )
+
+
+def test_the_second_step_takes_only_the_accounts_own_passkey(
+    client: FlaskClient, alice: Account, bob: Account, laptop: SoftAuthenticator
+) -> None:
+    registered(client, alice, laptop)
+    bobs_key = SoftAuthenticator(RP_ID, ORIGIN)
+    registered(client, bob, bobs_key)
+    token = mfa_token(client, "alice")
+    foreign = bobs_key.get(request_options(client))
+    refused = client.post(f"{PASSKEYS}/login", json={"credential": foreign, "mfa_token": token})
+    assert "credential" in error_body(refused, 401)["errors"]["json"]
+    own = laptop.get(request_options(client))
+    finished = client.post(f"{PASSKEYS}/login", json={"credential": own, "mfa_token": token})
+    assert finished.status_code == 200
+    forged = laptop.get(request_options(client))
+    error_body(
+        client.post(f"{PASSKEYS}/login", json={"credential": forged, "mfa_token": "x" * 43}), 401
+    )
+
+
+def test_a_passkey_proves_presence_for_other_changes(
+    client: FlaskClient, alice: Account, laptop: SoftAuthenticator
+) -> None:
+    registered(client, alice, laptop)
+    without = client.post(
+        "/api/v1/auth/mfa/totp", json={"current_password": PASSWORD}, headers=alice.headers
+    )
+    error_body(without, 401)
+    proof = {"current_password": PASSWORD, **presence_of(client, alice)}
+    enrolled = client.post("/api/v1/auth/mfa/totp", json=proof, headers=alice.headers)
+    assert enrolled.status_code == 201, enrolled.get_json()
+    # The assertion was spent: the same proof does not work twice.
+    error_body(client.post("/api/v1/auth/mfa/totp", json=proof, headers=alice.headers), 401)
+    change = {
+        "current_password": PASSWORD,
+        "new_password": "a brand new password",
+        **presence_of(client, alice),
+    }
+    changed = client.post("/api/v1/auth/me/password", json=change, headers=alice.headers)
+    assert changed.status_code == 204

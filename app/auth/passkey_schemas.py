@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.auth.schemas import EXAMPLE_PASSWORD, EXAMPLE_TIME
+from app.auth.schemas import EXAMPLE_TIME
 from app.models import PASSKEY_NAME_LENGTH
 from app.platform.fields import Text, UTCTimestamp
 
@@ -71,14 +71,4 @@ class PasskeyLoginSchema(Schema):
             "answered. The passkey must then be one of that account's.",
             "example": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJtZmEi...",
         },
-    )
-
-
-class PresenceSchema(Schema):
-    """Proof that the account's owner is here: the password, and a passkey if it has one."""
-
-    current_password = Text(required=True, load_only=True, metadata={"example": EXAMPLE_PASSWORD})
-    assertion = credential_field(
-        "For an account with a passkey: a fresh assertion of one of its passkeys.",
-        required=False,
     )

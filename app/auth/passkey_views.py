@@ -8,14 +8,11 @@ from flask.views import MethodView
 
 from app.auth import accounts, blp, email_verification, passkeys
 from app.auth.devices import issue_device_token
-from app.auth.passkey_schemas import (
-    PasskeyLoginSchema,
-    PasskeyRegistrationSchema,
-    PasskeySchema,
-    PresenceSchema,
-)
+from app.auth.passkey_schemas import PasskeyLoginSchema, PasskeyRegistrationSchema, PasskeySchema
 from app.auth.rate_limits import passkey_attempt
-from app.auth.schemas import TokenSchema
+from app.auth.schemas import PresenceSchema, TokenSchema
+from app.auth.second_factor import mfa_login
+from app.auth.second_factor.presence import require_presence
 from app.auth.tokens import issue_token_pair
 from app.extensions import db
 from app.models import Passkey, User
@@ -35,7 +32,7 @@ class PasskeyRegistrationOptions(MethodView):
     @blp.arguments(PresenceSchema)
     @blp.response(200, description=OPTIONS_DOC.format("creation", "Creation"))
     def post(self, proof: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-        """WebAuthn creation options for a new passkey of yours (with your password)"""
+        """WebAuthn creation options for a new passkey of yours (proof of presence)"""
         user = accounts.current_account()
         require_presence(user, proof)
         return passkeys.registration_options(user), NO_STORE
@@ -70,7 +67,7 @@ class OnePasskey(MethodView):
     @blp.arguments(PresenceSchema)
     @blp.response(204)
     def delete(self, proof: dict[str, Any], passkey_id: int) -> None:
-        """Remove one of your passkeys (with your password)"""
+        """Remove one of your passkeys (proof of presence)"""
         user = accounts.current_account()
         require_presence(user, proof)
         if not passkeys.remove(user, passkey_id):
@@ -90,12 +87,21 @@ class PasskeyLogin(MethodView):
     @blp.errors(401, 403, 415, 429)
     @blp.arguments(PasskeyLoginSchema)
     @blp.doc(
-        description="The same Token body as a password login; the session's `method` "
-        "says `passkey`. 401 for any assertion that does not verify."
+        description="The same Token body as a password login; the session's "
+        "`auth_method` says `passkey`. With the `mfa_token` of a password login's first "
+        "step, the passkey must be one of that account's and finishes that login. 401 for "
+        "any assertion that does not verify."
     )
     @blp.response(200, TokenSchema)
     def post(self, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-        """Sign in with a passkey"""
+        """Sign in with a passkey, alone or as the second step of a password login"""
+        if "mfa_token" in data:
+            tokens = mfa_login.finish_login(
+                data["mfa_token"],
+                "passkey",
+                lambda user: passkeys.verified_passkey(data["credential"], user) is not None,
+            )
+            return tokens, NO_STORE
         with passkey_attempt():
             passkey = passkeys.authenticate(data["credential"])
         user = db.session.get(User, passkey.user_id)
@@ -104,16 +110,3 @@ class PasskeyLogin(MethodView):
         email_verification.require_verified(user)
         tokens = issue_token_pair(user, auth_method="passkey")
         return {**tokens, "device_token": issue_device_token(user, None)}, NO_STORE
-
-
-def require_presence(user: User, proof: dict[str, Any]) -> None:
-    """The owner is here: the password, and for an account with a passkey an assertion."""
-    accounts.require_current_password(user, proof["current_password"])
-    if passkeys.has_passkey(user.id):
-        if "assertion" not in proof:
-            abort(
-                401,
-                "This account has a passkey: prove it is you with one.",
-                errors={"json": {"assertion": ["Required for an account with a passkey."]}},
-            )
-        passkeys.authenticate(proof["assertion"], user)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import delete, exists, select, update
 from webauthn import (
     generate_authentication_options,
     generate_registration_options,
@@ -37,6 +37,7 @@ from webauthn.helpers.structs import (
 )
 
 from app.auth import webauthn_challenges as challenges
+from app.auth.second_factor import methods
 from app.extensions import db
 from app.models import MAX_ID, Passkey, User
 from app.platform.database import write_transaction
@@ -111,6 +112,8 @@ def register(user: User, name: str, credential: dict[str, Any]) -> Passkey:
     )
     with write_transaction():
         db.session.add(passkey)
+        db.session.flush()
+        methods.sync_flag(user.id)
     return passkey
 
 
@@ -120,21 +123,29 @@ def authenticate(credential: dict[str, Any], user: User | None = None) -> Passke
     With `user`, it must be one of theirs. Anything else is 401 with one
     message, whatever went wrong: a guesser learns nothing.
     """
+    passkey = verified_passkey(credential, user)
+    if passkey is None:
+        _refuse_assertion()
+    return passkey
+
+
+def verified_passkey(credential: dict[str, Any], user: User | None = None) -> Passkey | None:
+    """`authenticate` without the 401: None for an assertion that does not verify."""
     try:
         parsed = parse_authentication_credential_json(credential)
         challenge = parse_client_data_json(parsed.response.client_data_json).challenge
     except UNREADABLE:
-        _refuse_assertion()
+        return None
     if not challenges.take(challenge, challenges.ASSERTION):
-        _refuse_assertion()
+        return None
     passkey = db.session.execute(
         select(Passkey).where(Passkey.credential_id == parsed.id)
     ).scalar_one_or_none()
     if passkey is None or (user is not None and passkey.user_id != user.id):
-        _refuse_assertion()
+        return None
     handle = parsed.response.user_handle
     if handle is not None and handle != str(passkey.user_id).encode():
-        _refuse_assertion()
+        return None
     try:
         verified = verify_authentication_response(
             credential=parsed,
@@ -146,13 +157,12 @@ def authenticate(credential: dict[str, Any], user: User | None = None) -> Passke
             require_user_verification=True,
         )
     except UNREADABLE:
-        _refuse_assertion()
-    _record_use(passkey, verified.new_sign_count)
-    return passkey
+        return None
+    return passkey if _record_use(passkey, verified.new_sign_count) else None
 
 
-def _record_use(passkey: Passkey, new_sign_count: int) -> None:
-    """Move the counter on, unless another use got there first (then this one is refused)."""
+def _record_use(passkey: Passkey, new_sign_count: int) -> bool:
+    """Move the counter on; False when another use got there first (this one is refused)."""
     with write_transaction():
         moved = db.session.execute(
             update(Passkey)
@@ -161,20 +171,15 @@ def _record_use(passkey: Passkey, new_sign_count: int) -> None:
             execution_options={"synchronize_session": False},
         )
     if not moved.rowcount:  # type: ignore[attr-defined]
-        _refuse_assertion()
+        return False
     db.session.refresh(passkey)
+    return True
 
 
 def passkeys_of(user: Any) -> list[Passkey]:
     """The account's passkeys, oldest first."""
     statement = select(Passkey).where(Passkey.user_id == user.id).order_by(Passkey.id)
     return list(db.session.execute(statement).scalars())
-
-
-def has_passkey(user_id: int) -> bool:
-    """Whether the account has a passkey: a second factor, and a way to sign in."""
-    statement = select(Passkey.id).where(Passkey.user_id == user_id).limit(1)
-    return db.session.execute(statement).first() is not None
 
 
 def remove(user: User, passkey_id: int) -> bool:
@@ -186,7 +191,20 @@ def remove(user: User, passkey_id: int) -> bool:
         if passkey is None or passkey.user_id != user.id:
             return False
         db.session.delete(passkey)
+        db.session.flush()
+        methods.sync_flag(user.id)
     return True
+
+
+def remove_all(user_id: int) -> None:
+    """In the caller's write: every passkey of the account goes (a factor reset)."""
+    db.session.execute(delete(Passkey).where(Passkey.user_id == user_id))
+
+
+# A passkey is a second factor: it finishes a password login and proves presence.
+methods.register(
+    methods.Method("passkey", lambda uid: exists().where(Passkey.user_id == uid), remove_all)
+)
 
 
 def user_handle(user: User) -> bytes:

@@ -122,6 +122,19 @@ def presence_code() -> Text:
     )
 
 
+def presence_passkey() -> fields.Dict:
+    """The `passkey` of a proof of presence: a fresh assertion instead of a `code`."""
+    return fields.Dict(
+        load_only=True,
+        metadata={
+            "description": "For an account with a second factor, instead of `code`: an "
+            "assertion of one of its passkeys (`navigator.credentials.get()` with the options "
+            "of `POST /auth/passkeys/login/options`, as `PublicKeyCredential.toJSON()` gives it).",
+            "example": {"id": "kYg3Zl2y0yWv2xHf8b1hGw", "type": "public-key", "response": {}},
+        },
+    )
+
+
 def _client_detail(attribute: str, description: str, example: str) -> fields.String:
     """A session's client address or User-Agent, read from the `attribute` column."""
     return fields.String(
@@ -240,6 +253,7 @@ class ProfileUpdateSchema(Schema):
     email = Email(metadata={"example": "alice.liddell@example.com"})
     current_password = Text(load_only=True, metadata={"example": EXAMPLE_PASSWORD})
     code = presence_code()
+    passkey = presence_passkey()
 
     @validates_schema
     def _email_needs_password(self, data: dict[str, Any], **_: Any) -> None:
@@ -254,6 +268,7 @@ class PasswordChangeSchema(Schema):
 
     current_password = Text(required=True, load_only=True, metadata={"example": EXAMPLE_PASSWORD})
     code = presence_code()
+    passkey = presence_passkey()
     new_password = NewPassword(metadata={"example": "purple-kettle-harbour"})
 
 
@@ -263,6 +278,7 @@ class PresenceSchema(Schema):
 
     current_password = Text(required=True, load_only=True, metadata={"example": EXAMPLE_PASSWORD})
     code = presence_code()
+    passkey = presence_passkey()
 
 
 class AccountDeletionSchema(PresenceSchema):

@@ -48,7 +48,8 @@ def take(challenge: bytes, purpose: str, user_id: int | None = None) -> bool:
             delete(CHALLENGES).where(
                 CHALLENGES.c.challenge == bytes_to_base64url(challenge),
                 CHALLENGES.c.purpose == purpose,
-                CHALLENGES.c.user_id == user_id if user_id is not None
+                CHALLENGES.c.user_id == user_id
+                if user_id is not None
                 else CHALLENGES.c.user_id.is_(None),
                 CHALLENGES.c.expires_at > datetime.now(UTC),
             )

@@ -105,4 +105,4 @@ def finish_login(mfa_token: str, method: str, verify: Callable[[User], bool]) ->
 
 
 def _field(method: str) -> str:
-    return {"totp": "code", "recovery_code": "recovery_code"}.get(method, method)
+    return {"totp": "code", "passkey": "credential"}.get(method, method)

@@ -3,8 +3,8 @@
 Changing the password or email, deleting the account, enrolling or removing
 a factor and making new recovery codes all take the current password, and,
 for an account with a second factor, a fresh `code` (TOTP or recovery code)
-too. Views call `require_presence` with their parsed body (whose schema
-includes `PresenceFields`); nothing else decides it.
+or `passkey` assertion too. Views call `require_presence` with their parsed
+body (whose schema includes `PresenceFields`); nothing else decides it.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from app.auth import passkeys
 from app.auth.accounts import require_current_password
 from app.auth.rate_limits import code_check
 from app.auth.second_factor.codes import use_any_code
@@ -20,7 +21,7 @@ from app.platform.errors import abort
 
 CODE_NEEDED = (
     "This account has a second factor: send a `code` from your authenticator app "
-    "or a recovery code."
+    "or a recovery code, or a `passkey` assertion."
 )
 
 
@@ -30,8 +31,10 @@ def require_presence(user: User, proof: Mapping[str, Any]) -> None:
     require_current_password(user, proof.get("current_password") or "")
     if not user.mfa_enabled:
         return
+    if proof.get("passkey") is not None:
+        passkeys.authenticate(proof["passkey"], user)
+        return
     code = proof.get("code")
-    # A passkey assertion (`proof["passkey"]`) is checked here, as the third way.
     if not code:
         abort(401, CODE_NEEDED, errors={"json": {"code": [CODE_NEEDED]}})
     with code_check(user.id):
