@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pyotp
@@ -14,7 +13,6 @@ import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
-from werkzeug.test import TestResponse
 
 from app.auth.account_mail import RECOVERY_CODE_SUBJECT, VERIFY_SUBJECT
 from app.extensions import db
@@ -22,14 +20,18 @@ from app.models import MfaChallenge, RecoveryCode, TotpFactor
 from tests.conftest import PASSWORD, Account, AuthActions, error_body, rate_limited
 from tests.helpers import bearer, field_errors
 from tests.mailbox import Inbox, text_of
+from tests.second_factor import (
+    CONFIRM,
+    TOTP,
+    Enrolled,
+    enrol,
+    first_step,
+    second_step,
+)
 
 pytestmark = pytest.mark.usefixtures("inbox")
 
-TOTP = "/api/v1/auth/mfa/totp"
-CONFIRM = "/api/v1/auth/mfa/totp/confirm"
 RECOVERY = "/api/v1/auth/mfa/recovery-codes"
-LOGIN = "/api/v1/auth/login"
-SECOND_STEP = "/api/v1/auth/login/mfa"
 ME = "/api/v1/auth/me"
 NEW_PASSWORD = "another horse battery"
 
@@ -41,46 +43,12 @@ def clock() -> Iterator[Any]:
         yield traveller
 
 
-@dataclass
-class Enrolled:
-    """Alice with TOTP on: her secret and recovery codes."""
-
-    account: Account
-    secret: str
-    recovery_codes: list[str]
-
-    def code(self, offset_steps: int = 0) -> str:
-        return pyotp.TOTP(self.secret).at(time.time() + 30 * offset_steps)
-
-
-def enrol(client: FlaskClient, account: Account, inbox: Inbox) -> Enrolled:
-    started = client.post(TOTP, json={"current_password": PASSWORD}, headers=account.headers)
-    assert started.status_code == 201, started.get_data(as_text=True)
-    secret = started.get_json()["secret"]
-    confirmed = client.post(
-        CONFIRM, json={"code": pyotp.TOTP(secret).now()}, headers=account.headers
-    )
-    assert confirmed.status_code == 200, confirmed.get_data(as_text=True)
-    return Enrolled(account, secret, confirmed.get_json()["recovery_codes"])
-
-
 @pytest.fixture
 def enrolled(clock: Any, client: FlaskClient, alice: Account, inbox: Inbox) -> Enrolled:
     assert inbox.next()["Subject"] == VERIFY_SUBJECT
-    account = enrol(client, alice, inbox)
+    account = enrol(client, alice)
     clock.shift(30)  # the confirming code's step is spent
     return account
-
-
-def first_step(client: FlaskClient, **extra: str) -> dict[str, Any]:
-    response = client.post(LOGIN, data={"username": "alice", "password": PASSWORD, **extra})
-    assert response.status_code == 200, response.get_data(as_text=True)
-    body: dict[str, Any] = response.get_json()
-    return body
-
-
-def second_step(client: FlaskClient, mfa_token: str, **proof: str) -> TestResponse:
-    return client.post(SECOND_STEP, json={"mfa_token": mfa_token, **proof})
 
 
 def sessions(client: FlaskClient, access_token: str) -> list[dict[str, Any]]:
@@ -332,7 +300,7 @@ def test_wrong_codes_are_limited_per_mfa_token_and_per_account(
     try:
         client = app.test_client()
         alice = AuthActions(client).account("alice")
-        enrolled = enrol(client, alice, inbox)
+        enrolled = enrol(client, alice)
         clock.shift(30)
         wrong = str((int(enrolled.code()) + 1) % 1_000_000).zfill(6)
         device = second_step(
@@ -445,7 +413,7 @@ def test_a_wrong_presence_code_counts_toward_the_accounts_limit(
     with app.app_context():
         db.create_all()
     client = app.test_client()
-    enrolled = enrol(client, AuthActions(client).account("alice"), inbox)
+    enrolled = enrol(client, AuthActions(client).account("alice"))
     clock.shift(30)
     proof = {"current_password": PASSWORD, "code": "000000"}
     for _ in range(2):
