@@ -22,6 +22,7 @@ from tests.helpers import bearer, field_errors
 from tests.mailbox import Inbox, text_of
 from tests.second_factor import (
     CONFIRM,
+    SECOND_STEP,
     TOTP,
     Enrolled,
     enrol,
@@ -421,3 +422,83 @@ def test_a_wrong_presence_code_counts_toward_the_accounts_limit(
             client.post(RECOVERY, json=proof, headers=enrolled.account.headers).status_code == 401
         )
     error_body(second_step(client, first_step(client)["mfa_token"], code=enrolled.code()), 429)
+
+
+# Hostile input
+
+HOSTILE_TEXT = [
+    "",
+    " ",
+    "\u0661\u0662\u0663\u0664\u0665\u0666",  # Arabic-Indic digits: int() takes them
+    "１２３４５６",  # fullwidth digits
+    " 123456 ",
+    "12345",
+    "1234567",
+    "-12345",
+    "1e5",
+    "é" * 64,
+    "😀" * 64,
+    "x" * 65,
+    "x" * 10_000,
+    "a\u202eb",
+    "DROP TABLE users; --",
+    "%00",
+]
+
+
+def test_hostile_second_steps_answer_401_or_422(
+    client: FlaskClient, enrolled: Enrolled, bob: Account
+) -> None:
+    own = first_step(client)["mfa_token"]
+    forged = [
+        enrolled.account.tokens["access_token"],
+        enrolled.account.tokens["refresh_token"],
+        enrolled.account.tokens["device_token"],
+        own[:-1] + ("A" if own[-1] != "A" else "B"),
+        own + "=",
+        *HOSTILE_TEXT,
+    ]
+    for mfa_token in forged:
+        for proof in ({"code": enrolled.code()}, {"recovery_code": enrolled.recovery_codes[0]}):
+            answer = second_step(client, mfa_token, **proof)
+            assert answer.status_code in (401, 422), (mfa_token[:20], answer.status_code)
+    for hostile in HOSTILE_TEXT:
+        for field in ("code", "recovery_code"):
+            answer = second_step(client, own, **{field: hostile})
+            assert answer.status_code in (401, 422), (hostile[:20], answer.status_code)
+    for body in (
+        {"mfa_token": own},
+        {"mfa_token": own, "code": enrolled.code(), "recovery_code": "x"},
+        {"mfa_token": own, "code": 123456},
+        {"mfa_token": [own], "code": enrolled.code()},
+        {"mfa_token": None, "code": enrolled.code()},
+    ):
+        error_body(client.post(SECOND_STEP, json=body), 422)
+    assert second_step(client, own, code=enrolled.code()).status_code == 200
+
+
+def test_another_accounts_mfa_token_does_not_take_this_accounts_code(
+    client: FlaskClient, enrolled: Enrolled, auth: AuthActions
+) -> None:
+    carol = auth.account("carol")
+    carols = enrol(client, carol)
+    alices_token = first_step(client)["mfa_token"]
+    assert second_step(client, alices_token, code=carols.code(1)).status_code == 401
+    codes = carols.recovery_codes
+    assert second_step(client, alices_token, recovery_code=codes[0]).status_code == 401
+    assert second_step(client, alices_token, code=enrolled.code()).status_code == 200
+
+
+def test_hostile_codes_in_presence_and_confirmation_answer_401_or_422(
+    client: FlaskClient, enrolled: Enrolled, bob: Account
+) -> None:
+    headers = enrolled.account.headers
+    for hostile in HOSTILE_TEXT:
+        for method, path in (("post", RECOVERY), ("delete", TOTP), ("post", TOTP)):
+            answer = getattr(client, method)(
+                path, json={"current_password": PASSWORD, "code": hostile}, headers=headers
+            )
+            assert answer.status_code in (401, 409, 422), (path, hostile[:20], answer.status_code)
+        confirmed = client.post(CONFIRM, json={"code": hostile}, headers=bob.headers)
+        assert confirmed.status_code in (409, 422), (hostile[:20], confirmed.status_code)
+    assert client.get(ME, headers=headers).get_json()["mfa"] is True
