@@ -130,6 +130,7 @@ def test_responses_never_document_a_password_or_hash(spec: dict[str, Any]) -> No
         "disabled",
         "email_verified",
         "pending_email",
+        "mfa",
         "created_at",
     }
 
@@ -197,6 +198,7 @@ def test_oauth2_password_security_scheme(spec: dict[str, Any]) -> None:
         ("/health/live", "get"),
         ("/api/v1/auth/register", "post"),
         ("/api/v1/auth/login", "post"),
+        ("/api/v1/auth/login/mfa", "post"),
         ("/api/v1/auth/password-reset", "post"),
         ("/api/v1/auth/password-reset/confirm", "post"),
         ("/api/v1/auth/verify-email", "post"),

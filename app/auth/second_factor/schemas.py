@@ -43,7 +43,10 @@ class TotpEnrolmentSchema(Schema):
     )
     qr_svg = fields.String(
         required=True,
-        metadata={"description": "The otpauth:// URI as a QR code, an SVG document."},
+        metadata={
+            "description": "The otpauth:// URI as a QR code, an SVG document.",
+            "example": '<svg width="196" height="196" class="segno">...</svg>',
+        },
     )
 
 
