@@ -4,6 +4,7 @@ itself, and a policy that lets the page talk to this origin only."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -46,3 +47,19 @@ def test_api_clients_and_strays_get_the_json_404(client: FlaskClient, path: str)
     response = client.get(path, headers={"Accept": "application/json"})
     assert response.status_code == 404
     assert response.get_json()["code"] == 404
+
+
+def test_the_passkey_curl_examples_call_documented_operations(client: FlaskClient) -> None:
+    docs = (Path(__file__).parent.parent / "docs" / "accounts.md").read_text()
+    section = docs.split("### Passkeys with curl")[1].split("###")[0]
+    calls = re.findall(r'curl -s (?:-X (\w+) )?"\$BASE([^"]+)"', section)
+    spec_paths = client.get("/openapi.json").get_json()["paths"]
+    documented = {
+        (method.upper(), re.sub(r"\{[^}]+\}", "{}", path))
+        for path, operations in spec_paths.items()
+        for method in operations
+    }
+    assert len(calls) == 4
+    for method, path in calls:
+        call = (method or "GET", "/api/v1" + re.sub(r"\$\w+", "{}", path))
+        assert call in documented, call

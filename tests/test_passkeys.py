@@ -401,3 +401,16 @@ def test_a_passkey_proves_presence_for_other_changes(
     }
     changed = client.post("/api/v1/auth/me/password", json=change, headers=alice.headers)
     assert changed.status_code == 204
+
+
+def test_the_command_line_shows_and_removes_passkeys(
+    client: FlaskClient, alice: Account, laptop: SoftAuthenticator, runner: Any
+) -> None:
+    registered(client, alice, laptop)
+    shown = runner.invoke(args=["users", "mfa", "alice"])
+    assert "passkey" in shown.output
+    removed = runner.invoke(args=["users", "remove-mfa", "alice", "--yes"])
+    assert removed.exit_code == 0, removed.output
+    assert client.get(PASSKEYS, headers=alice.headers).get_json() == []
+    assert client.get("/api/v1/auth/me", headers=alice.headers).get_json()["mfa"] is False
+    error_body(sign_in(client, laptop), 401)
