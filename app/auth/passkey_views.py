@@ -6,7 +6,7 @@ from typing import Any
 
 from flask.views import MethodView
 
-from app.auth import accounts, blp, email_verification, passkeys
+from app.auth import accounts, blp, email_verification, passkey_registration, passkeys
 from app.auth.devices import issue_device_token
 from app.auth.passkey_schemas import PasskeyLoginSchema, PasskeyRegistrationSchema, PasskeySchema
 from app.auth.rate_limits import passkey_attempt
@@ -35,7 +35,7 @@ class PasskeyRegistrationOptions(MethodView):
         """WebAuthn creation options for a new passkey of yours (proof of presence)"""
         user = accounts.current_account()
         require_presence(user, proof)
-        return passkeys.registration_options(user), NO_STORE
+        return passkey_registration.registration_options(user), NO_STORE
 
 
 @blp.route("/passkeys")
@@ -57,7 +57,9 @@ class Passkeys(MethodView):
     @blp.response(201, PasskeySchema)
     def post(self, data: dict[str, Any]) -> Passkey:
         """Add a passkey to your account, with a name"""
-        return passkeys.register(accounts.current_account(), data["name"], data["credential"])
+        return passkey_registration.register(
+            accounts.current_account(), data["name"], data["credential"]
+        )
 
 
 @blp.route("/passkeys/<int:passkey_id>")

@@ -1,10 +1,11 @@
-"""Passkeys (WebAuthn): register one to an account, sign in or prove presence with one.
+"""Passkeys (WebAuthn): an account's passkeys, and signing in or proving presence with one.
 
 The ceremonies are the `webauthn` library's; this module keeps what it asks
 the caller to keep: the relying party id and origins (WEBAUTHN_RP_ID,
 WEBAUTHN_ORIGINS), one-use challenges (app.auth.webauthn_challenges), the
 credentials and their sign counters. Every passkey is discoverable and every
 ceremony requires user verification, so a passkey alone is a sign-in.
+Registering one: app.auth.passkey_registration.
 """
 
 from __future__ import annotations
@@ -14,27 +15,14 @@ from typing import Any, NoReturn
 
 from flask import current_app
 from sqlalchemy import delete, exists, select, update
-from webauthn import (
-    generate_authentication_options,
-    generate_registration_options,
-    verify_authentication_response,
-    verify_registration_response,
-)
+from webauthn import generate_authentication_options, verify_authentication_response
 from webauthn.helpers import (
-    base64url_to_bytes,
-    bytes_to_base64url,
     options_to_json_dict,
     parse_authentication_credential_json,
     parse_client_data_json,
-    parse_registration_credential_json,
 )
 from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import (
-    AuthenticatorSelectionCriteria,
-    PublicKeyCredentialDescriptor,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
+from webauthn.helpers.structs import UserVerificationRequirement
 
 from app.auth import webauthn_challenges as challenges
 from app.auth.second_factor import methods
@@ -43,34 +31,11 @@ from app.models import MAX_ID, Passkey, User
 from app.platform.database import write_transaction
 from app.platform.errors import abort
 
-RP_NAME = "Items API"
 TIMEOUT_MS = 120_000
 NOT_ACCEPTED = "This passkey was not accepted."
 # What a malformed credential makes the library's parsers raise: its own
 # errors, and base64/struct/CBOR decoding errors on the way there.
 UNREADABLE = (WebAuthnException, ValueError, TypeError, LookupError, OverflowError)
-
-
-def registration_options(user: User) -> dict[str, Any]:
-    """Creation options for a new passkey of `user` (the browser's credentials.create())."""
-    options = generate_registration_options(
-        rp_id=current_app.config["WEBAUTHN_RP_ID"],
-        rp_name=RP_NAME,
-        user_id=user_handle(user),
-        user_name=user.username,
-        user_display_name=user.full_name or user.username,
-        challenge=challenges.issue(challenges.REGISTRATION, user.id),
-        timeout=TIMEOUT_MS,
-        authenticator_selection=AuthenticatorSelectionCriteria(
-            resident_key=ResidentKeyRequirement.REQUIRED,
-            user_verification=UserVerificationRequirement.REQUIRED,
-        ),
-        exclude_credentials=[
-            PublicKeyCredentialDescriptor(id=base64url_to_bytes(passkey.credential_id))
-            for passkey in passkeys_of(user)
-        ],
-    )
-    return options_to_json_dict(options)
 
 
 def assertion_options() -> dict[str, Any]:
@@ -82,39 +47,6 @@ def assertion_options() -> dict[str, Any]:
         user_verification=UserVerificationRequirement.REQUIRED,
     )
     return options_to_json_dict(options)
-
-
-def register(user: User, name: str, credential: dict[str, Any]) -> Passkey:
-    """Verify the browser's answer to `registration_options` and keep the passkey (422 if not)."""
-    try:
-        parsed = parse_registration_credential_json(credential)
-        challenge = parse_client_data_json(parsed.response.client_data_json).challenge
-    except UNREADABLE:
-        _refuse_credential("This is not a WebAuthn registration response.")
-    if not challenges.take(challenge, challenges.REGISTRATION, user.id):
-        _refuse_credential("The challenge is unknown, used or expired: ask for new options.")
-    try:
-        verified = verify_registration_response(
-            credential=parsed,
-            expected_challenge=challenge,
-            expected_rp_id=current_app.config["WEBAUTHN_RP_ID"],
-            expected_origin=current_app.config["WEBAUTHN_ORIGINS"],
-            require_user_verification=True,
-        )
-    except UNREADABLE:
-        _refuse_credential("The passkey could not be verified.")
-    passkey = Passkey(
-        user_id=user.id,
-        credential_id=bytes_to_base64url(verified.credential_id),
-        public_key=verified.credential_public_key,
-        sign_count=verified.sign_count,
-        name=name,
-    )
-    with write_transaction():
-        db.session.add(passkey)
-        db.session.flush()
-        methods.sync_flag(user.id)
-    return passkey
 
 
 def authenticate(credential: dict[str, Any], user: User | None = None) -> Passkey:
@@ -176,6 +108,15 @@ def _record_use(passkey: Passkey, new_sign_count: int) -> bool:
     return True
 
 
+def add(passkey: Passkey) -> Passkey:
+    """Keep a verified passkey; its account now has a second factor."""
+    with write_transaction():
+        db.session.add(passkey)
+        db.session.flush()
+        methods.sync_flag(passkey.user_id)
+    return passkey
+
+
 def passkeys_of(user: Any) -> list[Passkey]:
     """The account's passkeys, oldest first."""
     statement = select(Passkey).where(Passkey.user_id == user.id).order_by(Passkey.id)
@@ -210,10 +151,6 @@ methods.register(
 def user_handle(user: User) -> bytes:
     """The WebAuthn user handle: the account id, which is never reused (no name, no address)."""
     return str(user.id).encode()
-
-
-def _refuse_credential(message: str) -> NoReturn:
-    abort(422, message, errors={"json": {"credential": [message]}})
 
 
 def _refuse_assertion() -> NoReturn:
