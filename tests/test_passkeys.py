@@ -9,7 +9,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.conftest import PASSWORD, Account, error_body
+from app.extensions import limiter
+from tests.conftest import PASSWORD, Account, error_body, rate_limited
 from tests.soft_authenticator import SoftAuthenticator
 
 RP_ID = "items.example.com"
@@ -414,3 +415,26 @@ def test_the_command_line_shows_and_removes_passkeys(
     assert client.get(PASSKEYS, headers=alice.headers).get_json() == []
     assert client.get("/api/v1/auth/me", headers=alice.headers).get_json()["mfa"] is False
     error_body(sign_in(client, laptop), 401)
+
+
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+def test_failed_passkey_sign_ins_are_limited_per_client_address(
+    app: Flask, make_app: Any, storage: str
+) -> None:
+    settings = dict(app.config)  # the same database, with limits on
+    limited = make_app(rate_limited(settings, storage, LOGIN_RATE_LIMIT="2/minute"))
+    with limited.app_context():
+        limiter.reset()
+    client = limited.test_client()
+    stranger = SoftAuthenticator(RP_ID, ORIGIN)  # a passkey registered nowhere
+    here, elsewhere = {"REMOTE_ADDR": "10.0.0.1"}, {"REMOTE_ADDR": "10.0.0.2"}
+
+    def attempt(address: dict[str, str]) -> TestResponse:
+        credential = stranger.get(request_options(client))
+        return client.post(
+            f"{PASSKEYS}/login", json={"credential": credential}, environ_base=address
+        )
+
+    assert [attempt(here).status_code for _ in range(3)] == [401, 401, 429]
+    assert "Retry-After" in attempt(here).headers
+    assert attempt(elsewhere).status_code == 401

@@ -34,6 +34,7 @@ RATE_LIMIT_REASONS = (
     "login-devices",
     "mfa-token",
     "mfa-account",
+    "passkey-address",
     "password-check",
     "email-taken",
     "password-reset-address",
