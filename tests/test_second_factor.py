@@ -72,6 +72,7 @@ def test_enrolment_gives_a_secret_its_uri_and_a_qr_code_and_waits_for_a_code(
     body = started.get_json()
     assert set(body) == {"secret", "otpauth_uri", "qr_svg"}
     uri = pyotp.parse_uri(body["otpauth_uri"])
+    assert isinstance(uri, pyotp.TOTP)
     assert (uri.secret, uri.name, uri.issuer, uri.digits, uri.interval) == (
         body["secret"],
         "alice",
