@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pyotp
@@ -12,7 +13,7 @@ import pytest
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from app.auth.account_mail import RECOVERY_CODE_SUBJECT, VERIFY_SUBJECT
 from app.extensions import db
@@ -71,6 +72,7 @@ def test_enrolment_gives_a_secret_its_uri_and_a_qr_code_and_waits_for_a_code(
     body = started.get_json()
     assert set(body) == {"secret", "otpauth_uri", "qr_svg"}
     uri = pyotp.parse_uri(body["otpauth_uri"])
+    assert isinstance(uri, pyotp.TOTP)
     assert (uri.secret, uri.name, uri.issuer, uri.digits, uri.interval) == (
         body["secret"],
         "alice",
@@ -502,3 +504,38 @@ def test_hostile_codes_in_presence_and_confirmation_answer_401_or_422(
         confirmed = client.post(CONFIRM, json={"code": hostile}, headers=bob.headers)
         assert confirmed.status_code in (409, 422), (hostile[:20], confirmed.status_code)
     assert client.get(ME, headers=headers).get_json()["mfa"] is True
+
+
+# Figures
+
+
+@contextmanager
+def statements(app: Flask) -> Iterator[list[str]]:
+    """The SQL statements the app sends while the block runs."""
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_the_password_step_costs_at_most_one_statement_more_and_requests_none(
+    app: Flask, client: FlaskClient, enrolled: Enrolled, bob: Account
+) -> None:
+    with statements(app) as password_login:
+        assert "access_token" in first_step(client, "bob")
+    with statements(app) as first_of_two:
+        assert "mfa_token" in first_step(client)
+    assert len(first_of_two) <= len(password_login) + 1
+    with statements(app) as without_factor:
+        assert client.get("/api/v1/items", headers=bob.headers).status_code == 200
+    with statements(app) as with_factor:
+        assert client.get("/api/v1/items", headers=enrolled.account.headers).status_code == 200
+    assert len(with_factor) == len(without_factor)
