@@ -34,7 +34,7 @@ def registration_options(user: User) -> dict[str, Any]:
     options = generate_registration_options(
         rp_id=current_app.config["WEBAUTHN_RP_ID"],
         rp_name=RP_NAME,
-        user_id=passkeys.user_handle(user),
+        user_id=passkeys.user_handle(user.id),
         user_name=user.username,
         user_display_name=user.full_name or user.username,
         challenge=challenges.issue(challenges.REGISTRATION, user.id),

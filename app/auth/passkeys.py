@@ -76,7 +76,7 @@ def verified_passkey(credential: dict[str, Any], user: User | None = None) -> Pa
     if passkey is None or (user is not None and passkey.user_id != user.id):
         return None
     handle = parsed.response.user_handle
-    if handle is not None and handle != str(passkey.user_id).encode():
+    if handle is not None and handle != user_handle(passkey.user_id):
         return None
     try:
         verified = verify_authentication_response(
@@ -148,9 +148,9 @@ methods.register(
 )
 
 
-def user_handle(user: User) -> bytes:
+def user_handle(user_id: int) -> bytes:
     """The WebAuthn user handle: the account id, which is never reused (no name, no address)."""
-    return str(user.id).encode()
+    return str(user_id).encode()
 
 
 def _refuse_assertion() -> NoReturn:
