@@ -27,7 +27,8 @@ def confirm(user: User, code: str) -> list[str]:
     with code_check(user.id):
         step = totp.confirm_enrolment(user, code)
     with write_transaction():
-        totp.mark_confirmed(user.id, step)
+        if not totp.mark_confirmed(user.id, step):
+            abort(409, "TOTP was confirmed meanwhile by another request.")
         codes = recovery_codes.replace_codes(user.id)
         methods.sync_flag(user.id)
     db.session.refresh(user)

@@ -93,14 +93,16 @@ def confirm_enrolment(user: User, code: str) -> int:
     return step
 
 
-def mark_confirmed(user_id: int, step: int) -> None:
-    """In the caller's write: the pending secret is now the account's TOTP."""
-    db.session.execute(
+def mark_confirmed(user_id: int, step: int) -> bool:
+    """In the caller's write: the pending secret is now the account's TOTP; False when
+    another request confirmed it first."""
+    confirmed = db.session.execute(
         update(TotpFactor)
-        .where(TotpFactor.user_id == user_id)
+        .where(TotpFactor.user_id == user_id, TotpFactor.confirmed_at.is_(None))
         .values(confirmed_at=datetime.now(UTC), last_step=step),
         execution_options={"synchronize_session": False},
     )
+    return int(confirmed.rowcount) == 1  # type: ignore[attr-defined]
 
 
 def use_code(user_id: int, code: str) -> bool:
