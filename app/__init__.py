@@ -108,6 +108,7 @@ def register_blueprints(app: Flask) -> None:
     The docs list the tags in this order: the resources first, the service last.
     """
     from app import admin, auth, health, items, pages
+    from app.pages import account as account_page
 
     for blueprint, path in ((auth.blp, "/auth"), (items.blp, "/items")):
         api.register_blueprint(blueprint, url_prefix=API_PREFIX + path)
@@ -115,6 +116,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(admin.blp, url_prefix=API_PREFIX + "/admin")
     api.register_blueprint(health.blp)
     app.register_blueprint(pages.blp)  # the pages mail links open: HTML, not in the API docs
+    app.register_blueprint(account_page.blp)  # the account page and its script
     # Off (404) without METRICS_TOKEN, and then left out of the docs.
     (api if app.config["METRICS_TOKEN"] else app).register_blueprint(metrics.blp)
 

@@ -1,5 +1,6 @@
 """Admin commands: `flask users ...` to create, list, show, disable, enable, promote,
-demote and delete accounts, set passwords, and list or end sessions.
+demote and delete accounts, set passwords, list or end sessions, and show or remove
+second factors.
 
 They only read arguments and print answers; app.auth.accounts does the work
 and its refusals (HTTP errors) become one-line messages here.
@@ -21,6 +22,8 @@ from werkzeug.exceptions import HTTPException, NotFound
 from app.auth import accounts
 from app.auth import sessions as login_sessions
 from app.auth.schemas import NewPassword, RegisterSchema
+from app.auth.second_factor import methods as second_factors
+from app.auth.second_factor.enrolment import remove_second_factors
 from app.extensions import db
 from app.models import User
 from app.platform.database_errors import DatabaseCommands
@@ -126,9 +129,18 @@ def show_user(username: str) -> None:
         f"verified:   {_verification(user)}\n"
         f"full name:  {user.full_name or '-'}\n"
         f"state:      {_state(user)}\n"
+        f"2nd factor: {_second_factor(user)}\n"
         f"created at: {user.created_at.isoformat()}\n"
         f"items:      {user.item_count}"
     )
+
+
+def _second_factor(user: User) -> str:
+    """`totp, recovery_code (8 left)`, or `none`."""
+    factors = second_factors.describe(user.id)
+    if not factors["methods"]:
+        return "none"
+    return ", ".join(factors["methods"]) + f" ({factors['recovery_codes']} recovery codes left)"
 
 
 def _verification(user: User) -> str:
@@ -209,6 +221,7 @@ def list_sessions(username: str) -> None:
             f"{session['id']}	since {session['created_at'].isoformat()}"
             f"	last used {session['last_used_at'].isoformat()}"
             f"	{session['last_ip'] or '-'}	{session['last_user_agent'] or '-'}"
+            f"	{session['auth_method']}"
         )
 
 
@@ -226,3 +239,26 @@ def end_sessions(username: str, session_id: str | None) -> None:
         click.echo(f"Ended session {session_id} of {user.username}.")
     else:
         raise click.ClickException(f"{user.username} has no live session {session_id!r}.")
+
+
+@users.command("mfa")
+@click.argument("username")
+def show_second_factors(username: str) -> None:
+    """Show an account's second factors and how many recovery codes are left."""
+    with refusals_as_messages(username):
+        user = accounts.get_account(username)
+    click.echo(f"{user.username}: {_second_factor(user)}")
+
+
+@users.command("remove-mfa")
+@click.argument("username")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def remove_mfa(username: str, yes: bool) -> None:
+    """Remove every second factor of an account (logged, and mailed to its owner)."""
+    if not yes:
+        click.confirm(f"Remove every second factor of {username}?", abort=True)
+    _apply(
+        username,
+        lambda login: remove_second_factors(login, by="the command line"),
+        "Removed the second factors of {}; its password alone signs in now.",
+    )

@@ -1,4 +1,5 @@
-"""Database models: users, their items, their login sessions and spent refresh tokens."""
+"""Database models: users, their items, their login sessions, spent refresh tokens,
+second factors (TOTP, recovery codes, the pending second step of a login) and passkeys."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     false,
@@ -29,6 +32,9 @@ MAX_ID = 2**31 - 1
 USER_AGENT_LENGTH = 256
 # The names an account may have; they compare in lower case (uq_users_username_lower).
 USERNAME_REGEX = r"[A-Za-z0-9_.-]{3,32}"
+# WebAuthn credential ids are at most 1023 bytes: 1364 characters of base64url.
+PASSKEY_ID_LENGTH = 1364
+PASSKEY_NAME_LENGTH = 100
 
 
 def utcnow() -> datetime:
@@ -77,6 +83,9 @@ class User(db.Model):  # type: ignore[name-defined]
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     token_version: Mapped[int] = mapped_column(Integer, default=0)
+    # Whether any second factor is enrolled, kept by app.auth.second_factor.methods,
+    # so a login reads it with the account and a password-only login costs nothing more.
+    mfa_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Kept by the item writes, so a page's total is read, not counted.
     item_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -149,3 +158,91 @@ class LoginSession(db.Model):  # type: ignore[name-defined]
     last_user_agent: Mapped[str | None] = mapped_column(String(USER_AGENT_LENGTH))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # How the login proved itself: password, totp, recovery_code (or passkey).
+    auth_method: Mapped[str] = mapped_column(
+        String(16), default="password", server_default="password"
+    )
+
+
+class TotpFactor(db.Model):  # type: ignore[name-defined]
+    """An account's TOTP secret, encrypted (app.auth.second_factor.secret_box).
+
+    Pending until `confirmed_at` (the first good code); `last_step` is the
+    time step of the last code accepted, so a code works once.
+    """
+
+    __tablename__ = "totp_factors"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    encrypted_secret: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_step: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class RecoveryCode(db.Model):  # type: ignore[name-defined]
+    """One single-use recovery code, stored as a SHA-256 digest (the codes are random)."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (Index("ix_recovery_codes_user_digest", "user_id", "digest", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    digest: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MfaChallenge(db.Model):  # type: ignore[name-defined]
+    """A login whose password was right, waiting for its second step.
+
+    Its id is the SHA-256 of the `mfa_token` handed out: the token is
+    opaque (no JWT, so no other route takes it), short-lived, and deleted
+    by the one request that finishes the login.
+    """
+
+    __tablename__ = "mfa_challenges"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_version: Mapped[int] = mapped_column(Integer)
+    device: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class Passkey(db.Model):  # type: ignore[name-defined]
+    """A WebAuthn credential registered to an account (app.auth.passkeys).
+
+    `credential_id` is the authenticator's id for it (base64url), which an
+    assertion names; `sign_count` is the authenticator's counter at its last
+    use, which must move on with every use where the authenticator keeps one.
+    """
+
+    __tablename__ = "passkeys"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    credential_id: Mapped[str] = mapped_column(String(PASSKEY_ID_LENGTH), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(PASSKEY_NAME_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebAuthnChallenge(db.Model):  # type: ignore[name-defined]
+    """A challenge handed out for one WebAuthn ceremony, good once until `expires_at`.
+
+    Kept in the database, so whichever worker or instance gets the answer
+    finds it; taking it deletes it (app.auth.webauthn_challenges).
+    """
+
+    __tablename__ = "webauthn_challenges"
+
+    challenge: Mapped[str] = mapped_column(String(128), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    # The account a registration is for; None for a sign-in, where it is not known yet.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

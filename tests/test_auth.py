@@ -30,6 +30,7 @@ USER_FIELDS = {
     "disabled",
     "email_verified",
     "pending_email",
+    "mfa",
     "created_at",
 }
 

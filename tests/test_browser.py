@@ -28,6 +28,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 LOCAL_SCHEMES = ("data", "blob", "about")
+# Passkeys need a host name (browsers refuse an IP address as a relying party id).
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
 TIMEOUT_MS = 30_000
 
 
@@ -48,12 +50,12 @@ def browser() -> Iterator[Any]:
 
 
 def stay_local(page: Any) -> list[str]:
-    """Abort, and record, every request leaving 127.0.0.1."""
+    """Abort, and record, every request leaving this machine (127.0.0.1 or localhost)."""
     outside: list[str] = []
 
     def route(route: Any) -> None:
         url = urlsplit(route.request.url)
-        if url.scheme in LOCAL_SCHEMES or url.hostname == "127.0.0.1":
+        if url.scheme in LOCAL_SCHEMES or url.hostname in LOCAL_HOSTS:
             route.continue_()
         else:
             outside.append(route.request.url)

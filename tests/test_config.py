@@ -351,6 +351,13 @@ def test_different_instance_dirs_get_different_secrets(
         ("PUBLIC_URL", "app.example.com"),
         ("PUBLIC_URL", "ftp://app.example.com"),
         ("PUBLIC_URL", "https://app.example.com/?next=1"),
+        ("WEBAUTHN_RP_ID", "https://app.example.com"),
+        ("WEBAUTHN_RP_ID", "app.example.com:8443"),
+        ("WEBAUTHN_RP_ID", ".example.com"),
+        ("WEBAUTHN_ORIGINS", "app.example.com"),
+        ("WEBAUTHN_ORIGINS", "https://app.example.com/account"),
+        ("WEBAUTHN_ORIGINS", "https://evil.example.net"),
+        ("WEBAUTHN_ORIGINS", "https://notexample.com"),
     ],
 )
 def test_invalid_settings_refuse_to_start(
@@ -372,6 +379,29 @@ def test_public_url_is_kept_without_its_trailing_slash(
 ) -> None:
     monkeypatch.setenv("PUBLIC_URL", "https://app.example.com/account/")
     assert make_app(config).config["PUBLIC_URL"] == "https://app.example.com/account"
+
+
+def test_passkeys_default_to_the_public_url(
+    make_app: Callable[[dict[str, object]], Flask],
+    monkeypatch: pytest.MonkeyPatch,
+    config: dict[str, object],
+) -> None:
+    monkeypatch.setenv("PUBLIC_URL", "https://app.example.com:8443/account/")
+    settings = make_app(config).config
+    assert settings["WEBAUTHN_RP_ID"] == "app.example.com"
+    assert settings["WEBAUTHN_ORIGINS"] == ["https://app.example.com:8443"]
+
+
+def test_passkey_origins_may_be_subdomains_of_the_relying_party(
+    make_app: Callable[[dict[str, object]], Flask],
+    monkeypatch: pytest.MonkeyPatch,
+    config: dict[str, object],
+) -> None:
+    monkeypatch.setenv("WEBAUTHN_RP_ID", "Example.com")
+    monkeypatch.setenv("WEBAUTHN_ORIGINS", "https://example.com, https://app.example.com/")
+    settings = make_app(config).config
+    assert settings["WEBAUTHN_RP_ID"] == "example.com"
+    assert settings["WEBAUTHN_ORIGINS"] == ["https://example.com", "https://app.example.com"]
 
 
 def test_database_url_from_the_environment(

@@ -42,7 +42,9 @@ def one_line(result: subprocess.CompletedProcess[str]) -> str:
 @pytest.mark.parametrize("scheme", ["postgres", "postgresql"])
 def test_the_schemes_providers_hand_out_use_psycopg(scheme: str) -> None:
     settings = from_environment({"DATABASE_URL": f"{scheme}://u:p@db.example.com:5432/items"})
-    assert settings["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@db.example.com:5432/items"
+    assert (
+        settings["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@db.example.com:5432/items"
+    )
 
 
 def test_an_unknown_scheme_is_refused_without_echoing_the_password() -> None:

@@ -46,9 +46,10 @@ def test_every_page_gives_alice_the_same_password(client: FlaskClient) -> None:
     readme = readme_registration()
     assert (readme["username"], readme["password"]) == ("alice", EXAMPLE_PASSWORD)
     assert DEMO_PASSWORD == EXAMPLE_PASSWORD
-    assert f"`alice`, `{EXAMPLE_PASSWORD}`" in client.get("/openapi.json").get_json()["info"][
-        "description"
-    ]
+    assert (
+        f"`alice`, `{EXAMPLE_PASSWORD}`"
+        in client.get("/openapi.json").get_json()["info"]["description"]
+    )
     register = client.get("/openapi.json").get_json()["components"]["schemas"]["Register"]
     assert register["properties"]["password"]["example"] == EXAMPLE_PASSWORD
 
@@ -116,4 +117,3 @@ def test_the_sample_store_after_the_readme_leaves_alice_alone(
     assert "Imported 2 users and 3 items." in result.output
     assert titles(client, "alice", EXAMPLE_PASSWORD) == []
     assert titles(client, "olivia", EXAMPLE_PASSWORD) == ["Buy milk", "Call the plumber"]
-

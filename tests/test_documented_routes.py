@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import jwt
+import pyotp
 import pytest
 from flask import Blueprint, Flask, jsonify
 from flask.testing import FlaskClient, FlaskCliRunner
@@ -214,3 +215,20 @@ def test_a_header_with_other_schemes_beside_bearer_is_admitted_alike(
     documented, ours = answers(client, {"Authorization": value}, "access")
     assert documented == ours
     assert documented[0] == 200
+
+
+def test_an_mfa_token_is_refused_alike(client: FlaskClient, alice: Account) -> None:
+    """The second step's token of a login is no access or refresh token on either path."""
+    secret = client.post(
+        "/api/v1/auth/mfa/totp", json={"current_password": PASSWORD}, headers=alice.headers
+    ).get_json()["secret"]
+    confirmed = client.post(
+        "/api/v1/auth/mfa/totp/confirm",
+        json={"code": pyotp.TOTP(secret).now()},
+        headers=alice.headers,
+    )
+    assert confirmed.status_code == 200
+    answer = client.post("/api/v1/auth/login", data={"username": "alice", "password": PASSWORD})
+    mfa_token = answer.get_json()["mfa_token"]
+    assert refused_alike(client, bearer(mfa_token)) == "Invalid token."
+    assert refused_alike(client, bearer(mfa_token), "refresh") == "Invalid token."

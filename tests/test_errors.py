@@ -25,6 +25,15 @@ JSON_ENDPOINTS = [
     ("put", "/api/v1/items/{id}"),
     ("patch", "/api/v1/items/{id}"),
     ("post", "/items"),
+    ("post", "/api/v1/auth/login/mfa"),
+    ("post", "/api/v1/auth/mfa/totp"),
+    ("delete", "/api/v1/auth/mfa/totp"),
+    ("post", "/api/v1/auth/mfa/totp/confirm"),
+    ("post", "/api/v1/auth/mfa/recovery-codes"),
+    ("post", "/api/v1/auth/passkeys/register/options"),
+    ("post", "/api/v1/auth/passkeys"),
+    ("delete", "/api/v1/auth/passkeys/{id}"),
+    ("post", "/api/v1/auth/passkeys/login"),
 ]
 
 
@@ -145,6 +154,14 @@ BAD_TEXT = {
         ),
         ("post", "/api/v1/auth/login", {"password": PASSWORD}, "username"),
         ("post", "/api/v1/auth/login", {"username": "alice"}, "password"),
+        ("post", "/api/v1/auth/login/mfa", {"code": "123456"}, "mfa_token"),
+        ("post", "/api/v1/auth/login/mfa", {"mfa_token": "x"}, "code"),
+        ("post", "/api/v1/auth/login/mfa", {"mfa_token": "x"}, "recovery_code"),
+        ("post", "/api/v1/auth/mfa/totp", {}, "current_password"),
+        ("post", "/api/v1/auth/mfa/totp", {"current_password": PASSWORD}, "code"),
+        ("delete", "/api/v1/auth/mfa/totp", {"current_password": PASSWORD}, "code"),
+        ("post", "/api/v1/auth/mfa/totp/confirm", {}, "code"),
+        ("post", "/api/v1/auth/mfa/recovery-codes", {}, "current_password"),
     ],
 )
 def test_bad_field_values_are_422(

@@ -7,12 +7,14 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pyotp
 import pytest
 from flask.testing import FlaskClient
 
@@ -294,3 +296,39 @@ def test_generated_client_lists_and_ends_sessions(generated: ModuleType, server:
     remaining = auth.get_sessions.sync(client=on_phone)
     assert isinstance(remaining, list)
     assert [each.current for each in remaining] == [True]
+
+
+@pytest.mark.live
+def test_generated_client_logs_in_with_a_second_factor(generated: ModuleType, server: str) -> None:
+    auth = Operations("auth", "post_register", "post_login", "post_totp", "post_totp_confirmation")
+    second_step = importlib.import_module(f"{PACKAGE}.api.auth.post_login_second_step")
+    models = importlib.import_module(f"{PACKAGE}.models")
+    anonymous = generated.Client(base_url=server)
+    auth.post_register.sync(
+        client=anonymous,
+        body=models.Register(username="frank", email="frank@example.com", password=PASSWORD),
+    )
+    credentials = models.Login(username="frank", password=PASSWORD)
+    token = auth.post_login.sync(client=anonymous, body=credentials)
+    assert isinstance(token, models.Token)
+    client = generated.AuthenticatedClient(base_url=server, token=token.access_token)
+    enrolment = auth.post_totp.sync(client=client, body=models.Presence(current_password=PASSWORD))
+    assert isinstance(enrolment, models.TotpEnrolment)
+    totp = pyotp.TOTP(enrolment.secret)
+    codes = auth.post_totp_confirmation.sync(client=client, body=models.TotpCode(code=totp.now()))
+    assert isinstance(codes, models.RecoveryCodes) and len(codes.recovery_codes) == 10
+
+    challenge = auth.post_login.sync(client=anonymous, body=credentials)
+    assert isinstance(challenge, models.MfaChallenge)
+    assert challenge.mfa_required is True
+    assert challenge.methods == ["totp", "recovery_code"]
+    finished = second_step.sync(
+        client=anonymous,
+        body=models.MfaLogin(mfa_token=challenge.mfa_token, code=totp.at(time.time() + 30)),
+    )
+    assert isinstance(finished, models.Token)
+    again = second_step.sync(
+        client=anonymous,
+        body=models.MfaLogin(mfa_token=challenge.mfa_token, recovery_code=codes.recovery_codes[0]),
+    )
+    assert isinstance(again, models.Error) and again.code == 401

@@ -226,6 +226,7 @@ def test_a_counted_label_value_keeps_its_count_beside_the_zeros(
 
     assert logins == {
         (("outcome", "success"),): 0.0,
+        (("outcome", "mfa_required"),): 0.0,
         (("outcome", "bad_credentials"),): 1.0,
         (("outcome", "disabled"),): 0.0,
     }

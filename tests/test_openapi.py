@@ -130,6 +130,7 @@ def test_responses_never_document_a_password_or_hash(spec: dict[str, Any]) -> No
         "disabled",
         "email_verified",
         "pending_email",
+        "mfa",
         "created_at",
     }
 
@@ -197,9 +198,12 @@ def test_oauth2_password_security_scheme(spec: dict[str, Any]) -> None:
         ("/health/live", "get"),
         ("/api/v1/auth/register", "post"),
         ("/api/v1/auth/login", "post"),
+        ("/api/v1/auth/login/mfa", "post"),
         ("/api/v1/auth/password-reset", "post"),
         ("/api/v1/auth/password-reset/confirm", "post"),
         ("/api/v1/auth/verify-email", "post"),
+        ("/api/v1/auth/passkeys/login/options", "post"),
+        ("/api/v1/auth/passkeys/login", "post"),
         # Off (404) unless METRICS_TOKEN is set: its token is in its description.
         ("/metrics", "get"),
     }
@@ -361,3 +365,14 @@ def test_the_authorize_dialog_says_which_fields_matter(spec: dict[str, Any]) -> 
     assert "username and password alone" in schemes["OAuth2"]["description"]
     assert "Leave client_id and client_secret empty" in schemes["OAuth2"]["description"]
     assert schemes["RefreshToken"]["description"].startswith("Only for POST /api/v1/auth/refresh")
+
+
+def test_login_documents_both_of_its_answers(spec: dict[str, Any]) -> None:
+    answer = spec["paths"]["/api/v1/auth/login"]["post"]["responses"]["200"]
+    one_of = answer["content"]["application/json"]["schema"]["oneOf"]
+    assert [resolve(spec, each)["required"] for each in one_of] == [
+        ["access_token", "expires_in", "refresh_token", "token_type"],
+        ["methods", "mfa_required", "mfa_token"],
+    ]
+    second = spec["paths"]["/api/v1/auth/login/mfa"]["post"]["responses"]["200"]
+    assert second["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Token"}

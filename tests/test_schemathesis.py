@@ -41,6 +41,13 @@ TOKEN_400 = (
     "checks.positive_data_acceptance.expected-statuses = "
     '["2xx", "3xx", "400", "401", "403", "404", "409", "422", "429", "5xx"]'
 )
+# The second step of a login takes `code` or `recovery_code`, exactly one
+# (oneOf, left out for the same reason): both or neither is a 422.
+ONE_OF_422 = POLICY_422
+# A passkey's credential is any object to the schema, but only an answer an
+# authenticator signed for a challenge this server handed out is accepted
+# (tests/test_passkeys.py registers real ones): a made-up one is a 422.
+CREDENTIAL_422 = POLICY_422
 CONFIG = f"""
 [[operations]]
 include-path = "/api/v1/auth/register"
@@ -62,6 +69,15 @@ include-path = "/api/v1/auth/verify-email"
 include-path = "/api/v1/auth/me"
 include-method = "PATCH"
 {POLICY_422}
+
+[[operations]]
+include-path = "/api/v1/auth/login/mfa"
+{ONE_OF_422}
+
+[[operations]]
+include-path = "/api/v1/auth/passkeys"
+include-method = "POST"
+{CREDENTIAL_422}
 """
 
 

@@ -90,7 +90,9 @@ def test_each_login_is_a_session_with_its_client(
         "login_ip",
         "login_user_agent",
         "current",
+        "auth_method",
     }
+    assert mine["auth_method"] == "password"
     created = datetime.fromisoformat(mine["created_at"])
     assert created.utcoffset() == timedelta(0)
     assert abs(datetime.now(UTC) - created) < timedelta(minutes=1)

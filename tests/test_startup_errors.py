@@ -108,9 +108,7 @@ def test_a_taken_port_is_said_at_once(tmp_path: Path) -> None:
         port = taken.getsockname()[1]
         temporary = tmp_path / "tmp"
         temporary.mkdir()
-        environment = server_environment(
-            tmp_path, 1, {"PORT": str(port), "TMPDIR": str(temporary)}
-        )
+        environment = server_environment(tmp_path, 1, {"PORT": str(port), "TMPDIR": str(temporary)})
         started = time.monotonic()
         result = subprocess.run(
             [str(BIN / "python"), "-m", "serving", "-c", "gunicorn.conf.py", "wsgi:app"],

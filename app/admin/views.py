@@ -1,5 +1,5 @@
 """Listing, creating, inspecting, disabling, promoting and deleting accounts as an admin,
-and ending their sessions."""
+ending their sessions and removing their second factors."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
+from flask import current_app
 from flask.views import MethodView
 from sqlalchemy import select
 
@@ -15,8 +16,10 @@ from app.admin.schemas import AdminUserCreateSchema, AdminUserSchema, UserQueryA
 from app.auth import sessions as login_sessions
 from app.auth.accounts import create_account, delete_account, get_account, set_admin, set_disabled
 from app.auth.schemas import EXAMPLE_PASSWORD, SessionSchema
+from app.auth.second_factor.enrolment import remove_second_factors
 from app.auth.token_check import token_account, token_claims
 from app.models import User
+from app.platform.database import execute
 from app.platform.errors import abort
 from app.platform.listing import containing, page_of
 
@@ -30,16 +33,32 @@ NEW_ACCOUNT_EXAMPLE = {
 }
 
 
+ENROL_FIRST = (
+    "Admins need a second factor (REQUIRE_ADMIN_MFA): enrol one with POST "
+    "/api/v1/auth/mfa/totp and confirm it with POST /api/v1/auth/mfa/totp/confirm, "
+    "then log in again."
+)
+
+
 def admin_required(view: F) -> F:
-    """An access token of an admin; anyone else gets 403."""
+    """An access token of an admin (with a second factor, under REQUIRE_ADMIN_MFA); anyone
+    else gets 403."""
 
     @wraps(view)
     def check_admin(*args: Any, **kwargs: Any) -> Any:
-        if not token_account().is_admin:
+        account = token_account()
+        if not account.is_admin:
             abort(403, "Admins only.")
+        if current_app.config["REQUIRE_ADMIN_MFA"] and not _has_second_factor(account.id):
+            abort(403, ENROL_FIRST)
         return view(*args, **kwargs)
 
     return blp.errors(403)(blp.token_required()(check_admin))  # type: ignore[return-value]
+
+
+def _has_second_factor(account_id: int) -> bool:
+    """Read for admin requests alone: the token check of every request stays as it is."""
+    return bool(execute(select(User.mfa_enabled).where(User.id == account_id), {}).scalar())
 
 
 @blp.route("/users")
@@ -150,3 +169,19 @@ class UserSession(MethodView):
         """End one session of an account"""
         if not login_sessions.end(get_account(username), session_id):
             abort(404, "No such session.")
+
+
+@blp.route("/users/<username:username>/mfa")
+class UserSecondFactors(MethodView):
+    @admin_required
+    @blp.errors(404, 409)
+    @blp.response(200, AdminUserSchema)
+    @blp.doc(
+        description="For an owner who lost their authenticator and recovery codes: TOTP, "
+        "recovery codes and passkeys all go, the removal is logged, and the owner is told "
+        "by mail. Not for your own account (409): that takes proof of presence."
+    )
+    def delete(self, username: str) -> User:
+        """Remove every second factor of an account; its password alone opens it again"""
+        account = token_account()
+        return remove_second_factors(username, by=f"admin {account.username}", not_by=account.id)

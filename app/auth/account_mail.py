@@ -1,4 +1,5 @@
-"""The mails an account gets: prove an address, a change of address, reset a password.
+"""The mails an account gets: prove an address, a change of address, reset a password,
+a recovery code used, a second factor removed by an admin.
 
 Each link points at PUBLIC_URL, where the service's own pages (app.pages), or a
 front end of the operator's, post the token to the API (docs/accounts.md).
@@ -24,6 +25,10 @@ VERIFICATION_HOURS = 48
 VERIFY_SUBJECT = "Verify your email address"
 CHANGE_SUBJECT = "Your email address is being changed"
 RESET_SUBJECT = "Reset your password"
+RECOVERY_CODE_SUBJECT = "A recovery code of your account was used"
+FACTOR_REMOVED_SUBJECT = "The second factor of your account was removed"
+RECOVERY_CODES_PATH = "/api/v1/auth/mfa/recovery-codes"
+TOTP_PATH = "/api/v1/auth/mfa/totp"
 
 log = logging.getLogger(__name__)
 
@@ -100,4 +105,31 @@ def send_password_reset(user: User) -> None:
         f"{_link(RESET_PAGE, token)}\n\n"
         "It works once. If you did not ask for this, ignore this mail: your password\n"
         "stays as it is.\n",
+    )
+
+
+def send_recovery_code_used(user: User, unused: int) -> None:
+    """Tell the owner a recovery code stood in for their second factor, and how many are left."""
+    _send(
+        user.email,
+        RECOVERY_CODE_SUBJECT,
+        f"Hello {user.username},\n\n"
+        f"One of the recovery codes of your account was just used. {unused} unused\n"
+        "code(s) remain. A signed-in client makes a new set with\n"
+        f"POST {RECOVERY_CODES_PATH} (described at {_api_docs()}).\n\n"
+        "If that was not you, someone knows your password and has your codes: change\n"
+        "your password now, which signs out every session, and make new codes.\n",
+    )
+
+
+def send_second_factor_removed(user: User) -> None:
+    """Tell the owner an admin removed their second factors: the password alone opens it now."""
+    _send(
+        user.email,
+        FACTOR_REMOVED_SUBJECT,
+        f"Hello {user.username},\n\n"
+        "An administrator removed the second factor of your account (authenticator app,\n"
+        "recovery codes and passkeys): your password alone now signs in. Enrol again\n"
+        f"with POST {TOTP_PATH} (described at {_api_docs()}).\n\n"
+        "If you did not ask for this, change your password and contact your administrator.\n",
     )

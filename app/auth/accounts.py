@@ -220,7 +220,7 @@ def authenticate(user: User | None, password: str) -> User:
         count_login("disabled")
         abort(403, "This account is disabled.")
     rehash_at_configured_cost(user, password)
-    count_login("success")
+    count_login("mfa_required" if user.mfa_enabled else "success")
     return user
 
 

@@ -1,4 +1,5 @@
-"""Counters of what the auth code decides: logins, rate-limited answers, revocations.
+"""Counters of what the auth code decides: logins and their second steps, rate-limited
+answers, revocations.
 
 Every label value is one of the fixed lists below, never anything from a
 request, so the series stay few. Each is exported from the start, at 0
@@ -18,7 +19,10 @@ from prometheus_client import CollectorRegistry, Counter, Metric
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
-LOGIN_OUTCOMES = ("success", "bad_credentials", "disabled")
+LOGIN_OUTCOMES = ("success", "mfa_required", "bad_credentials", "disabled")
+# The second step of a login (app.auth.second_factor.mfa_login), by method and outcome.
+SECOND_STEP_METHODS = ("totp", "recovery_code", "passkey")
+SECOND_STEP_OUTCOMES = ("success", "bad_code", "bad_token")
 # The rate-limit buckets (app.auth.rate_limits), named by their key's prefix.
 RATE_LIMIT_REASONS = (
     "register",
@@ -28,6 +32,9 @@ RATE_LIMIT_REASONS = (
     "login-name",
     "login-device",
     "login-devices",
+    "mfa-token",
+    "mfa-account",
+    "passkey-address",
     "password-check",
     "email-taken",
     "password-reset-address",
@@ -46,42 +53,51 @@ REVOCATION_REASONS = (
 
 
 class LabelledCounter:
-    """A counter of one label whose children are looked up in a dict (labels() locks)."""
+    """A counter whose children are looked up in a dict (labels() locks).
+
+    One label (`values` of strings) or several (`values` of tuples, one
+    value per label).
+    """
 
     def __init__(
         self,
         name: str,
         documentation: str,
-        label: str,
-        values: Iterable[str],
+        label: str | tuple[str, ...],
+        values: Iterable[Any],
         registry: CollectorRegistry,
     ) -> None:
-        self.name, self.documentation, self.label = name, documentation, label
+        self.name, self.documentation = name, documentation
+        self.labels = (label,) if isinstance(label, str) else label
         self.values = tuple(values)
-        self._counter = Counter(name, documentation, [label], registry=registry)
-        self._children: dict[str, Any] = {}
+        self._counter = Counter(name, documentation, list(self.labels), registry=registry)
+        self._children: dict[Any, Any] = {}
 
-    def inc(self, value: str, amount: int = 1) -> None:
+    def inc(self, value: Any, amount: int = 1) -> None:
         child = self._children.get(value)
         if child is None:
             if value not in self.values:
                 raise ValueError(f"{value!r} is not a known label value")
-            child = self._children[value] = self._counter.labels(value)
+            values = value if isinstance(value, tuple) else (value,)
+            child = self._children[value] = self._counter.labels(*values)
         if amount:
             child.inc(amount)
 
     def fill_zeros(self, family: Metric) -> Metric:
         """`family` with a 0 sample for every label value it has no sample of."""
         total = f"{self.name}_total"
-        counted = {sample.labels.get(self.label) for sample in family.samples}
+        counted = {
+            tuple(sample.labels.get(label) for label in self.labels) for sample in family.samples
+        }
         for value in self.values:
-            if value not in counted:
-                family.add_sample(total, {self.label: value}, 0.0)
+            values = value if isinstance(value, tuple) else (value,)
+            if values not in counted:
+                family.add_sample(total, dict(zip(self.labels, values, strict=True)), 0.0)
         return family
 
 
 class AuthEvents:
-    """The three counters of one app."""
+    """The four counters of one app."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.logins = LabelledCounter(
@@ -89,6 +105,14 @@ class AuthEvents:
             "Login attempts by outcome (rate-limited ones are counted apart).",
             "outcome",
             LOGIN_OUTCOMES,
+            registry,
+        )
+        self.second_steps = LabelledCounter(
+            "items_api_login_second_steps",
+            "Second steps of logins (a code, a recovery code or a passkey) by method and "
+            "outcome; the password step is counted in items_api_logins (mfa_required).",
+            ("method", "outcome"),
+            [(m, o) for m in SECOND_STEP_METHODS for o in SECOND_STEP_OUTCOMES],
             registry,
         )
         self.rate_limited = LabelledCounter(
@@ -108,7 +132,7 @@ class AuthEvents:
         )
 
     def counters(self) -> tuple[LabelledCounter, ...]:
-        return (self.logins, self.rate_limited, self.revocations)
+        return (self.logins, self.second_steps, self.rate_limited, self.revocations)
 
 
 class ZeroFilled(Collector):
@@ -143,6 +167,10 @@ def _events() -> AuthEvents:
 
 def count_login(outcome: str) -> None:
     _events().logins.inc(outcome)
+
+
+def count_second_step(method: str, outcome: str) -> None:
+    _events().second_steps.inc((method, outcome))
 
 
 def count_rate_limited(reason: str) -> None:

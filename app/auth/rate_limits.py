@@ -9,8 +9,9 @@ answering 429, so it links no name to another), so a user who logs in
 successfully never uses up their own allowance. A login carrying a valid device token of the
 account (app.auth.devices) is counted in that device's bucket and in one
 bucket of all the account's devices instead, so guesses from elsewhere never
-lock out the owner's known clients, and many devices guess no faster than one. Wrong current
-passwords count per session, and "email already registered" answers of a
+lock out the owner's known clients, and many devices guess no faster than one. Wrong
+codes of a second factor count per mfa_token and per account (MFA_RATE_LIMIT), device
+token or not. Wrong current passwords count per session, and "email already registered" answers of a
 profile change per account. Mails a client can have sent (password resets,
 verification mails) count every request, per client address and per
 account, under MAIL_RATE_LIMIT. Every mail that goes out also counts per
@@ -165,11 +166,30 @@ def login_attempt(login: str, user: User | None, device: str | None) -> Iterator
         yield user if room else None
 
 
+def passkey_attempt() -> AbstractContextManager[bool]:
+    """Passkey sign-ins that fail, per client address, within the login budget."""
+    return counting_failures("LOGIN_RATE_LIMIT", [f"passkey-address:{client_address()}"])
+
+
 def current_password_check() -> AbstractContextManager[bool]:
     """Wrong current passwords, per session: a thief's guesses never block the owner's."""
     claims = token_claims()
     session = claims.get("sid", claims["jti"])
     return counting_failures("LOGIN_RATE_LIMIT", [f"password-check:{session}"])
+
+
+def second_step_attempt(challenge_id: str, account_id: int) -> AbstractContextManager[bool]:
+    """Wrong codes of a login's second step, per mfa_token and per account (MFA_RATE_LIMIT).
+
+    No device bucket: a device token never buys more guesses at a code.
+    """
+    keys = [f"mfa-token:{challenge_id[:32]}", f"mfa-account:{account_id}"]
+    return counting_failures("MFA_RATE_LIMIT", keys)
+
+
+def code_check(account_id: int) -> AbstractContextManager[bool]:
+    """Wrong codes given as proof of presence, in the account's second-step bucket."""
+    return counting_failures("MFA_RATE_LIMIT", [f"mfa-account:{account_id}"])
 
 
 def email_availability_check() -> AbstractContextManager[bool]:
@@ -257,6 +277,7 @@ def limit_registrations_of(username: str) -> None:
 def _check_limits(app: Flask) -> None:
     for setting in (
         "LOGIN_RATE_LIMIT",
+        "MFA_RATE_LIMIT",
         "REGISTER_RATE_LIMIT",
         "MAIL_RATE_LIMIT",
         "MAIL_RECIPIENT_RATE_LIMIT",

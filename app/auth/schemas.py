@@ -14,6 +14,7 @@ from app.platform.fields import Text, UTCTimestamp
 MIN_PASSWORD_LENGTH = 8
 MAX_DEVICE_TOKEN_LENGTH = 512
 MAX_MAIL_TOKEN_LENGTH = 1024
+MAX_CODE_LENGTH = 64
 # Examples the docs propose (Swagger UI's "Try it out"): one account, alice,
 # that registers, logs in and changes her profile with the same password.
 EXAMPLE_PASSWORD = "correct-horse-battery"  # noqa: S105 (shown in the docs)
@@ -95,7 +96,43 @@ class UserSchema(Schema):
             "example": None,
         },
     )
+    mfa = fields.Boolean(
+        attribute="mfa_enabled",
+        dump_only=True,
+        required=True,
+        metadata={
+            "description": "Whether the account has a second factor (TOTP or a passkey): "
+            "its logins then take two steps (`/auth/login/mfa`).",
+            "example": False,
+        },
+    )
     created_at = UTCTimestamp(dump_only=True, required=True, metadata={"example": EXAMPLE_TIME})
+
+
+def presence_code() -> Text:
+    """The `code` of a proof of presence: from the authenticator app, or a recovery code."""
+    return Text(
+        load_only=True,
+        validate=validate.Length(min=1, max=MAX_CODE_LENGTH),
+        metadata={
+            "description": "For an account with a second factor: a current code of its "
+            "authenticator app or one of its recovery codes (spent once used).",
+            "example": "123456",
+        },
+    )
+
+
+def presence_passkey() -> fields.Dict:
+    """The `passkey` of a proof of presence: a fresh assertion instead of a `code`."""
+    return fields.Dict(
+        load_only=True,
+        metadata={
+            "description": "For an account with a second factor, instead of `code`: an "
+            "assertion of one of its passkeys (`navigator.credentials.get()` with the options "
+            "of `POST /auth/passkeys/login/options`, as `PublicKeyCredential.toJSON()` gives it).",
+            "example": {"id": "kYg3Zl2y0yWv2xHf8b1hGw", "type": "public-key", "response": {}},
+        },
+    )
 
 
 def _client_detail(attribute: str, description: str, example: str) -> fields.String:
@@ -137,6 +174,15 @@ class SessionSchema(Schema):
         dump_only=True,
         required=True,
         metadata={"description": "True for the session of the request's token.", "example": True},
+    )
+    auth_method = fields.String(
+        dump_only=True,
+        required=True,
+        metadata={
+            "description": "How its login was proved: `password` alone, or the second factor "
+            "that followed it (`totp`, `recovery_code`, `passkey`).",
+            "example": "totp",
+        },
     )
 
 
@@ -196,7 +242,8 @@ class LoginSchema(Schema):
 
 
 class ProfileUpdateSchema(Schema):
-    """Profile fields a user may change; a new email also needs the password."""
+    """Profile fields a user may change; a new email also needs the password (and a code,
+    with a second factor)."""
 
     full_name = Text(
         allow_none=True,
@@ -205,6 +252,8 @@ class ProfileUpdateSchema(Schema):
     )
     email = Email(metadata={"example": "alice.liddell@example.com"})
     current_password = Text(load_only=True, metadata={"example": EXAMPLE_PASSWORD})
+    code = presence_code()
+    passkey = presence_passkey()
 
     @validates_schema
     def _email_needs_password(self, data: dict[str, Any], **_: Any) -> None:
@@ -215,16 +264,25 @@ class ProfileUpdateSchema(Schema):
 
 
 class PasswordChangeSchema(Schema):
-    """The current password and the one to replace it."""
+    """The current password (and a code, with a second factor) and the new password."""
 
     current_password = Text(required=True, load_only=True, metadata={"example": EXAMPLE_PASSWORD})
+    code = presence_code()
+    passkey = presence_passkey()
     new_password = NewPassword(metadata={"example": "purple-kettle-harbour"})
 
 
-class AccountDeletionSchema(Schema):
-    """Deleting an account is confirmed with its password."""
+class PresenceSchema(Schema):
+    """Proof of presence: the current password, and a `code` for an account with a second
+    factor."""
 
     current_password = Text(required=True, load_only=True, metadata={"example": EXAMPLE_PASSWORD})
+    code = presence_code()
+    passkey = presence_passkey()
+
+
+class AccountDeletionSchema(PresenceSchema):
+    """Deleting an account is confirmed with its password (and second factor)."""
 
 
 class TokenSchema(Schema):

@@ -43,8 +43,9 @@ def _this_use() -> dict[str, Any]:
     }
 
 
-def start(account: Any, expires_at: datetime) -> str:
-    """A new session for `account`, whose first refresh token expires at `expires_at`."""
+def start(account: Any, expires_at: datetime, auth_method: str = "password") -> str:
+    """A new session for `account`, whose first refresh token expires at `expires_at`;
+    `auth_method` is how the login proved itself (password, totp, recovery_code...)."""
     use = _this_use()
     session_id = uuid.uuid4().hex
     with write_transaction() as connection:
@@ -57,6 +58,7 @@ def start(account: Any, expires_at: datetime) -> str:
                 created_ip=use["last_ip"],
                 created_user_agent=use["last_user_agent"],
                 expires_at=expires_at,
+                auth_method=auth_method,
                 **use,
             )
         )
@@ -143,9 +145,7 @@ def _end_where(
             execution_options={"synchronize_session": False},
         )
         if drop_pending_email:
-            db.session.execute(
-                update(User).where(User.id == account.id).values(pending_email=None)
-            )
+            db.session.execute(update(User).where(User.id == account.id).values(pending_email=None))
     ended = int(result.rowcount)  # type: ignore[attr-defined]
     count_revocation(reason, ended)
     return ended

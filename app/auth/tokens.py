@@ -22,17 +22,19 @@ from app.platform.database import write_transaction
 from app.platform.errors import abort
 
 
-def issue_token_pair(account: Any, session_id: str | None = None) -> dict[str, Any]:
+def issue_token_pair(
+    account: Any, session_id: str | None = None, auth_method: str = "password"
+) -> dict[str, Any]:
     """A fresh access and refresh token for `account`, shaped as the Token body.
 
-    Without `session_id` (a login) they begin a new session; with it (a
-    refresh) they continue that one. Both tokens carry the account id
+    Without `session_id` (a login) they begin a new session, which records
+    `auth_method`; with it (a refresh) they continue that one. Both tokens carry the account id
     (`uid`), its token version (`ver`) and the session (`sid`).
     """
     refresh_lifetime = timedelta(days=current_app.config["REFRESH_TOKEN_DAYS"])
     refresh_expires = datetime.now(UTC) + refresh_lifetime
     if session_id is None:
-        session_id = login_sessions.start(account, refresh_expires)
+        session_id = login_sessions.start(account, refresh_expires, auth_method)
     else:
         login_sessions.continue_session(session_id, refresh_expires)
     claims = {"uid": account.id, "ver": account.token_version, "sid": session_id}

@@ -29,12 +29,27 @@ from app.auth.schemas import (
     TokenSchema,
     UserSchema,
 )
+from app.auth.second_factor import mfa_login
+from app.auth.second_factor.presence import require_presence
+from app.auth.second_factor.schemas import MfaChallengeSchema
 from app.auth.token_check import token_account, token_claims
 from app.auth.tokens import issue_token_pair, spend_refresh_token
 from app.models import User
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 TokenReply = tuple[dict[str, Any], dict[str, str]]  # body, headers
+# The login answers one of two bodies: OpenAPI says so with oneOf, flask-smorest's
+# response decorator documents one schema, so the view dumps with the right one.
+TOKEN_BODY, MFA_CHALLENGE_BODY = TokenSchema(), MfaChallengeSchema()
+LOGIN_ANSWER = {
+    "description": "A token pair, or, for an account with a second factor, an mfa_token "
+    "for the second step (no tokens yet).",
+    "content": {
+        "application/json": {
+            "schema": {"oneOf": [{"$ref": "#/components/schemas/Token"}, MFA_CHALLENGE_BODY]}
+        }
+    },
+}
 RESET_REQUESTED = {
     "message": "If an account has this address, a link to reset its password is on its way."
 }
@@ -62,9 +77,12 @@ class Login(MethodView):
         description="The same fields are also accepted as a JSON object. Send back the "
         "`device_token` of an earlier login so that this client is throttled on its own. "
         "403 for a disabled account, and, with REQUIRE_VERIFIED_EMAIL, for one whose "
-        "address is not verified yet (a new verification mail goes out)."
+        "address is not verified yet (a new verification mail goes out). For an account "
+        "with a second factor the answer holds no tokens: `mfa_required`, an `mfa_token` "
+        "and the `methods` that finish the login at `/auth/login/mfa`.",
+        responses={"200": LOGIN_ANSWER},
     )
-    @blp.response(200, TokenSchema)
+    @blp.response(200)
     def post(self, credentials: dict[str, Any]) -> TokenReply:
         """Log in with username (or email) and password; returns a token pair and a device token"""
         login = credentials["username"]
@@ -73,8 +91,12 @@ class Login(MethodView):
         with login_attempt(login, found, device) as checked:
             user = accounts.authenticate(checked, credentials["password"])
         email_verification.require_verified(user)
+        if user.mfa_enabled:
+            return MFA_CHALLENGE_BODY.dump(mfa_login.begin(user, device)), NO_STORE
         tokens = issue_token_pair(user)
-        return {**tokens, "device_token": issue_device_token(user, device)}, NO_STORE
+        return TOKEN_BODY.dump(
+            {**tokens, "device_token": issue_device_token(user, device)}
+        ), NO_STORE
 
 
 @blp.route("/refresh")
@@ -119,7 +141,7 @@ class Me(MethodView):
         """Change your full name, or your email (with your current password)"""
         user = accounts.current_account()
         if "email" in changes and changes["email"] != user.email:
-            accounts.require_current_password(user, changes["current_password"])
+            require_presence(user, changes)
             # Counted before the availability check, so a taken address (409)
             # costs as much as a free one and both answer 429 past the limit.
             limit_verification_mails(user.id)
@@ -134,7 +156,7 @@ class Me(MethodView):
     def delete(self, confirmation: dict[str, Any]) -> None:
         """Delete your account and all its items"""
         user = accounts.current_account()
-        accounts.require_current_password(user, confirmation["current_password"])
+        require_presence(user, confirmation)
         accounts.delete_account(user.username)
 
 
@@ -160,7 +182,7 @@ class Password(MethodView):
     def post(self, change: dict[str, Any]) -> None:
         """Change your password; every token issued before stops working"""
         user = accounts.current_account()
-        accounts.require_current_password(user, change["current_password"])
+        require_presence(user, change)
         accounts.set_password(user, change["new_password"])
 
 

@@ -72,6 +72,41 @@ def _public_url(env: Mapping[str, str]) -> str:
     return raw.rstrip("/")
 
 
+def _webauthn_rp_id(env: Mapping[str, str], public_url: str) -> str:
+    """The relying party id passkeys are bound to: a host name, by default PUBLIC_URL's."""
+    raw = env.get("WEBAUTHN_RP_ID", "").strip().lower()
+    if not raw:
+        return urlsplit(public_url).hostname or ""
+    if urlsplit(f"//{raw}").hostname != raw or raw.startswith(".") or raw.endswith("."):
+        raise ConfigError(f"WEBAUTHN_RP_ID must be a host name such as example.com, got {raw!r}")
+    return raw
+
+
+def _webauthn_origins(env: Mapping[str, str], public_url: str, rp_id: str) -> list[str]:
+    """The origins a passkey ceremony may come from, by default PUBLIC_URL's.
+
+    Each must be an http(s) origin on the relying party id or a subdomain of
+    it, as browsers require: any other would never produce an assertion.
+    """
+    raw = env.get("WEBAUTHN_ORIGINS", "")
+    origins = [o.strip().rstrip("/") for o in raw.split(",") if o.strip()]
+    if not origins:
+        parts = urlsplit(public_url)
+        origins = [f"{parts.scheme}://{parts.netloc}"]
+    for origin in origins:
+        parts = urlsplit(origin)
+        host = parts.hostname or ""
+        if parts.scheme not in ("http", "https") or parts.path or parts.query or parts.fragment:
+            raise ConfigError(
+                f"WEBAUTHN_ORIGINS must hold origins like https://host, got {origin!r}"
+            )
+        if host != rp_id and not host.endswith(f".{rp_id}"):
+            raise ConfigError(
+                f"WEBAUTHN_ORIGINS: {origin!r} is not on WEBAUTHN_RP_ID {rp_id!r} or a subdomain"
+            )
+    return origins
+
+
 def _database_url(env: Mapping[str, str]) -> str | None:
     """DATABASE_URL, with the schemes providers hand out served by psycopg 3.
 
@@ -133,6 +168,8 @@ def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Build the Flask config mapping from environment variables."""
     env = os.environ if env is None else env
     access_minutes = _int(env, "ACCESS_TOKEN_MINUTES", 30, minimum=1)
+    public_url = _public_url(env)
+    rp_id = _webauthn_rp_id(env, public_url)
     return {
         "APP_ENV": _app_env(env),
         "SECRET_KEY": env.get("SECRET_KEY") or None,
@@ -144,6 +181,7 @@ def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "RATELIMIT_PER_PROCESS_OK": _bool(env, "RATELIMIT_PER_PROCESS_OK", False),
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10/minute"),
         "REGISTER_RATE_LIMIT": env.get("REGISTER_RATE_LIMIT", "5/minute"),
+        "MFA_RATE_LIMIT": env.get("MFA_RATE_LIMIT", "5/minute;20/hour"),
         "ACCESS_TOKEN_MINUTES": access_minutes,
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=access_minutes),
         "REFRESH_TOKEN_DAYS": _int(env, "REFRESH_TOKEN_DAYS", 7, minimum=1),
@@ -170,9 +208,12 @@ def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAIL_RATE_LIMIT": env.get("MAIL_RATE_LIMIT", "5/hour"),
         "MAIL_RECIPIENT_RATE_LIMIT": env.get("MAIL_RECIPIENT_RATE_LIMIT", "10/hour"),
         "MAIL_CLIENT_RATE_LIMIT": env.get("MAIL_CLIENT_RATE_LIMIT", "30/hour"),
-        "PUBLIC_URL": _public_url(env),
+        "PUBLIC_URL": public_url,
+        "WEBAUTHN_RP_ID": rp_id,
+        "WEBAUTHN_ORIGINS": _webauthn_origins(env, public_url, rp_id),
         "PASSWORD_RESET_MINUTES": _int(env, "PASSWORD_RESET_MINUTES", 30, minimum=1),
         "REQUIRE_VERIFIED_EMAIL": _bool(env, "REQUIRE_VERIFIED_EMAIL", False),
+        "REQUIRE_ADMIN_MFA": _bool(env, "REQUIRE_ADMIN_MFA", _app_env(env) == "production"),
     }
 
 

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from app.extensions import db
+from app.models import User
 from app.platform.database import write_transaction
 from app.platform.database_errors import DatabaseCommand
 from app.transfer.export import write_export
@@ -30,6 +33,9 @@ def import_json(path: Path, dry_run: bool) -> None:
     passwords. Users and items already present are left alone, so running it
     again changes nothing. Invalid records are skipped and listed; a file
     that is not JSON of the right shape is refused and nothing is written.
+
+    Imported accounts have no second factor (the format has none): their
+    owners enrol again.
 
     Exit status: 0 when every record was imported (or already present), 3
     when some were skipped and the rest imported, 1 when the file was refused.
@@ -86,9 +92,21 @@ def export_json(path: Path) -> None:
     This is an admin backup: the file holds every user's password hash. It
     is created readable and writable by its owner only (mode 0600); keep it
     that way. `flask import-json` reads it back.
+
+    Second factors (TOTP secrets, recovery codes, passkeys) are not in the
+    file: the original format has no place for them, and a TOTP secret is
+    encrypted with this server's SECRET_KEY. Imported accounts sign in with
+    their password alone until their owners enrol again.
     """
     try:
         users, items = write_export(path)
     except OSError as exc:
         raise click.ClickException(f"Cannot write {path}: {exc.strerror}.") from exc
     click.echo(f"Exported {_tally(users, items)} to {path} (mode 0600: it holds password hashes).")
+    with_factors = db.session.scalar(select(func.count()).where(User.mfa_enabled.is_(True)))
+    if with_factors:
+        click.echo(
+            f"Not exported: the second factors of {_count(with_factors, 'user')}. Once imported, "
+            "those accounts sign in with their password alone: their owners must enrol again "
+            "(POST /api/v1/auth/mfa/totp)."
+        )
