@@ -1,4 +1,5 @@
-"""Database models: users, their items, their login sessions and spent refresh tokens."""
+"""Database models: users, their items, login sessions, spent refresh tokens and
+personal access tokens."""
 
 from __future__ import annotations
 
@@ -149,3 +150,30 @@ class LoginSession(db.Model):  # type: ignore[name-defined]
     last_user_agent: Mapped[str | None] = mapped_column(String(USER_AGENT_LENGTH))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PersonalAccessToken(db.Model):  # type: ignore[name-defined]
+    """A long-lived token its owner hands to a script, limited to some scopes.
+
+    Only the SHA-256 of the secret is kept (app.auth.personal_tokens.secrets).
+    It works while it is not revoked, not expired, and its account's
+    `token_version` is still the one it was made under: a password change,
+    a disable or a refresh-token reuse ends it as it ends every session.
+    """
+
+    __tablename__ = "personal_access_tokens"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # Space-separated, as OAuth2 writes scopes.
+    scopes: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_ip: Mapped[str | None] = mapped_column(String(45))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

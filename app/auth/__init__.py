@@ -1,7 +1,9 @@
-"""Accounts and tokens: registration, login, the caller's own profile and sessions."""
+"""Accounts and tokens: registration, login, the caller's own profile, sessions and
+personal access tokens."""
 
 from app.platform.blueprint import Blueprint
 
 blp = Blueprint("auth", __name__, description="Accounts and tokens.")
 
 from app.auth import session_views, views  # noqa: E402,F401  (routes register on import)
+from app.auth.personal_tokens import views as personal_token_views  # noqa: E402,F401
