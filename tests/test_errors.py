@@ -25,6 +25,7 @@ JSON_ENDPOINTS = [
     ("put", "/api/v1/items/{id}"),
     ("patch", "/api/v1/items/{id}"),
     ("post", "/items"),
+    ("post", "/api/v1/auth/tokens"),
 ]
 
 
@@ -145,6 +146,8 @@ BAD_TEXT = {
         ),
         ("post", "/api/v1/auth/login", {"password": PASSWORD}, "username"),
         ("post", "/api/v1/auth/login", {"username": "alice"}, "password"),
+        ("post", "/api/v1/auth/tokens", {"scopes": ["items:read"]}, "name"),
+        ("post", "/api/v1/auth/tokens", {"name": "script"}, "scopes"),
     ],
 )
 def test_bad_field_values_are_422(
@@ -189,6 +192,7 @@ def test_non_json_bodies_are_415(
         ("put", f"/api/v1/items/{item_id}"),
         ("patch", f"/items/{item_id}"),
         ("post", "/api/v1/auth/register"),
+        ("post", "/api/v1/auth/tokens"),
     ):
         response = getattr(client, method)(
             url,
@@ -219,6 +223,7 @@ def test_login_refuses_other_media_types(
         ("post", "/api/v1/auth/register"),
         ("put", "/api/v1/items/{id}"),
         ("patch", "/api/v1/items/{id}"),
+        ("post", "/api/v1/auth/tokens"),
     ],
 )
 @pytest.mark.parametrize("content_type", [None, "application/json"])
@@ -244,6 +249,7 @@ def test_missing_body_is_a_validation_error(
         ("/api/v1/auth/login", "application/json"),
         ("/api/v1/auth/login", "application/x-www-form-urlencoded"),
         ("/api/v1/auth/login", "multipart/form-data; boundary=b"),
+        ("/api/v1/auth/tokens", "application/json"),
     ],
 )
 def test_body_over_the_limit_is_413(
@@ -409,7 +415,13 @@ def test_unexpected_exception_is_500_without_internals(
     ],
 )
 @pytest.mark.parametrize(
-    "method, url", [("get", "/api/v1/items"), ("delete", "/api/v1/auth/me/pending-email")]
+    "method, url",
+    [
+        ("get", "/api/v1/items"),
+        ("delete", "/api/v1/auth/me/pending-email"),
+        ("get", "/api/v1/auth/tokens"),
+        ("delete", "/api/v1/auth/tokens/1"),
+    ],
 )
 def test_hostile_authorization_headers(
     client: FlaskClient, headers: dict[str, Any], method: str, url: str
