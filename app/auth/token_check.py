@@ -17,6 +17,11 @@ use. It raises the library's own exceptions, so both paths answer alike
 (tests/test_token_check.py proves it token by token). Views of either path
 read the request's account and claims through `token_account()` and
 `token_claims()`.
+
+A personal access token (`ipat_...`, app.auth.personal_tokens) is admitted
+only by our path, on a route that declares a scope the token has, by its own
+one statement; it then has an account and no claims. Every other route,
+`@jwt_required()` ones included, refuses it with 403.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ slow down, and a lookup by hash costs one index probe per request.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import zlib
 
@@ -23,6 +24,10 @@ CHECKSUM_LENGTH = 6
 TOKEN_LENGTH = len(PERSONAL_TOKEN_PREFIX) + RANDOM_LENGTH + CHECKSUM_LENGTH
 # For secret scanners (documented in docs/access-tokens.md).
 TOKEN_PATTERN = r"\bipat_[0-9A-Za-z]{38}\b"  # noqa: S105 (a pattern)
+# ASCII only: `[0-9A-Za-z]` alone, as `\w` and `\d` also take other scripts' letters and digits.
+WELL_FORMED = re.compile(
+    rf"{PERSONAL_TOKEN_PREFIX}[0-9A-Za-z]{{{RANDOM_LENGTH + CHECKSUM_LENGTH}}}", re.ASCII
+)
 # What a token's list entry shows of it: enough to tell tokens apart, far too little to use.
 SHOWN_LENGTH = len(PERSONAL_TOKEN_PREFIX) + 8
 
@@ -47,11 +52,9 @@ def new_token() -> str:
 
 def is_well_formed(token: str) -> bool:
     """Prefix, length, alphabet and checksum are right: worth looking up."""
-    if len(token) != TOKEN_LENGTH or not token.startswith(PERSONAL_TOKEN_PREFIX):
+    if WELL_FORMED.fullmatch(token) is None:
         return False
     body = token[len(PERSONAL_TOKEN_PREFIX) :]
-    if any(character not in ALPHABET for character in body):
-        return False
     return _checksum(body[:RANDOM_LENGTH]) == body[RANDOM_LENGTH:]
 
 
