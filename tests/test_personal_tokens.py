@@ -370,3 +370,16 @@ def test_an_account_holds_a_bounded_number_of_tokens(client: FlaskClient, alice:
     assert client.post(TOKENS, json=body, headers=alice.headers).status_code == 201
     with client.application.app_context():  # the revoked row was pruned by that creation
         assert db.session.query(PersonalAccessToken).count() == MAX_TOKENS
+
+
+def test_a_deleted_accounts_token_never_works_for_its_successor(
+    client: FlaskClient, auth: AuthActions, alice: Account
+) -> None:
+    token = bearer(create(client, alice)["token"])
+    deletion = {"current_password": PASSWORD}
+    assert client.delete(ME, json=deletion, headers=alice.headers).status_code == 204
+    successor = auth.account("alice")
+    assert error_body(client.get(ITEMS, headers=token), 401)["message"] == "Invalid token."
+    assert listed(client, successor) == []
+    with client.application.app_context():
+        assert db.session.query(PersonalAccessToken).count() == 0

@@ -98,3 +98,13 @@ def test_the_cli_lists_and_revokes_tokens(
 def test_the_cli_names_an_unknown_account(runner: FlaskCliRunner, command: list[str]) -> None:
     result = runner.invoke(args=["users", *command, "nobody"])
     assert result.exit_code == 1 and "No user named 'nobody'." in result.output
+
+
+@pytest.mark.parametrize("token_id", ["0", "99999", str(2**31), str(2**63), "-1", "x", "%00"])
+def test_an_admin_revoking_an_impossible_token_id_gets_404(
+    client: FlaskClient, admin: Account, alice: Account, token_id: str
+) -> None:
+    token = create(client, alice)
+    path = f"{ADMIN_TOKENS.format('alice')}/{token_id}"
+    error_body(client.delete(path, headers=admin.headers), 404)
+    assert works(client, token)

@@ -37,6 +37,10 @@ ADDRESS_422 = POLICY_422
 # A token from a mail is any string to the schema, but only a genuine one,
 # signed by the server, is accepted: a made-up token is a 400 (and a common
 # new password a 422, as above).
+# A personal access token that never expires (`"expires_in_days": null`) is in
+# the document, and refused (422) unless the server sets
+# PERSONAL_TOKENS_ALLOW_NO_EXPIRY; tests/test_personal_tokens.py covers both.
+NO_EXPIRY_422 = POLICY_422
 TOKEN_400 = (
     "checks.positive_data_acceptance.expected-statuses = "
     '["2xx", "3xx", "400", "401", "403", "404", "409", "422", "429", "5xx"]'
@@ -62,6 +66,11 @@ include-path = "/api/v1/auth/verify-email"
 include-path = "/api/v1/auth/me"
 include-method = "PATCH"
 {POLICY_422}
+
+[[operations]]
+include-path = "/api/v1/auth/tokens"
+include-method = "POST"
+{NO_EXPIRY_422}
 """
 
 
