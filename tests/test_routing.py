@@ -54,6 +54,7 @@ def test_no_route_redirects(app: Flask, client: FlaskClient, alice: Account) -> 
         "item_id": "1",
         "username": "alice",
         "session_id": "0" * 32,
+        "token_id": "1",
         "filename": "swagger-ui.css",
     }
     for rule in app.url_map.iter_rules():
