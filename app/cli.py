@@ -1,6 +1,6 @@
 """Admin commands: `flask users ...` to create, list, show, disable, enable, promote,
-demote and delete accounts, set passwords, list or end sessions, and show or remove
-second factors.
+demote and delete accounts, set passwords, list or end sessions, show or remove
+second factors, and list or revoke personal access tokens.
 
 They only read arguments and print answers; app.auth.accounts does the work
 and its refusals (HTTP errors) become one-line messages here.
@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from app.auth import accounts
 from app.auth import sessions as login_sessions
+from app.auth.personal_tokens import store as access_tokens
 from app.auth.schemas import NewPassword, RegisterSchema
 from app.auth.second_factor import methods as second_factors
 from app.auth.second_factor.enrolment import remove_second_factors
@@ -262,3 +263,39 @@ def remove_mfa(username: str, yes: bool) -> None:
         lambda login: remove_second_factors(login, by="the command line"),
         "Removed the second factors of {}; its password alone signs in now.",
     )
+
+
+@users.command("tokens")
+@click.argument("username")
+def list_tokens(username: str) -> None:
+    """List an account's personal access tokens: id, prefix, name, scopes, expiry, last use."""
+    with refusals_as_messages(username):
+        user = accounts.get_account(username)
+    tokens = access_tokens.token_bodies(user)
+    if not tokens:
+        click.echo(f"{user.username} has no access tokens.")
+    for token in tokens:
+        expires, used = token["expires_at"], token["last_used_at"]
+        last_use = f"{used.isoformat()} {token['last_used_ip'] or '-'}" if used else "never"
+        click.echo(
+            f"{token['id']}\t{token['prefix']}\t{token['name']}\t{' '.join(token['scopes'])}"
+            f"\texpires {expires.isoformat() if expires else 'never'}\tlast used {last_use}"
+        )
+
+
+@users.command("revoke-tokens")
+@click.argument("username")
+@click.option(
+    "--token", "token_id", type=int, default=None, help="Revoke only this token (its id)."
+)
+def revoke_tokens(username: str, token_id: int | None) -> None:
+    """Revoke an account's personal access tokens (or one of them): they stop working."""
+    with refusals_as_messages(username):
+        user = accounts.get_account(username)
+    if token_id is None:
+        revoked = access_tokens.revoke_tokens(user)
+        click.echo(f"Revoked {revoked} access token(s) of {user.username}.")
+    elif access_tokens.revoke_token(user, token_id):
+        click.echo(f"Revoked access token {token_id} of {user.username}.")
+    else:
+        raise click.ClickException(f"{user.username} has no access token {token_id}.")

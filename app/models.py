@@ -1,5 +1,6 @@
 """Database models: users, their items, their login sessions, spent refresh tokens,
-second factors (TOTP, recovery codes, the pending second step of a login) and passkeys."""
+second factors (TOTP, recovery codes, the pending second step of a login), passkeys
+and personal access tokens."""
 
 from __future__ import annotations
 
@@ -246,3 +247,30 @@ class WebAuthnChallenge(db.Model):  # type: ignore[name-defined]
     # The account a registration is for; None for a sign-in, where it is not known yet.
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class PersonalAccessToken(db.Model):  # type: ignore[name-defined]
+    """A long-lived token its owner hands to a script, limited to some scopes.
+
+    Only the SHA-256 of the secret is kept (app.auth.personal_tokens.secrets).
+    It works while it is not revoked, not expired, and its account's
+    `token_version` is still the one it was made under: a password change,
+    a disable or a refresh-token reuse ends it as it ends every session.
+    """
+
+    __tablename__ = "personal_access_tokens"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # Space-separated, as OAuth2 writes scopes.
+    scopes: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_ip: Mapped[str | None] = mapped_column(String(45))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

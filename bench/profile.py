@@ -56,7 +56,7 @@ def per_request_us(app: Flask, method: str, path: str, count: int, **kwargs: Any
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("scenario", choices=["table", "health", "get", "list", "create"])
+    parser.add_argument("scenario", choices=["table", "health", "get", "pat_get", "list", "create"])
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument(
         "--account", default="bench1k", choices=["bench100", "bench1k", "bench100k"]
@@ -100,10 +100,15 @@ def main() -> None:
             data={"username": args.account, "password": seeded["password"]},
         ).get_json()
         auth = {"Authorization": f"Bearer {login['access_token']}"}
+        personal = client.post(
+            "/api/v1/auth/tokens", json={"name": "bench", "scopes": ["items:read"]}, headers=auth
+        ).get_json()
+        by_personal_token = {"Authorization": f"Bearer {personal['token']}"}
         item_id = seeded["accounts"][args.account]["item_id"]
         scenarios = {
             "health": ("GET", "/health", {}),
             "get": ("GET", f"/api/v1/items/{item_id}", {"headers": auth}),
+            "pat_get": ("GET", f"/api/v1/items/{item_id}", {"headers": by_personal_token}),
             "list": ("GET", "/api/v1/items?page_size=50", {"headers": auth}),
             "create": (
                 "POST",

@@ -129,6 +129,13 @@ def check_targets(scenarios: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         check(
             "login / bcrypt ceiling", login["ratio_to_ceiling"], 0.90, login["cpu_ratio_to_ceiling"]
         )
+    if "pat_get" in scenarios and "get" in scenarios:
+        check(
+            "`GET /items/{id}` by personal access token / by login token req/s",
+            scenarios["pat_get"]["requests_per_s"] / scenarios["get"]["requests_per_s"],
+            0.90,
+            scenarios["get"]["cpu_us_per_request"] / scenarios["pat_get"]["cpu_us_per_request"],
+        )
     if "get_single" in scenarios:
         check("1-connection `GET /items/{id}` p50 ms", scenarios["get_single"]["p50_ms"], 2)
         check("1-connection `GET /items/{id}` p99 ms", scenarios["get_single"]["p99_ms"], 5)

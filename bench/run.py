@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -110,6 +111,21 @@ def access_token(server: Server, username: str, password: str) -> str:
     return str(answer["access_token"])
 
 
+def personal_token(server: Server, access: str) -> str | None:
+    """A personal access token (scope items:read) made with a login's access token;
+    None from a build without them (an --against revision older than issue 28)."""
+    body = json.dumps({"name": "bench", "scopes": ["items:read"]}).encode()
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {access}"}
+    try:
+        answer = request_json("POST", server.url + "/api/v1/auth/tokens", body, headers)
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return None
+        raise
+    assert isinstance(answer, dict)
+    return str(answer["token"])
+
+
 def bcrypt_seconds(rounds: int, cpus: str | None, checks: int = 3) -> tuple[float, float]:
     """Median wall and CPU time of one bcrypt check at `rounds`, on the servers' cores."""
     code = (
@@ -141,6 +157,14 @@ def api_targets(app: Server, seeded: dict[str, object], args: argparse.Namespace
 
     def page(name: str) -> Request:
         return Request("/api/v1/items?page_size=50", token=tokens[name])
+
+    by_personal_token = []
+    personal = personal_token(app, tokens["bench1k"])
+    if personal is not None:
+        item_id = accounts["bench1k"]["item_id"]
+        label = "`GET /items/{id}` (1,000 items), personal access token"
+        request = Request(f"/api/v1/items/{item_id}", token=personal)
+        by_personal_token.append(Target("pat_get", label, app, request, c, s))
 
     return [
         Target("health", "`GET /health`", app, Request("/health"), c, s),
@@ -187,15 +211,20 @@ def api_targets(app: Server, seeded: dict[str, object], args: argparse.Namespace
             c,
             s,
         ),
+        *by_personal_token,
     ]
 
 
 def with_before(after: list[Target], before: list[Target]) -> list[Target]:
     """Each scenario followed by its twin on REV's build, so drift hits both alike."""
+    theirs_by_name = {theirs.name: theirs for theirs in before}
     paired = []
-    for ours, theirs in zip(after, before, strict=True):
-        twin = replace(theirs, name=against.BEFORE + ours.name, label=f"{ours.label}, before")
-        paired += [ours, twin]
+    for ours in after:
+        paired.append(ours)
+        theirs = theirs_by_name.get(ours.name)  # a scenario new since REV has no twin
+        if theirs is not None:
+            label = f"{ours.label}, before"
+            paired.append(replace(theirs, name=against.BEFORE + ours.name, label=label))
     return paired
 
 

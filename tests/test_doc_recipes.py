@@ -139,6 +139,7 @@ RECIPES = {
     "BASE=http://127.0.0.1:8000/api/v1": "tests/test_readme.py, tests/test_accounts_walkthrough.py",
     ".venv/bin/flask --app app seed-demo": "tests/test_doc_recipes.py",
     "curl -s localhost:8000/api/v1/auth/sessions": "tests/test_sessions.py (each call, by route)",
+    "PASSWORD=correct-horse-battery BASE=": "tests/test_access_tokens_walkthrough.py",
     "make run 2>&1 | tee api.log": "tests/test_accounts_walkthrough.py",
     "make dev ": "none: make test runs the suite itself",
     "docker build -f deploy/Containerfile": "tests/test_containers.py (the image, with podman)",

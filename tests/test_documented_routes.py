@@ -1,5 +1,6 @@
 """A route written the way flask-jwt-extended documents it gets every token rule of ours,
-and our own routes' faster check admits and refuses exactly the same tokens."""
+and our own routes' faster check admits and refuses exactly the same tokens; neither
+lets a personal access token in unless the route declares a scope it has."""
 
 from __future__ import annotations
 
@@ -41,6 +42,9 @@ def new_routes() -> Blueprint:
     )
     routes.get("/ours/access")(token_required()(ours))
     routes.get("/ours/refresh", endpoint="ours_refresh")(token_required(refresh=True)(ours))
+    routes.get("/ours/scoped", endpoint="ours_scoped")(
+        token_required(scope="items:read")(lambda: jsonify(user=token_account().username))
+    )
     return routes
 
 
@@ -232,3 +236,55 @@ def test_an_mfa_token_is_refused_alike(client: FlaskClient, alice: Account) -> N
     mfa_token = answer.get_json()["mfa_token"]
     assert refused_alike(client, bearer(mfa_token)) == "Invalid token."
     assert refused_alike(client, bearer(mfa_token), "refresh") == "Invalid token."
+
+
+def personal_token(client: FlaskClient, account: Account, scopes: list[str]) -> str:
+    body = {"name": "script", "scopes": scopes}
+    response = client.post("/api/v1/auth/tokens", json=body, headers=account.headers)
+    assert response.status_code == 201
+    return str(response.get_json()["token"])
+
+
+PAT_REFUSED = {
+    "code": 403,
+    "status": "Forbidden",
+    "message": "Personal access tokens cannot be used here.",
+}
+
+
+@pytest.mark.parametrize("kind", ["access", "refresh"])
+def test_a_personal_access_token_is_refused_alike_by_routes_without_a_scope(
+    client: FlaskClient, alice: Account, kind: str
+) -> None:
+    token = bearer(personal_token(client, alice, ["items:read", "items:write", "account:read"]))
+    documented, ours = answers(client, token, kind)
+    assert documented == ours == (403, PAT_REFUSED)
+    assert client.get("/ours/scoped", headers=token).get_json() == {"user": "alice"}
+
+
+@pytest.mark.parametrize(
+    "value", ["Bearer ipat_forged", "Basic YWxpY2U6cGFzcw==, Bearer ipat_forged"]
+)
+def test_a_forged_personal_access_token_is_refused_alike(
+    client: FlaskClient, alice: Account, value: str
+) -> None:
+    documented, ours = answers(client, {"Authorization": value}, "access")
+    assert documented == ours == (403, PAT_REFUSED)
+    response = client.get("/ours/scoped", headers={"Authorization": value})
+    assert error_body(response, 401)["message"] == "Invalid token."
+
+
+def test_a_route_with_a_scope_refuses_a_token_without_it(
+    client: FlaskClient, alice: Account
+) -> None:
+    token = bearer(personal_token(client, alice, ["account:read"]))
+    response = client.get("/ours/scoped", headers=token)
+    assert error_body(response, 403)["message"] == (
+        "This token lacks the items:read scope this route needs."
+    )
+    assert client.get("/ours/scoped", headers=alice.headers).get_json() == {"user": "alice"}
+
+
+def test_an_unknown_scope_is_a_mistake_caught_at_import() -> None:
+    with pytest.raises(ValueError, match="unknown scope 'items:raed'"):
+        token_required(scope="items:raed")

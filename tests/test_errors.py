@@ -34,6 +34,7 @@ JSON_ENDPOINTS = [
     ("post", "/api/v1/auth/passkeys"),
     ("delete", "/api/v1/auth/passkeys/{id}"),
     ("post", "/api/v1/auth/passkeys/login"),
+    ("post", "/api/v1/auth/tokens"),
 ]
 
 
@@ -162,6 +163,8 @@ BAD_TEXT = {
         ("delete", "/api/v1/auth/mfa/totp", {"current_password": PASSWORD}, "code"),
         ("post", "/api/v1/auth/mfa/totp/confirm", {}, "code"),
         ("post", "/api/v1/auth/mfa/recovery-codes", {}, "current_password"),
+        ("post", "/api/v1/auth/tokens", {"scopes": ["items:read"]}, "name"),
+        ("post", "/api/v1/auth/tokens", {"name": "script"}, "scopes"),
     ],
 )
 def test_bad_field_values_are_422(
@@ -206,6 +209,7 @@ def test_non_json_bodies_are_415(
         ("put", f"/api/v1/items/{item_id}"),
         ("patch", f"/items/{item_id}"),
         ("post", "/api/v1/auth/register"),
+        ("post", "/api/v1/auth/tokens"),
     ):
         response = getattr(client, method)(
             url,
@@ -236,6 +240,7 @@ def test_login_refuses_other_media_types(
         ("post", "/api/v1/auth/register"),
         ("put", "/api/v1/items/{id}"),
         ("patch", "/api/v1/items/{id}"),
+        ("post", "/api/v1/auth/tokens"),
     ],
 )
 @pytest.mark.parametrize("content_type", [None, "application/json"])
@@ -261,6 +266,7 @@ def test_missing_body_is_a_validation_error(
         ("/api/v1/auth/login", "application/json"),
         ("/api/v1/auth/login", "application/x-www-form-urlencoded"),
         ("/api/v1/auth/login", "multipart/form-data; boundary=b"),
+        ("/api/v1/auth/tokens", "application/json"),
     ],
 )
 def test_body_over_the_limit_is_413(
@@ -426,7 +432,13 @@ def test_unexpected_exception_is_500_without_internals(
     ],
 )
 @pytest.mark.parametrize(
-    "method, url", [("get", "/api/v1/items"), ("delete", "/api/v1/auth/me/pending-email")]
+    "method, url",
+    [
+        ("get", "/api/v1/items"),
+        ("delete", "/api/v1/auth/me/pending-email"),
+        ("get", "/api/v1/auth/tokens"),
+        ("delete", "/api/v1/auth/tokens/1"),
+    ],
 )
 def test_hostile_authorization_headers(
     client: FlaskClient, headers: dict[str, Any], method: str, url: str

@@ -212,9 +212,43 @@ def test_oauth2_password_security_scheme(spec: dict[str, Any]) -> None:
             assert "security" not in operation, (method, path)
         elif path == "/api/v1/auth/refresh":
             assert operation["security"] == [{"RefreshToken": []}]
+        elif "x-token-scope" in operation:
+            assert operation["security"] == [{"OAuth2": []}, {"PersonalAccessToken": []}]
+            assert {"401", "403"} <= operation["responses"].keys(), (method, path)
         else:
             assert operation["security"] == [{"OAuth2": []}], (method, path)
             assert "401" in operation["responses"], (method, path)
+
+
+SCOPED_OPERATIONS = {
+    ("/api/v1/items", "get"): "items:read",
+    ("/api/v1/items/{item_id}", "get"): "items:read",
+    ("/api/v1/items", "post"): "items:write",
+    ("/api/v1/items/{item_id}", "put"): "items:write",
+    ("/api/v1/items/{item_id}", "patch"): "items:write",
+    ("/api/v1/items/{item_id}", "delete"): "items:write",
+    ("/api/v1/auth/me", "get"): "account:read",
+}
+
+
+def test_operations_that_take_personal_access_tokens_name_their_scope(
+    spec: dict[str, Any],
+) -> None:
+    scoped = {
+        (path, method): operation["x-token-scope"]
+        for path, method, operation in operations(spec)
+        if "x-token-scope" in operation
+    }
+    assert scoped == SCOPED_OPERATIONS
+    for (path, method), scope in scoped.items():
+        description = spec["paths"][path][method]["description"]
+        assert f"A personal access token needs the `{scope}` scope" in description
+    # A description of the view's own is kept, the scope said after it.
+    put = spec["paths"]["/api/v1/items/{item_id}"]["put"]["description"]
+    assert put.startswith("With `If-Match: <ETag>`")
+    scheme = spec["components"]["securitySchemes"]["PersonalAccessToken"]
+    assert scheme["type"] == "http" and scheme["scheme"] == "bearer"
+    assert "refuses it with 403" in scheme["description"]
 
 
 def test_swagger_ui_password_flow_request_logs_in(client: FlaskClient, alice: Account) -> None:

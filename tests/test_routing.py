@@ -55,6 +55,7 @@ def test_no_route_redirects(app: Flask, client: FlaskClient, alice: Account) -> 
         "username": "alice",
         "session_id": "0" * 32,
         "passkey_id": "1",
+        "token_id": "1",
         "filename": "swagger-ui.css",
     }
     for rule in app.url_map.iter_rules():

@@ -34,6 +34,10 @@ POLICY_422 = (
 # email-validator also refuses addresses schemathesis takes as `format:
 # email` (special-use domains such as `.test`): a 422 on an address.
 ADDRESS_422 = POLICY_422
+# A personal access token that never expires (`"expires_in_days": null`) is in
+# the document, and refused (422) unless the server sets
+# PERSONAL_TOKENS_ALLOW_NO_EXPIRY; tests/test_personal_tokens.py covers both.
+NO_EXPIRY_422 = POLICY_422
 # A token from a mail is any string to the schema, but only a genuine one,
 # signed by the server, is accepted: a made-up token is a 400 (and a common
 # new password a 422, as above).
@@ -78,6 +82,11 @@ include-path = "/api/v1/auth/login/mfa"
 include-path = "/api/v1/auth/passkeys"
 include-method = "POST"
 {CREDENTIAL_422}
+
+[[operations]]
+include-path = "/api/v1/auth/tokens"
+include-method = "POST"
+{NO_EXPIRY_422}
 """
 
 

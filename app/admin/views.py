@@ -1,5 +1,6 @@
 """Listing, creating, inspecting, disabling, promoting and deleting accounts as an admin,
-ending their sessions and removing their second factors."""
+ending their sessions, removing their second factors and revoking their personal
+access tokens."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from app.admin import blp
 from app.admin.schemas import AdminUserCreateSchema, AdminUserSchema, UserQueryArgs
 from app.auth import sessions as login_sessions
 from app.auth.accounts import create_account, delete_account, get_account, set_admin, set_disabled
+from app.auth.personal_tokens import store as access_tokens
+from app.auth.personal_tokens.schemas import AccessTokenSchema
 from app.auth.schemas import EXAMPLE_PASSWORD, SessionSchema
 from app.auth.second_factor.enrolment import remove_second_factors
 from app.auth.token_check import token_account, token_claims
@@ -185,3 +188,31 @@ class UserSecondFactors(MethodView):
         """Remove every second factor of an account; its password alone opens it again"""
         account = token_account()
         return remove_second_factors(username, by=f"admin {account.username}", not_by=account.id)
+
+
+@blp.route("/users/<username:username>/tokens")
+class UserAccessTokens(MethodView):
+    @admin_required
+    @blp.errors(404)
+    @blp.response(200, AccessTokenSchema(many=True))
+    def get(self, username: str) -> list[dict[str, Any]]:
+        """List an account's personal access tokens, the newest first; never their secrets"""
+        return access_tokens.token_bodies(get_account(username))
+
+    @admin_required
+    @blp.errors(404)
+    @blp.response(204)
+    def delete(self, username: str) -> None:
+        """Revoke every personal access token of an account"""
+        access_tokens.revoke_tokens(get_account(username))
+
+
+@blp.route("/users/<username:username>/tokens/<int:token_id>")
+class UserAccessToken(MethodView):
+    @admin_required
+    @blp.errors(404)
+    @blp.response(204)
+    def delete(self, username: str, token_id: int) -> None:
+        """Revoke one personal access token of an account"""
+        if not access_tokens.revoke_token(get_account(username), token_id):
+            abort(404, "No such access token.")

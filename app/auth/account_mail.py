@@ -1,5 +1,5 @@
 """The mails an account gets: prove an address, a change of address, reset a password,
-a recovery code used, a second factor removed by an admin.
+a recovery code used, a second factor removed by an admin, a new personal access token.
 
 Each link points at PUBLIC_URL, where the service's own pages (app.pages), or a
 front end of the operator's, post the token to the API (docs/accounts.md).
@@ -9,6 +9,7 @@ Send these after the commit they follow.
 from __future__ import annotations
 
 import logging
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import current_app
@@ -29,6 +30,8 @@ RECOVERY_CODE_SUBJECT = "A recovery code of your account was used"
 FACTOR_REMOVED_SUBJECT = "The second factor of your account was removed"
 RECOVERY_CODES_PATH = "/api/v1/auth/mfa/recovery-codes"
 TOTP_PATH = "/api/v1/auth/mfa/totp"
+NEW_TOKEN_SUBJECT = "A new access token for your account"  # noqa: S105 (a subject)
+TOKENS_PATH = "/api/v1/auth/tokens"
 
 log = logging.getLogger(__name__)
 
@@ -132,4 +135,23 @@ def send_second_factor_removed(user: User) -> None:
         "recovery codes and passkeys): your password alone now signs in. Enrol again\n"
         f"with POST {TOTP_PATH} (described at {_api_docs()}).\n\n"
         "If you did not ask for this, change your password and contact your administrator.\n",
+    )
+
+
+def send_new_token_notice(user: User, token: dict[str, Any]) -> None:
+    """Tell the owner a personal access token was made: a thief's first move to stay in.
+
+    `token` is the token's body; its secret is never mailed.
+    """
+    expires = token["expires_at"]
+    _send(
+        user.email,
+        NEW_TOKEN_SUBJECT,
+        f"Hello {user.username},\n\n"
+        f"A personal access token named {token['name']!r} ({token['prefix']}...) was created\n"
+        f"for your account, with the scopes {', '.join(token['scopes'])}. It expires "
+        f"{expires.date().isoformat() if expires else 'never'}.\n\n"
+        "If that was not you, change your password now: that stops every token and\n"
+        "signs out every session. To revoke this token alone, a signed-in client sends\n"
+        f"DELETE {TOKENS_PATH}/{token['id']} to the API (described at {_api_docs()}).\n",
     )

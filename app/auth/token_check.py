@@ -17,14 +17,20 @@ use. It raises the library's own exceptions, so both paths answer alike
 (tests/test_token_check.py proves it token by token). Views of either path
 read the request's account and claims through `token_account()` and
 `token_claims()`.
+
+A personal access token (`ipat_...`, app.auth.personal_tokens) is admitted
+only by our path, on a route that declares a scope the token has, by its own
+one statement; it then has an account and no claims. Every other route,
+`@jwt_required()` ones included, refuses it with 403.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, request
 from flask_jwt_extended import decode_token
@@ -37,7 +43,15 @@ from flask_jwt_extended.exceptions import (
 from jwt import MissingRequiredClaimError
 from sqlalchemy import bindparam, select
 
+from app.auth.personal_tokens.check import (
+    PERSONAL_TOKEN_PREFIX,
+    REFUSED_HERE,
+    check_personal_token,
+    presents_personal_token,
+)
+from app.auth.personal_tokens.scopes import SCOPES
 from app.auth.sessions import touch_if_stale
+from app.auth.token_account import ACCOUNT_COLUMNS, Account
 from app.extensions import jwt
 from app.models import MAX_ID, LoginSession, User
 from app.platform.database import execute
@@ -49,18 +63,7 @@ VERIFIED_TOKENS_KEPT = 4096
 # Every token we issue has these; the library would default a missing `type` to access.
 REQUIRED_CLAIMS = frozenset({"sub", "iat", "exp", "jti", "type", "uid", "ver", "sid"})
 UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}  # RFC 6750: the scheme that would succeed
-
-
-class Account(NamedTuple):
-    """The token's account as requests see it; views that change the
-    account load the model (app.auth.accounts.current_account)."""
-
-    id: int
-    username: str
-    disabled: bool
-    is_admin: bool
-    token_version: int
-    item_count: int
+PERSONAL_TOKEN_IN_HEADER = re.compile(rf"(?:^|[\s,])Bearer\s+{PERSONAL_TOKEN_PREFIX}")
 
 
 class TokenRefused(Exception):
@@ -71,7 +74,7 @@ class TokenRefused(Exception):
 # such session), end and last use: one statement.
 ACCOUNT = (
     select(
-        *(getattr(User, field) for field in Account._fields),
+        *ACCOUNT_COLUMNS,
         LoginSession.user_id,
         LoginSession.ended_at,
         LoginSession.last_used_at,
@@ -189,22 +192,37 @@ def bearer_token() -> str:
     return parts[1]
 
 
-def admit_request(refresh: bool = False) -> None:
-    """What `verify_jwt_in_request(refresh=refresh)` checks, decoding each token once per worker."""
-    claims = current_app.extensions["verified_tokens"].claims(bearer_token())
+def admit_request(refresh: bool = False, scope: str | None = None) -> None:
+    """What `verify_jwt_in_request(refresh=refresh)` checks, decoding each token once per worker.
+
+    A personal access token goes to its own check (app.auth.personal_tokens.check),
+    which admits it only where the route declares a `scope` the token has.
+    """
+    token = bearer_token()
+    if presents_personal_token(token):
+        g.token_account = check_personal_token(token, None if refresh else scope)
+        return
+    claims = current_app.extensions["verified_tokens"].claims(token)
     if (claims.get("type") == "refresh") != refresh:
         raise WrongTokenError(f"Only {'refresh' if refresh else 'access'} tokens are allowed")
     if _refused({}, claims):
         raise RevokedTokenError({}, claims)
 
 
-def token_required(refresh: bool = False) -> Callable[[F], F]:
-    """Run the view only for a request with a good token of this kind."""
+def token_required(refresh: bool = False, scope: str | None = None) -> Callable[[F], F]:
+    """Run the view only for a request with a good token of this kind.
+
+    With `scope`, a personal access token that has this scope is good too;
+    without, none is (default deny).
+    """
+
+    if scope is not None and scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}; the scopes are {', '.join(SCOPES)}")
 
     def decorator(view: F) -> F:
         @wraps(view)
         def checked(*args: Any, **kwargs: Any) -> Any:
-            admit_request(refresh)
+            admit_request(refresh, scope)
             return view(*args, **kwargs)
 
         return checked  # type: ignore[return-value]
@@ -216,6 +234,17 @@ def _unauthorized(message: str) -> Response:
     return error_response(401, message, headers=UNAUTHORIZED)
 
 
+def _invalid_token(_reason: str) -> Response:
+    """A token the library cannot decode; a personal access token is refused as on our routes.
+
+    Routes written with `@jwt_required()` declare no scope, so no personal
+    access token may use them: the same 403 as `token_required` without a scope.
+    """
+    if PERSONAL_TOKEN_IN_HEADER.search(request.headers.get("Authorization", "")):
+        return error_response(403, REFUSED_HERE)
+    return _unauthorized("Invalid token.")
+
+
 def init_app(app: Flask) -> None:
     """Bind flask-jwt-extended with our rules and our error shape."""
     jwt.init_app(app)
@@ -224,6 +253,6 @@ def init_app(app: Flask) -> None:
     jwt.user_lookup_loader(lambda _header, _claims: g.token_account)
     jwt.revoked_token_loader(lambda _header, _claims: _unauthorized(g.pop("token_refusal")))
     jwt.expired_token_loader(lambda _header, _claims: _unauthorized("Token has expired."))
-    jwt.invalid_token_loader(lambda _reason: _unauthorized("Invalid token."))
+    jwt.invalid_token_loader(_invalid_token)
     jwt.unauthorized_loader(lambda _reason: _unauthorized("Missing bearer token."))
     app.extensions["verified_tokens"] = VerifiedTokens()

@@ -121,7 +121,7 @@ class Logout(MethodView):
 
 @blp.route("/me")
 class Me(MethodView):
-    @blp.token_required()
+    @blp.token_required(scope="account:read")
     @blp.response(200, UserSchema)
     def get(self) -> User:
         """The account the access token belongs to"""

@@ -34,7 +34,7 @@ def etag_header(item: ItemRow) -> Headers:
 
 @blp.route("")
 class Items(MethodView):
-    @blp.token_required()
+    @blp.token_required(scope="items:read")
     @blp.arguments(ItemQueryArgs, location="query")
     @blp.response(200, ItemSchema(many=True))
     @blp.paginate(page_size=50, max_page_size=100)
@@ -44,7 +44,7 @@ class Items(MethodView):
         offset, size = page_window(pagination_parameters, count_own_items(search))
         return list_own_items(search, args["sort"], offset, size)
 
-    @blp.token_required()
+    @blp.token_required(scope="items:write")
     @blp.errors(415)
     @blp.arguments(ItemCreateSchema)
     @blp.response(201, ItemSchema, headers={**LOCATION_DOC, **ETAG_DOC})
@@ -57,7 +57,7 @@ class Items(MethodView):
 
 @blp.route("/<int:item_id>")
 class ItemById(MethodView):
-    @blp.token_required()
+    @blp.token_required(scope="items:read")
     @blp.errors(404)
     @blp.response(200, ItemSchema, headers=ETAG_DOC)
     def get(self, item_id: int) -> tuple[ItemRow, Headers]:
@@ -65,7 +65,7 @@ class ItemById(MethodView):
         item = get_own_item(item_id)
         return item, etag_header(item)
 
-    @blp.token_required()
+    @blp.token_required(scope="items:write")
     @blp.errors(404, 412, 415)
     @blp.arguments(ItemCreateSchema)
     @blp.response(200, ItemSchema, headers=ETAG_DOC)
@@ -79,7 +79,7 @@ class ItemById(MethodView):
         item = update_item(item_id, replacement)
         return item, etag_header(item)
 
-    @blp.token_required()
+    @blp.token_required(scope="items:write")
     @blp.errors(404, 412, 415)
     @blp.arguments(ItemPatchSchema(partial=True))
     @blp.response(200, ItemSchema, headers=ETAG_DOC)
@@ -92,7 +92,7 @@ class ItemById(MethodView):
         item = update_item(item_id, data)
         return item, etag_header(item)
 
-    @blp.token_required()
+    @blp.token_required(scope="items:write")
     @blp.errors(404, 412)
     @blp.response(204)
     def delete(self, item_id: int) -> None:

@@ -15,6 +15,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 ACCESS_SCHEME = "OAuth2"
 REFRESH_SCHEME = "RefreshToken"
+PERSONAL_TOKEN_SCHEME = "PersonalAccessToken"  # noqa: S105 (a scheme name)
+# Names, in each operation that takes personal access tokens, the scope it needs.
+SCOPE_KEY = "x-token-scope"
 ERROR_RESPONSE = "DEFAULT_ERROR"
 
 
@@ -43,6 +46,8 @@ class Blueprint(flask_smorest.Blueprint):
             if method != "parameters":
                 manual = doc.setdefault("manual_doc", {})
                 manual.setdefault("operationId", f"{method}_{snake_case(endpoint)}")
+                if SCOPE_KEY in manual:
+                    _describe_scope(manual, doc["docstring"].get("description"))
 
     @staticmethod
     def _make_pagination_metadata(page: int, page_size: int, item_count: int) -> dict[str, int]:
@@ -82,16 +87,35 @@ class Blueprint(flask_smorest.Blueprint):
 
         return decorator
 
-    def token_required(self, *, refresh: bool = False) -> Callable[[F], F]:
-        """Require an access token (or a refresh token) and document it."""
-        scheme = REFRESH_SCHEME if refresh else ACCESS_SCHEME
+    def token_required(
+        self, *, refresh: bool = False, scope: str | None = None
+    ) -> Callable[[F], F]:
+        """Require an access token (or a refresh token) and document it.
+
+        With `scope`, a personal access token with that scope is accepted too,
+        and the operation documents both and the scope; without, personal
+        access tokens are refused (403).
+        """
+        security: list[dict[str, list[str]]] = [{REFRESH_SCHEME if refresh else ACCESS_SCHEME: []}]
+        documented: dict[str, Any] = {}
+        if scope is not None:
+            security.append({PERSONAL_TOKEN_SCHEME: []})
+            documented[SCOPE_KEY] = scope
 
         def decorator(func: F) -> F:
-            func = token_required(refresh)(func)
-            func = self.doc(security=[{scheme: []}])(func)
-            return self.errors(401)(func)
+            func = token_required(refresh, scope)(func)
+            func = self.doc(security=security, **documented)(func)
+            return self.errors(401, *([403] if scope else []))(func)
 
         return decorator
+
+
+def _describe_scope(manual_doc: dict[str, Any], description: str | None) -> None:
+    """Say in the operation's description which scope a personal access token needs."""
+    scope = manual_doc[SCOPE_KEY]
+    sentence = f"A personal access token needs the `{scope}` scope (403 without it)."
+    description = manual_doc.get("description", description)
+    manual_doc["description"] = f"{description}\n\n{sentence}" if description else sentence
 
 
 def snake_case(name: str) -> str:

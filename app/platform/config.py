@@ -214,6 +214,7 @@ def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "PASSWORD_RESET_MINUTES": _int(env, "PASSWORD_RESET_MINUTES", 30, minimum=1),
         "REQUIRE_VERIFIED_EMAIL": _bool(env, "REQUIRE_VERIFIED_EMAIL", False),
         "REQUIRE_ADMIN_MFA": _bool(env, "REQUIRE_ADMIN_MFA", _app_env(env) == "production"),
+        "PERSONAL_TOKENS_ALLOW_NO_EXPIRY": _bool(env, "PERSONAL_TOKENS_ALLOW_NO_EXPIRY", False),
     }
 
 

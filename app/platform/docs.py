@@ -70,6 +70,16 @@ def init_app(app: Flask) -> None:
                     "refresh_token of a login here. Leave it empty otherwise; every other "
                     "operation uses the OAuth2 login above.",
                 },
+                "PersonalAccessToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "ipat_ + 38 characters",
+                    "description": "A personal access token from POST /api/v1/auth/tokens, "
+                    "for scripts. Only the operations that list this scheme take one, and only "
+                    "with the scope each names (`x-token-scope`, and in its description): "
+                    "`items:read`, `items:write` or `account:read`. Every other operation "
+                    "refuses it with 403.",
+                },
             }
         },
         "info": {"description": API_DESCRIPTION},
