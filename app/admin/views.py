@@ -1,5 +1,5 @@
 """Listing, creating, inspecting, disabling, promoting and deleting accounts as an admin,
-and ending their sessions."""
+ending their sessions, and reading the security-event log."""
 
 from __future__ import annotations
 
@@ -15,6 +15,13 @@ from app.admin.schemas import AdminUserCreateSchema, AdminUserSchema, UserQueryA
 from app.auth import sessions as login_sessions
 from app.auth.accounts import create_account, delete_account, get_account, set_admin, set_disabled
 from app.auth.schemas import EXAMPLE_PASSWORD, SessionSchema
+from app.auth.security_event_list import events_page
+from app.auth.security_event_schemas import (
+    NEXT_CURSOR_HEADER,
+    AdminSecurityEventQueryArgs,
+    AdminSecurityEventSchema,
+)
+from app.auth.security_event_views import EventPage, page_answer
 from app.auth.token_check import token_account, token_claims
 from app.models import User
 from app.platform.errors import abort
@@ -150,3 +157,26 @@ class UserSession(MethodView):
         """End one session of an account"""
         if not login_sessions.end(get_account(username), session_id):
             abort(404, "No such session.")
+
+
+@blp.route("/security-events")
+class AdminSecurityEvents(MethodView):
+    @admin_required
+    @blp.arguments(AdminSecurityEventQueryArgs, location="query")
+    @blp.response(200, AdminSecurityEventSchema(many=True), headers=NEXT_CURSOR_HEADER)
+    @blp.doc(
+        description="Every account's events, deleted accounts' too, and failed logins under "
+        "unknown names. Pages as `GET /auth/security-events` does."
+    )
+    def get(self, args: dict[str, Any]) -> EventPage:
+        """Security events of every account, newest first, filtered by user, type and time"""
+        return page_answer(
+            *events_page(
+                limit=args["limit"],
+                before=args.get("cursor"),
+                username=args.get("user"),
+                event_type=args.get("type"),
+                since=args.get("since"),
+                until=args.get("until"),
+            )
+        )

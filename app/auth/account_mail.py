@@ -28,7 +28,7 @@ RESET_SUBJECT = "Reset your password"
 log = logging.getLogger(__name__)
 
 
-def _send(to: str, subject: str, body: str) -> None:
+def send_within_limits(to: str, subject: str, body: str) -> None:
     """Send, unless `to` or the client asking had too many mails lately (app.auth.rate_limits)."""
     if not mail_allowed(to):
         log.info("mail %r not sent: too many to this address or from this client", subject)
@@ -36,7 +36,7 @@ def _send(to: str, subject: str, body: str) -> None:
     send_mail(to, subject, body)
 
 
-def _api_docs() -> str:
+def api_docs() -> str:
     return f"{current_app.config['PUBLIC_URL']}/docs"
 
 
@@ -52,7 +52,7 @@ def send_verification(user: User, address: str) -> None:
     """
     claims = {"uid": user.id, "email": address, "ver": user.token_version}
     token = mail_tokens.sign(mail_tokens.EMAIL_VERIFICATION, claims)
-    _send(
+    send_within_limits(
         address,
         VERIFY_SUBJECT,
         f"Hello {user.username},\n\n"
@@ -65,7 +65,7 @@ def send_verification(user: User, address: str) -> None:
 
 def send_email_change_notice(user: User, new_address: str) -> None:
     """Tell the current address that another one was asked for, before it takes over."""
-    _send(
+    send_within_limits(
         user.email,
         CHANGE_SUBJECT,
         f"Hello {user.username},\n\n"
@@ -73,31 +73,35 @@ def send_email_change_notice(user: User, new_address: str) -> None:
         f"{new_address}. This address stays in use until the new one is verified.\n\n"
         "If that was not you, change your password now: that cancels the change and\n"
         "signs out every session. To cancel the change alone, a signed-in client sends\n"
-        f"DELETE {CANCEL_PATH} to the API (described at {_api_docs()}).\n",
+        f"DELETE {CANCEL_PATH} to the API (described at {api_docs()}).\n",
     )
 
 
-def send_password_reset(user: User) -> None:
+def password_reset_link(user: User) -> str:
     """A link that sets a new password, good until it is used, the password changes, the
-    token version moves on (a disable) or the account's address changes.
-
-    The caller counts it in the mail limits (app.auth.password_reset), on
-    every path, known address or not.
-    """
+    token version moves on (a disable) or the account's address changes."""
     claims = {
         "uid": user.id,
         "pw": mail_tokens.password_fingerprint(user.password_hash),
         "ver": user.token_version,
         "email": user.email,
     }
-    token = mail_tokens.sign(mail_tokens.PASSWORD_RESET, claims)
+    return _link(RESET_PAGE, mail_tokens.sign(mail_tokens.PASSWORD_RESET, claims))
+
+
+def send_password_reset(user: User) -> None:
+    """Mail a password-reset link (`password_reset_link`) to the account's address.
+
+    The caller counts it in the mail limits (app.auth.password_reset), on
+    every path, known address or not.
+    """
     minutes = current_app.config["PASSWORD_RESET_MINUTES"]
     send_mail(
         user.email,
         RESET_SUBJECT,
         f"Hello {user.username},\n\n"
         f"To choose a new password, open this link within {minutes} minutes:\n\n"
-        f"{_link(RESET_PAGE, token)}\n\n"
+        f"{password_reset_link(user)}\n\n"
         "It works once. If you did not ask for this, ignore this mail: your password\n"
         "stays as it is.\n",
     )

@@ -29,9 +29,7 @@ def prune_sessions(connection: Connection, account: Any) -> None:
     past MAX_LIVE_SESSIONS, the least recently used first."""
     now = datetime.now(UTC)
     account_version = (
-        select(USERS.c.token_version)
-        .where(USERS.c.id == SESSIONS.c.user_id)
-        .scalar_subquery()
+        select(USERS.c.token_version).where(USERS.c.id == SESSIONS.c.user_id).scalar_subquery()
     )
     dead = or_(
         SESSIONS.c.ended_at.is_not(None),

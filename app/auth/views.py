@@ -6,7 +6,7 @@ from typing import Any
 
 from flask.views import MethodView
 
-from app.auth import accounts, blp, email_verification, password_reset
+from app.auth import accounts, blp, email_verification, password_reset, security_notices
 from app.auth import sessions as login_sessions
 from app.auth.devices import issue_device_token, trusted_device
 from app.auth.rate_limits import (
@@ -29,6 +29,7 @@ from app.auth.schemas import (
     TokenSchema,
     UserSchema,
 )
+from app.auth.security_events import is_new_device
 from app.auth.token_check import token_account, token_claims
 from app.auth.tokens import issue_token_pair, spend_refresh_token
 from app.models import User
@@ -71,9 +72,12 @@ class Login(MethodView):
         found = accounts.find_user(login)
         device = trusted_device(credentials.get("device_token"), found)
         with login_attempt(login, found, device) as checked:
-            user = accounts.authenticate(checked, credentials["password"])
+            user = accounts.authenticate(checked, credentials["password"], login)
         email_verification.require_verified(user)
-        tokens = issue_token_pair(user)
+        new_device = is_new_device(user, device)
+        tokens = issue_token_pair(user, login_details={"new_device": new_device})
+        if new_device:
+            security_notices.new_device_login(user)
         return {**tokens, "device_token": issue_device_token(user, device)}, NO_STORE
 
 

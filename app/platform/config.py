@@ -173,6 +173,7 @@ def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "PUBLIC_URL": _public_url(env),
         "PASSWORD_RESET_MINUTES": _int(env, "PASSWORD_RESET_MINUTES", 30, minimum=1),
         "REQUIRE_VERIFIED_EMAIL": _bool(env, "REQUIRE_VERIFIED_EMAIL", False),
+        "SECURITY_EVENT_RETENTION_DAYS": _int(env, "SECURITY_EVENT_RETENTION_DAYS", 180, minimum=1),
     }
 
 

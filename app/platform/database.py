@@ -18,6 +18,8 @@ from sqlalchemy.sql.expression import Executable
 from app.extensions import db
 
 DEFAULT_SQLITE_URI = "sqlite:///app.db"
+# Marks the session while a write_transaction is open (in_write_transaction).
+WRITING = "write_transaction"
 
 log = logging.getLogger(__name__)
 
@@ -144,15 +146,23 @@ def write_transaction(*, commit: bool = True) -> Iterator[Connection]:
     connection = db.session.connection()
     if connection.dialect.name == "sqlite":
         begin_sqlite_transaction(connection, "IMMEDIATE")
+    db.session.info[WRITING] = True
     try:
         yield connection
     except BaseException:
         db.session.rollback()
         raise
+    finally:
+        db.session.info.pop(WRITING, None)
     if commit:
         db.session.commit()
     else:
         db.session.rollback()
+
+
+def in_write_transaction() -> bool:
+    """Whether the request's session is inside write_transaction: a write joins it there."""
+    return bool(db.session.info.get(WRITING))
 
 
 def begin_sqlite_transaction(connection: Connection, mode: str = "DEFERRED") -> None:

@@ -18,8 +18,16 @@ MIN_SECRET_LENGTH = 32
 DEV_SECRET_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
 # Words that mark a value copied from an example, anywhere in the key.
 PLACEHOLDER_WORDS = (
-    "changeme", "change-me", "change_me", "replaceme", "replace-me",
-    "placeholder", "example", "your-secret", "your_secret", "xxxxxxxx",
+    "changeme",
+    "change-me",
+    "change_me",
+    "replaceme",
+    "replace-me",
+    "placeholder",
+    "example",
+    "your-secret",
+    "your_secret",
+    "xxxxxxxx",
 )
 # Below these a key is a pattern, not random: a 32-character hex key (128 random
 # bits) measures at least about 90 bits of per-character entropy, and repeats
