@@ -409,7 +409,13 @@ def test_unexpected_exception_is_500_without_internals(
     ],
 )
 @pytest.mark.parametrize(
-    "method, url", [("get", "/api/v1/items"), ("delete", "/api/v1/auth/me/pending-email")]
+    "method, url",
+    [
+        ("get", "/api/v1/items"),
+        ("delete", "/api/v1/auth/me/pending-email"),
+        ("get", "/api/v1/auth/security-events"),
+        ("get", "/api/v1/admin/security-events"),
+    ],
 )
 def test_hostile_authorization_headers(
     client: FlaskClient, headers: dict[str, Any], method: str, url: str
