@@ -132,7 +132,8 @@ def test_a_disabled_account_logging_in_is_recorded(
 
 def follow_pages(client: FlaskClient, account: Account, limit: int) -> list[list[int]]:
     """The ids of each page, following X-Next-Cursor to the last page."""
-    pages, args = [], {"limit": limit}
+    pages: list[list[int]] = []
+    args: dict[str, Any] = {"limit": limit}
     while True:
         response = client.get(EVENTS_URL, query_string=args, headers=account.headers)
         assert response.status_code == 200
