@@ -19,7 +19,14 @@ from app.platform.json_encoding import CompactJSONProvider
 from app.platform.secret_key import resolve_secret_key
 
 API_PREFIX = "/api/v1"
-CORS_EXPOSED_HEADERS = ["X-Pagination", "ETag", "Location", "Retry-After", "X-Request-ID"]
+CORS_EXPOSED_HEADERS = [
+    "X-Pagination",
+    "X-Next-Cursor",
+    "ETag",
+    "Location",
+    "Retry-After",
+    "X-Request-ID",
+]
 
 
 class SyncFlask(Flask):

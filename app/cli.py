@@ -1,6 +1,6 @@
 """Admin commands: `flask users ...` to create, list, show, disable, enable, promote,
 demote and delete accounts, set passwords, list or end sessions, show or remove
-second factors, and list or revoke personal access tokens.
+second factors, list or revoke personal access tokens, and read security events.
 
 They only read arguments and print answers; app.auth.accounts does the work
 and its refusals (HTTP errors) become one-line messages here.
@@ -8,10 +8,12 @@ and its refusals (HTTP errors) become one-line messages here.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import click
 from marshmallow import ValidationError
@@ -25,6 +27,8 @@ from app.auth.personal_tokens import store as access_tokens
 from app.auth.schemas import NewPassword, RegisterSchema
 from app.auth.second_factor import methods as second_factors
 from app.auth.second_factor.enrolment import remove_second_factors
+from app.auth.security_event_list import events_page
+from app.auth.security_events import EVENT_TYPES
 from app.extensions import db
 from app.models import User
 from app.platform.database_errors import DatabaseCommands
@@ -299,3 +303,39 @@ def revoke_tokens(username: str, token_id: int | None) -> None:
         click.echo(f"Revoked access token {token_id} of {user.username}.")
     else:
         raise click.ClickException(f"{user.username} has no access token {token_id}.")
+@users.command("events")
+@click.argument("username", required=False)
+@click.option("--type", "event_type", type=click.Choice(EVENT_TYPES), help="Only this type.")
+@click.option("--since", type=click.DateTime(), help="Only events at or after this UTC time.")
+@click.option("--until", type=click.DateTime(), help="Only events before this UTC time.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
+def list_events(
+    username: str | None,
+    event_type: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+) -> None:
+    """Security events, newest first: of USERNAME (a deleted account's too) or of everyone.
+
+    One line each: time, type, username (or the name a failed login tried),
+    address, the admin who acted, details.
+    """
+    rows, more = events_page(
+        limit=limit,
+        username=username,
+        event_type=event_type,
+        since=since.replace(tzinfo=UTC) if since else None,
+        until=until.replace(tzinfo=UTC) if until else None,
+    )
+    if not rows:
+        click.echo("No security events.")
+    for row in rows:
+        details = json.dumps(row["details"], sort_keys=True, ensure_ascii=False)
+        click.echo(
+            f"{row['created_at'].isoformat(timespec='seconds')}\t{row['type']}"
+            f"\t{row['username'] or '-'}\t{row['ip'] or '-'}"
+            f"\tby {row['actor'] or '-'}\t{details}"
+        )
+    if more is not None:
+        click.echo(f"(more: raise --limit past {limit} or narrow with --since/--until)")

@@ -1,6 +1,6 @@
 """Database models: users, their items, their login sessions, spent refresh tokens,
-second factors (TOTP, recovery codes, the pending second step of a login), passkeys
-and personal access tokens."""
+second factors (TOTP, recovery codes, the pending second step of a login), passkeys,
+personal access tokens and security events."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     DateTime,
@@ -36,6 +37,8 @@ USERNAME_REGEX = r"[A-Za-z0-9_.-]{3,32}"
 # WebAuthn credential ids are at most 1023 bytes: 1364 characters of base64url.
 PASSKEY_ID_LENGTH = 1364
 PASSKEY_NAME_LENGTH = 100
+# What a security event keeps of a name: an account's, or the login tried for an unknown one.
+EVENT_NAME_LENGTH = 254
 
 
 def utcnow() -> datetime:
@@ -274,3 +277,30 @@ class PersonalAccessToken(db.Model):  # type: ignore[name-defined]
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_ip: Mapped[str | None] = mapped_column(String(45))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SecurityEvent(db.Model):  # type: ignore[name-defined]
+    """One thing that happened to an account's security, kept as it was: append-only.
+
+    `user_id` and `username` are plain columns, not a foreign key: the record
+    of an account outlives the account (an admin's deletion is one). A
+    failed login for an unknown name has no `user_id` and keeps the name
+    tried in `username`, for operators only (app.auth.security_events).
+    """
+
+    __tablename__ = "security_events"
+    __table_args__ = (
+        Index("ix_security_events_user_id_id", "user_id", "id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    username: Mapped[str] = mapped_column(String(EVENT_NAME_LENGTH))
+    type: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(USER_AGENT_LENGTH))
+    session_id: Mapped[str | None] = mapped_column(String(32))
+    actor: Mapped[str | None] = mapped_column(String(32))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -348,6 +348,8 @@ def test_different_instance_dirs_get_different_secrets(
         ("MAIL_RATE_LIMIT", "lots"),
         ("PASSWORD_RESET_MINUTES", "0"),
         ("REQUIRE_VERIFIED_EMAIL", "sometimes"),
+        ("SECURITY_EVENT_RETENTION_DAYS", "0"),
+        ("SECURITY_EVENT_RETENTION_DAYS", "a year"),
         ("PUBLIC_URL", "app.example.com"),
         ("PUBLIC_URL", "ftp://app.example.com"),
         ("PUBLIC_URL", "https://app.example.com/?next=1"),

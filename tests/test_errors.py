@@ -438,6 +438,8 @@ def test_unexpected_exception_is_500_without_internals(
         ("delete", "/api/v1/auth/me/pending-email"),
         ("get", "/api/v1/auth/tokens"),
         ("delete", "/api/v1/auth/tokens/1"),
+        ("get", "/api/v1/auth/security-events"),
+        ("get", "/api/v1/admin/security-events"),
     ],
 )
 def test_hostile_authorization_headers(

@@ -9,6 +9,7 @@ import pytest
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from app.auth.account_mail import CHANGE_SUBJECT
+from app.auth.security_notices import PASSWORD_CHANGED_SUBJECT, PASSWORD_RESET_SUBJECT
 from tests.conftest import PASSWORD, Account, AuthActions, error_body
 from tests.helpers import bearer, login
 from tests.mailbox import Inbox, text_of, token_of
@@ -114,6 +115,7 @@ def change_password(
 ) -> str:
     body = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
     assert client.post(f"{ME}/password", json=body, headers=alice.headers).status_code == 204
+    assert inbox.next()["Subject"] == PASSWORD_CHANGED_SUBJECT
     return NEW_PASSWORD
 
 
@@ -123,6 +125,7 @@ def reset_password(
     client.post("/api/v1/auth/password-reset", json={"email": "alice@example.com"})
     body = {"token": token_of(inbox.next()), "new_password": NEW_PASSWORD}
     assert client.post("/api/v1/auth/password-reset/confirm", json=body).status_code == 204
+    assert inbox.next()["Subject"] == PASSWORD_RESET_SUBJECT
     return NEW_PASSWORD
 
 

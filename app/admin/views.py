@@ -1,6 +1,6 @@
 """Listing, creating, inspecting, disabling, promoting and deleting accounts as an admin,
-ending their sessions, removing their second factors and revoking their personal
-access tokens."""
+ending their sessions, removing their second factors, revoking their personal
+access tokens, and reading the security-event log."""
 
 from __future__ import annotations
 
@@ -20,6 +20,13 @@ from app.auth.personal_tokens import store as access_tokens
 from app.auth.personal_tokens.schemas import AccessTokenSchema
 from app.auth.schemas import EXAMPLE_PASSWORD, SessionSchema
 from app.auth.second_factor.enrolment import remove_second_factors
+from app.auth.security_event_list import events_page
+from app.auth.security_event_schemas import (
+    NEXT_CURSOR_HEADER,
+    AdminSecurityEventQueryArgs,
+    AdminSecurityEventSchema,
+)
+from app.auth.security_event_views import EventPage, page_answer
 from app.auth.token_check import token_account, token_claims
 from app.models import User
 from app.platform.database import execute
@@ -216,3 +223,24 @@ class UserAccessToken(MethodView):
         """Revoke one personal access token of an account"""
         if not access_tokens.revoke_token(get_account(username), token_id):
             abort(404, "No such access token.")
+@blp.route("/security-events")
+class AdminSecurityEvents(MethodView):
+    @admin_required
+    @blp.arguments(AdminSecurityEventQueryArgs, location="query")
+    @blp.response(200, AdminSecurityEventSchema(many=True), headers=NEXT_CURSOR_HEADER)
+    @blp.doc(
+        description="Every account's events, deleted accounts' too, and failed logins under "
+        "unknown names. Pages as `GET /auth/security-events` does."
+    )
+    def get(self, args: dict[str, Any]) -> EventPage:
+        """Security events of every account, newest first, filtered by user, type and time"""
+        return page_answer(
+            *events_page(
+                limit=args["limit"],
+                before=args.get("cursor"),
+                username=args.get("user"),
+                event_type=args.get("type"),
+                since=args.get("since"),
+                until=args.get("until"),
+            )
+        )

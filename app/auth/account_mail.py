@@ -36,7 +36,7 @@ TOKENS_PATH = "/api/v1/auth/tokens"
 log = logging.getLogger(__name__)
 
 
-def _send(to: str, subject: str, body: str) -> None:
+def send_within_limits(to: str, subject: str, body: str) -> None:
     """Send, unless `to` or the client asking had too many mails lately (app.auth.rate_limits)."""
     if not mail_allowed(to):
         log.info("mail %r not sent: too many to this address or from this client", subject)
@@ -44,7 +44,7 @@ def _send(to: str, subject: str, body: str) -> None:
     send_mail(to, subject, body)
 
 
-def _api_docs() -> str:
+def api_docs() -> str:
     return f"{current_app.config['PUBLIC_URL']}/docs"
 
 
@@ -60,7 +60,7 @@ def send_verification(user: User, address: str) -> None:
     """
     claims = {"uid": user.id, "email": address, "ver": user.token_version}
     token = mail_tokens.sign(mail_tokens.EMAIL_VERIFICATION, claims)
-    _send(
+    send_within_limits(
         address,
         VERIFY_SUBJECT,
         f"Hello {user.username},\n\n"
@@ -73,7 +73,7 @@ def send_verification(user: User, address: str) -> None:
 
 def send_email_change_notice(user: User, new_address: str) -> None:
     """Tell the current address that another one was asked for, before it takes over."""
-    _send(
+    send_within_limits(
         user.email,
         CHANGE_SUBJECT,
         f"Hello {user.username},\n\n"
@@ -81,31 +81,35 @@ def send_email_change_notice(user: User, new_address: str) -> None:
         f"{new_address}. This address stays in use until the new one is verified.\n\n"
         "If that was not you, change your password now: that cancels the change and\n"
         "signs out every session. To cancel the change alone, a signed-in client sends\n"
-        f"DELETE {CANCEL_PATH} to the API (described at {_api_docs()}).\n",
+        f"DELETE {CANCEL_PATH} to the API (described at {api_docs()}).\n",
     )
 
 
-def send_password_reset(user: User) -> None:
+def password_reset_link(user: User) -> str:
     """A link that sets a new password, good until it is used, the password changes, the
-    token version moves on (a disable) or the account's address changes.
-
-    The caller counts it in the mail limits (app.auth.password_reset), on
-    every path, known address or not.
-    """
+    token version moves on (a disable) or the account's address changes."""
     claims = {
         "uid": user.id,
         "pw": mail_tokens.password_fingerprint(user.password_hash),
         "ver": user.token_version,
         "email": user.email,
     }
-    token = mail_tokens.sign(mail_tokens.PASSWORD_RESET, claims)
+    return _link(RESET_PAGE, mail_tokens.sign(mail_tokens.PASSWORD_RESET, claims))
+
+
+def send_password_reset(user: User) -> None:
+    """Mail a password-reset link (`password_reset_link`) to the account's address.
+
+    The caller counts it in the mail limits (app.auth.password_reset), on
+    every path, known address or not.
+    """
     minutes = current_app.config["PASSWORD_RESET_MINUTES"]
     send_mail(
         user.email,
         RESET_SUBJECT,
         f"Hello {user.username},\n\n"
         f"To choose a new password, open this link within {minutes} minutes:\n\n"
-        f"{_link(RESET_PAGE, token)}\n\n"
+        f"{password_reset_link(user)}\n\n"
         "It works once. If you did not ask for this, ignore this mail: your password\n"
         "stays as it is.\n",
     )
@@ -113,13 +117,13 @@ def send_password_reset(user: User) -> None:
 
 def send_recovery_code_used(user: User, unused: int) -> None:
     """Tell the owner a recovery code stood in for their second factor, and how many are left."""
-    _send(
+    send_within_limits(
         user.email,
         RECOVERY_CODE_SUBJECT,
         f"Hello {user.username},\n\n"
         f"One of the recovery codes of your account was just used. {unused} unused\n"
         "code(s) remain. A signed-in client makes a new set with\n"
-        f"POST {RECOVERY_CODES_PATH} (described at {_api_docs()}).\n\n"
+        f"POST {RECOVERY_CODES_PATH} (described at {api_docs()}).\n\n"
         "If that was not you, someone knows your password and has your codes: change\n"
         "your password now, which signs out every session, and make new codes.\n",
     )
@@ -127,13 +131,13 @@ def send_recovery_code_used(user: User, unused: int) -> None:
 
 def send_second_factor_removed(user: User) -> None:
     """Tell the owner an admin removed their second factors: the password alone opens it now."""
-    _send(
+    send_within_limits(
         user.email,
         FACTOR_REMOVED_SUBJECT,
         f"Hello {user.username},\n\n"
         "An administrator removed the second factor of your account (authenticator app,\n"
         "recovery codes and passkeys): your password alone now signs in. Enrol again\n"
-        f"with POST {TOTP_PATH} (described at {_api_docs()}).\n\n"
+        f"with POST {TOTP_PATH} (described at {api_docs()}).\n\n"
         "If you did not ask for this, change your password and contact your administrator.\n",
     )
 
@@ -144,7 +148,7 @@ def send_new_token_notice(user: User, token: dict[str, Any]) -> None:
     `token` is the token's body; its secret is never mailed.
     """
     expires = token["expires_at"]
-    _send(
+    send_within_limits(
         user.email,
         NEW_TOKEN_SUBJECT,
         f"Hello {user.username},\n\n"
@@ -153,5 +157,5 @@ def send_new_token_notice(user: User, token: dict[str, Any]) -> None:
         f"{expires.date().isoformat() if expires else 'never'}.\n\n"
         "If that was not you, change your password now: that stops every token and\n"
         "signs out every session. To revoke this token alone, a signed-in client sends\n"
-        f"DELETE {TOKENS_PATH}/{token['id']} to the API (described at {_api_docs()}).\n",
+        f"DELETE {TOKENS_PATH}/{token['id']} to the API (described at {api_docs()}).\n",
     )

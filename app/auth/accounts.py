@@ -12,7 +12,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, or_, select, update
 
-from app.auth import account_mail
+from app.auth import account_mail, security_events, security_notices
 from app.auth.metrics import count_login
 from app.auth.password_policy import check_password_policy
 from app.auth.passwords import check_password, hash_cost, hash_password
@@ -148,6 +148,8 @@ def change_profile(user: User, changes: dict[str, Any]) -> User:
         user.full_name = changes.get("full_name", user.full_name)
         if new_email is not None:
             user.pending_email = None if new_email == user.email else new_email
+        if new_email is not None and new_email == user.pending_email:
+            security_events.record("email_change_requested", user, details={"email": new_email})
     if user.pending_email is not None and new_email == user.pending_email:
         account_mail.send_verification(user, new_email)
         account_mail.send_email_change_notice(user, new_email)
@@ -157,17 +159,24 @@ def change_profile(user: User, changes: dict[str, Any]) -> User:
 def cancel_pending_email(user: User) -> None:
     """Drop the account's pending email change, if any: its verification link stops working."""
     with write_transaction():
+        if user.pending_email is not None:
+            cancelled = {"email": user.pending_email}
+            security_events.record("email_change_cancelled", user, details=cancelled)
         user.pending_email = None
 
 
 def set_password(
-    user: User, password: str, *, while_valid: Callable[[User], None] | None = None
+    user: User,
+    password: str,
+    *,
+    while_valid: Callable[[User], None] | None = None,
+    event: str = "password_changed",
 ) -> None:
-    """Replace the password; every token issued before stops working.
+    """Replace the password; every token issued before stops working, and the owner is told.
 
     `while_valid` checks the account again under the write lock and may
     refuse: a password-reset token is checked there, so two uses of it at
-    once cannot both succeed.
+    once cannot both succeed. `event` is "password_reset" for a reset by mail.
     """
     check_password_policy(password, user.username, user.email, "new_password")
     password_hash = new_password_hash(password)
@@ -177,6 +186,8 @@ def set_password(
             while_valid(user)
         user.password_hash = password_hash
         revoke_all_tokens(user.id, "password_change")
+        security_events.record(event, user)
+    security_notices.password_changed(user, reset=event == "password_reset")
 
 
 def set_disabled(login: str, disabled: bool, *, not_by: int | None = None) -> User:
@@ -186,6 +197,7 @@ def set_disabled(login: str, disabled: bool, *, not_by: int | None = None) -> Us
         user.disabled = disabled
         if disabled:
             revoke_all_tokens(user.id, "account_disabled")
+        security_events.record("account_disabled" if disabled else "account_enabled", user)
     return user
 
 
@@ -194,13 +206,15 @@ def set_admin(login: str, is_admin: bool, *, not_by: int | None = None) -> User:
     with write_transaction():
         user = get_account(login, not_by=not_by)
         user.is_admin = is_admin
+        security_events.record("admin_promoted" if is_admin else "admin_demoted", user)
     return user
 
 
 def delete_account(login: str, *, not_by: int | None = None) -> User:
-    """Delete an account and, by cascade, its items and tokens."""
+    """Delete an account and, by cascade, its items and tokens; its security events stay."""
     with write_transaction():
         user = get_account(login, not_by=not_by)
+        security_events.record("account_deleted", user)
         db.session.delete(user)
     return user
 
@@ -211,13 +225,17 @@ def password_matches(user: User | None, password: str) -> bool:
     return check_password(password, stored, current_app.config["BCRYPT_ROUNDS"])
 
 
-def authenticate(user: User | None, password: str) -> User:
-    """The account (found by `find_user`) this password opens; the same 401 for every failure."""
+def authenticate(user: User | None, password: str, login: str) -> User:
+    """The account (found by `find_user` from `login`) this password opens; the same 401 for
+    every failure. A failure is a security event: of the account, or of the name tried."""
     if not password_matches(user, password) or user is None:
         count_login("bad_credentials")
+        reason = "bad_password" if user is not None else "unknown_account"
+        security_events.record("login_failed", user, username=login, details={"reason": reason})
         abort(401, BAD_CREDENTIALS)
     if user.disabled:
         count_login("disabled")
+        security_events.record("login_failed", user, details={"reason": "account_disabled"})
         abort(403, "This account is disabled.")
     rehash_at_configured_cost(user, password)
     count_login("mfa_required" if user.mfa_enabled else "success")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from app.auth import account_mail, mail_tokens
+from app.auth import account_mail, mail_tokens, security_events, security_notices
 from app.auth.accounts import ensure_available, release_unverified_claim
 from app.auth.rate_limits import limit_verification_mails, verification_mail_allowed
 from app.extensions import db
@@ -32,6 +32,7 @@ def verify_email(token: str) -> User:
     """
     claims = mail_tokens.read(mail_tokens.EMAIL_VERIFICATION, token, MAX_AGE_SECONDS, "email")
     address = claims["email"]
+    replaced = None
     with write_transaction():
         user = db.session.get(User, claims["uid"], with_for_update=True, populate_existing=True)
         if user is None or user.disabled or claims.get("ver") != user.token_version:
@@ -39,10 +40,14 @@ def verify_email(token: str) -> User:
         if address == user.pending_email:
             ensure_available(None, address, unverified_email_is_free=True)
             release_unverified_claim(address)
-            user.email, user.pending_email = address, None
+            replaced, user.email, user.pending_email = user.email, address, None
         elif address != user.email or user.email_verified:
             mail_tokens.refuse()
         user.email_verified = True
+        details = {"email": address} | ({"replaced": replaced} if replaced else {})
+        security_events.record("email_verified", user, details=details)
+    if replaced is not None:
+        security_notices.email_changed(user, replaced)
     return user
 
 

@@ -7,13 +7,12 @@ from typing import Any
 from flask.views import MethodView
 
 from app.auth import accounts, blp, email_verification, passkey_registration, passkeys
-from app.auth.devices import issue_device_token
+from app.auth.logins import complete_login
 from app.auth.passkey_schemas import PasskeyLoginSchema, PasskeyRegistrationSchema, PasskeySchema
 from app.auth.rate_limits import passkey_attempt
 from app.auth.schemas import PresenceSchema, TokenSchema
 from app.auth.second_factor import mfa_login
 from app.auth.second_factor.presence import require_presence
-from app.auth.tokens import issue_token_pair
 from app.extensions import db
 from app.models import Passkey, User
 from app.platform.errors import abort
@@ -110,5 +109,4 @@ class PasskeyLogin(MethodView):
         if user is None or user.disabled:
             abort(403, "This account is disabled.")
         email_verification.require_verified(user)
-        tokens = issue_token_pair(user, auth_method="passkey")
-        return {**tokens, "device_token": issue_device_token(user, None)}, NO_STORE
+        return complete_login(user, None, "passkey"), NO_STORE

@@ -74,4 +74,4 @@ def reset_password(token: str, new_password: str) -> None:
     if user is None:
         mail_tokens.refuse()
     still_valid(user)
-    set_password(user, new_password, while_valid=still_valid)
+    set_password(user, new_password, while_valid=still_valid, event="password_reset")

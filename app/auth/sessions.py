@@ -20,6 +20,7 @@ from flask import request
 from flask_smorest.pagination import PaginationParameters
 from sqlalchemy import distinct, exc, func, select, update
 
+from app.auth import security_events
 from app.auth.metrics import count_revocation
 from app.auth.session_pruning import prune_sessions
 from app.extensions import db
@@ -43,9 +44,12 @@ def _this_use() -> dict[str, Any]:
     }
 
 
-def start(account: Any, expires_at: datetime, auth_method: str = "password") -> str:
+def start(
+    account: Any, expires_at: datetime, details: dict[str, Any], auth_method: str = "password"
+) -> str:
     """A new session for `account`, whose first refresh token expires at `expires_at`;
-    `auth_method` is how the login proved itself (password, totp, recovery_code...)."""
+    `auth_method` is how the login proved itself (password, totp, recovery_code, passkey).
+    A `login` security event with `details` and the method, in the same write."""
     use = _this_use()
     session_id = uuid.uuid4().hex
     with write_transaction() as connection:
@@ -63,6 +67,9 @@ def start(account: Any, expires_at: datetime, auth_method: str = "password") -> 
             )
         )
         prune_sessions(connection, account)
+        security_events.record(
+            "login", account, session_id=session_id, details={**details, "method": auth_method}
+        )
     return session_id
 
 
@@ -119,9 +126,11 @@ def session_bodies(
 def end(account: Any, session_id: str, reason: str = "session_ended") -> bool:
     """End one live session of the account; False when it has none by that id.
 
-    `reason` is counted in items_api_token_revocations_total.
+    `reason` is counted in items_api_token_revocations_total, and kept in the
+    `session_ended` security event.
     """
-    return _end_where(account, reason, LoginSession.id == session_id) > 0
+    details = {"reason": reason, "ended_session": session_id}
+    return _end_where(account, reason, details, LoginSession.id == session_id) > 0
 
 
 def end_all(account: Any, keep: str | None = None) -> int:
@@ -131,11 +140,16 @@ def end_all(account: Any, keep: str | None = None) -> int:
     of a session just ended.
     """
     conditions = [LoginSession.id != keep] if keep else []
-    return _end_where(account, "session_ended", *conditions, drop_pending_email=True)
+    details = {"reason": "all_ended" if keep is None else "all_others_ended"}
+    return _end_where(account, "session_ended", details, *conditions, drop_pending_email=True)
 
 
 def _end_where(
-    account: Any, reason: str, *conditions: Any, drop_pending_email: bool = False
+    account: Any,
+    reason: str,
+    details: dict[str, Any],
+    *conditions: Any,
+    drop_pending_email: bool = False,
 ) -> int:
     with write_transaction():
         result = db.session.execute(
@@ -146,7 +160,9 @@ def _end_where(
         )
         if drop_pending_email:
             db.session.execute(update(User).where(User.id == account.id).values(pending_email=None))
-    ended = int(result.rowcount)  # type: ignore[attr-defined]
+        ended = int(result.rowcount)  # type: ignore[attr-defined]
+        if ended:
+            security_events.record("session_ended", account, details={**details, "count": ended})
     count_revocation(reason, ended)
     return ended
 

@@ -14,8 +14,10 @@ from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token
 from sqlalchemy import update
 
+from app.auth import security_events
 from app.auth import sessions as login_sessions
 from app.auth.metrics import count_revocation
+from app.auth.token_check import token_account
 from app.extensions import db
 from app.models import User
 from app.platform.database import write_transaction
@@ -23,18 +25,25 @@ from app.platform.errors import abort
 
 
 def issue_token_pair(
-    account: Any, session_id: str | None = None, auth_method: str = "password"
+    account: Any,
+    session_id: str | None = None,
+    *,
+    auth_method: str = "password",
+    login_details: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A fresh access and refresh token for `account`, shaped as the Token body.
 
     Without `session_id` (a login) they begin a new session, which records
-    `auth_method`; with it (a refresh) they continue that one. Both tokens carry the account id
+    `auth_method` and a `login` security event with `login_details`; with it
+    (a refresh) they continue that one. Both tokens carry the account id
     (`uid`), its token version (`ver`) and the session (`sid`).
     """
     refresh_lifetime = timedelta(days=current_app.config["REFRESH_TOKEN_DAYS"])
     refresh_expires = datetime.now(UTC) + refresh_lifetime
     if session_id is None:
-        session_id = login_sessions.start(account, refresh_expires, auth_method)
+        session_id = login_sessions.start(
+            account, refresh_expires, login_details or {}, auth_method
+        )
     else:
         login_sessions.continue_session(session_id, refresh_expires)
     claims = {"uid": account.id, "ver": account.token_version, "sid": session_id}
@@ -71,6 +80,7 @@ def spend_refresh_token(claims: dict[str, Any]) -> None:
             count_revocation("rotated")
             return
         revoke_all_tokens(claims["uid"], "refresh_reuse")
+        security_events.record("refresh_reuse", token_account(), session_id=claims.get("sid"))
     logging.getLogger(__name__).warning(
         "refresh token reused for user id %s: revoked all tokens", claims["uid"]
     )

@@ -8,7 +8,8 @@ from flask.views import MethodView
 
 from app.auth import accounts, blp, email_verification, password_reset
 from app.auth import sessions as login_sessions
-from app.auth.devices import issue_device_token, trusted_device
+from app.auth.devices import trusted_device
+from app.auth.logins import complete_login
 from app.auth.rate_limits import (
     email_availability_check,
     limit_registration,
@@ -89,14 +90,11 @@ class Login(MethodView):
         found = accounts.find_user(login)
         device = trusted_device(credentials.get("device_token"), found)
         with login_attempt(login, found, device) as checked:
-            user = accounts.authenticate(checked, credentials["password"])
+            user = accounts.authenticate(checked, credentials["password"], login)
         email_verification.require_verified(user)
         if user.mfa_enabled:
             return MFA_CHALLENGE_BODY.dump(mfa_login.begin(user, device)), NO_STORE
-        tokens = issue_token_pair(user)
-        return TOKEN_BODY.dump(
-            {**tokens, "device_token": issue_device_token(user, device)}
-        ), NO_STORE
+        return TOKEN_BODY.dump(complete_login(user, device)), NO_STORE
 
 
 @blp.route("/refresh")

@@ -215,6 +215,7 @@ def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "REQUIRE_VERIFIED_EMAIL": _bool(env, "REQUIRE_VERIFIED_EMAIL", False),
         "REQUIRE_ADMIN_MFA": _bool(env, "REQUIRE_ADMIN_MFA", _app_env(env) == "production"),
         "PERSONAL_TOKENS_ALLOW_NO_EXPIRY": _bool(env, "PERSONAL_TOKENS_ALLOW_NO_EXPIRY", False),
+        "SECURITY_EVENT_RETENTION_DAYS": _int(env, "SECURITY_EVENT_RETENTION_DAYS", 180, minimum=1),
     }
 
 

@@ -150,12 +150,20 @@ def write_transaction(*, commit: bool = True) -> Iterator[Connection]:
     connection = request_connection()
     if connection.dialect.name == "sqlite":
         begin_sqlite_transaction(connection, "IMMEDIATE")
+    g.database_writing = True
     try:
         yield connection
     except BaseException:
         _end_transaction(connection, commit=False)
         raise
+    finally:
+        g.pop("database_writing", None)
     _end_transaction(connection, commit=commit)
+
+
+def in_write_transaction() -> bool:
+    """Whether the request is inside write_transaction: a write joins it there."""
+    return bool(g.get("database_writing"))
 
 
 def _end_transaction(connection: Connection, *, commit: bool) -> None:

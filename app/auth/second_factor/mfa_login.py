@@ -22,11 +22,10 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import delete, insert, select
 
-from app.auth.devices import issue_device_token
+from app.auth.logins import complete_login
 from app.auth.metrics import count_second_step
 from app.auth.rate_limits import second_step_attempt
 from app.auth.second_factor.methods import methods_of
-from app.auth.tokens import issue_token_pair
 from app.extensions import db
 from app.models import MfaChallenge, User
 from app.platform.database import write_transaction
@@ -100,8 +99,7 @@ def finish_login(mfa_token: str, method: str, verify: Callable[[User], bool]) ->
         count_second_step(method, "bad_token")
         abort(401, EXPIRED, errors={"json": {"mfa_token": [EXPIRED]}})
     count_second_step(method, "success")
-    tokens = issue_token_pair(pending.user, auth_method=method)
-    return {**tokens, "device_token": issue_device_token(pending.user, pending.device)}
+    return complete_login(pending.user, pending.device, method)
 
 
 def _field(method: str) -> str:
