@@ -79,7 +79,7 @@ def test_a_login_and_a_failed_one_are_the_owners_newest_first(
     assert failed["type"] == "login_failed"
     assert failed["details"] == {"reason": "bad_password"}
     assert logged_in["type"] == "login"
-    assert logged_in["details"] == {"new_device": False}
+    assert logged_in["details"] == {"new_device": False, "method": "password"}
     assert logged_in["session_id"] == current_session(client, alice)
     assert verified["type"] == "email_verified"
     assert failed["id"] > verified["id"] > logged_in["id"]
@@ -284,7 +284,7 @@ def test_a_login_from_a_new_device_is_told_and_a_known_one_is_not(
     notice = inbox.next()
     assert (notice["To"], notice["Subject"]) == ("alice@example.com", NEW_DEVICE_SUBJECT)
     assert "From: 127.0.0.1 (NewPhone/2.0)" in text_of(notice)
-    assert events(client, alice)[0]["details"] == {"new_device": True}
+    assert events(client, alice)[0]["details"] == {"new_device": True, "method": "password"}
     login(client, headers=PHONE)
     device = from_phone.get_json()["device_token"]
     client.post(
@@ -294,8 +294,8 @@ def test_a_login_from_a_new_device_is_told_and_a_known_one_is_not(
     )
     inbox.assert_empty()
     assert [event["details"] for event in events(client, alice, limit=2)] == [
-        {"new_device": False},
-        {"new_device": False},
+        {"new_device": False, "method": "password"},
+        {"new_device": False, "method": "password"},
     ]
 
 
