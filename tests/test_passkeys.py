@@ -9,8 +9,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from app.auth.account_mail import VERIFY_SUBJECT
+from app.auth.security_notices import FACTOR_ADDED_SUBJECT, FACTOR_REMOVED_SUBJECT
 from app.extensions import limiter
 from tests.conftest import PASSWORD, Account, error_body, rate_limited
+from tests.mailbox import Inbox, text_of
 from tests.soft_authenticator import SoftAuthenticator
 
 RP_ID = "items.example.com"
@@ -438,3 +441,24 @@ def test_failed_passkey_sign_ins_are_limited_per_client_address(
     assert [attempt(here).status_code for _ in range(3)] == [401, 401, 429]
     assert "Retry-After" in attempt(here).headers
     assert attempt(elsewhere).status_code == 401
+
+
+def test_a_passkey_added_and_removed_is_recorded_and_told(
+    inbox: Inbox, client: FlaskClient, alice: Account, laptop: SoftAuthenticator
+) -> None:
+    assert inbox.next()["Subject"] == VERIFY_SUBJECT
+    passkey = registered(client, alice, laptop, name="Work laptop")
+    added = inbox.next()
+    assert added["Subject"] == FACTOR_ADDED_SUBJECT
+    assert "passkey named 'Work laptop' was added" in text_of(added)
+    proof = {"current_password": PASSWORD, **presence_of(client, alice)}
+    gone = client.delete(f"{PASSKEYS}/{passkey['id']}", json=proof, headers=alice.headers)
+    assert gone.status_code == 204
+    assert inbox.next()["Subject"] == FACTOR_REMOVED_SUBJECT
+
+    listed = client.get("/api/v1/auth/security-events", headers=alice.headers).get_json()
+
+    assert [(event["type"], event["details"]) for event in listed[:2]] == [
+        ("passkey_removed", {"name": "Work laptop"}),
+        ("passkey_added", {"name": "Work laptop"}),
+    ]

@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, select, text
 
 from app.auth.account_mail import RECOVERY_CODE_SUBJECT, VERIFY_SUBJECT
+from app.auth.security_notices import FACTOR_ADDED_SUBJECT
 from app.extensions import db
 from app.models import MfaChallenge, RecoveryCode, TotpFactor
 from tests.conftest import PASSWORD, Account, AuthActions, error_body, rate_limited
@@ -49,6 +50,9 @@ def clock() -> Iterator[Any]:
 def enrolled(clock: Any, client: FlaskClient, alice: Account, inbox: Inbox) -> Enrolled:
     assert inbox.next()["Subject"] == VERIFY_SUBJECT
     account = enrol(client, alice)
+    added = inbox.next()
+    assert added["Subject"] == FACTOR_ADDED_SUBJECT
+    assert "An authenticator app (TOTP) was added" in text_of(added)
     clock.shift(30)  # the confirming code's step is spent
     return account
 

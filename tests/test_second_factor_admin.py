@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from app.auth.account_mail import FACTOR_REMOVED_SUBJECT, VERIFY_SUBJECT
+from app.auth.security_notices import FACTOR_ADDED_SUBJECT
 from app.platform.config import from_environment
 from tests.conftest import Account, AuthActions, error_body
 from tests.helpers import bearer
@@ -67,6 +68,7 @@ def test_an_admin_removes_a_users_factors_and_the_user_is_told(
     drain(inbox)
     drain(inbox)
     enrolled = enrol(client, alice)
+    assert inbox.next()["Subject"] == FACTOR_ADDED_SUBJECT
     removed = client.delete(f"{USERS}/alice/mfa", headers=admin.headers)
     assert removed.status_code == 200
     assert removed.get_json()["mfa"] is False
@@ -97,6 +99,7 @@ def test_the_cli_shows_and_removes_factors(
     drain(inbox)
     assert runner.invoke(args=["users", "mfa", "alice"]).output == "alice: none\n"
     enrol(client, alice)
+    assert inbox.next()["Subject"] == FACTOR_ADDED_SUBJECT
     shown = runner.invoke(args=["users", "mfa", "alice"]).output
     assert shown == "alice: totp, recovery_code (10 recovery codes left)\n"
     assert (

@@ -10,13 +10,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import text
 
+from app.auth.account_mail import NEW_TOKEN_SUBJECT, RECOVERY_CODE_SUBJECT
 from app.auth.security_events import EVENTS
 from app.auth.security_notices import (
     EMAIL_CHANGED_SUBJECT,
+    FACTOR_ADDED_SUBJECT,
+    FACTOR_REMOVED_SUBJECT,
     NEW_DEVICE_SUBJECT,
     PASSWORD_CHANGED_SUBJECT,
     PASSWORD_RESET_SUBJECT,
@@ -25,12 +29,14 @@ from app.extensions import db
 from tests.conftest import PASSWORD, Account, AuthActions, error_body
 from tests.helpers import bearer, login
 from tests.mailbox import Inbox, link_of, text_of, token_of
+from tests.second_factor import enrol, first_step, second_step
 
 pytestmark = pytest.mark.usefixtures("inbox")
 
 EVENTS_URL = "/api/v1/auth/security-events"
 ADMIN_EVENTS = "/api/v1/admin/security-events"
 ME = "/api/v1/auth/me"
+TOKENS = "/api/v1/auth/tokens"
 NEW_PASSWORD = "purple kettle harbour"
 PHONE = {"User-Agent": "NewPhone/2.0"}
 
@@ -521,3 +527,81 @@ def test_an_unwritable_log_keeps_an_admins_change(
 
     assert response.status_code == 200
     assert login(client).status_code == 403
+
+
+def test_access_tokens_made_and_revoked_are_recorded_without_their_secret(
+    client: FlaskClient, alice: Account, inbox: Inbox
+) -> None:
+    body = {"name": "ci", "scopes": ["items:write", "items:read"]}
+    made = client.post(TOKENS, json=body, headers=alice.headers).get_json()
+    assert inbox.next()["Subject"] == NEW_TOKEN_SUBJECT
+    assert client.delete(f"{TOKENS}/{made['id']}", headers=alice.headers).status_code == 204
+
+    revoked, created = events(client, alice)[:2]
+
+    assert (created["type"], created["details"]) == (
+        "token_created",
+        {"name": "ci", "scopes": ["items:read", "items:write"]},
+    )
+    assert (revoked["type"], revoked["details"]) == ("token_revoked", {"names": ["ci"]})
+    assert revoked["session_id"] == current_session(client, alice)
+    assert made["token"] not in json.dumps([created, revoked])
+
+
+def test_an_admin_revoking_every_token_is_one_event_naming_them(
+    client: FlaskClient, alice: Account, admin: Account
+) -> None:
+    for name in ("ci", "backup"):
+        client.post(TOKENS, json={"name": name, "scopes": ["items:read"]}, headers=alice.headers)
+    revoke = client.delete("/api/v1/admin/users/alice/tokens", headers=admin.headers)
+    assert revoke.status_code == 204
+
+    (revoked,) = admin_events(client, admin, user="alice", type="token_revoked")
+
+    assert sorted(revoked["details"]["names"]) == ["backup", "ci"]
+    assert revoked["actor"] == "root.admin"
+
+
+def test_a_second_factor_on_used_and_off_is_recorded_and_told(
+    client: FlaskClient, alice: Account, admin: Account, inbox: Inbox
+) -> None:
+    with time_machine.travel(datetime.now(UTC).timestamp() // 30 * 30 + 30, tick=False) as clock:
+        enrolled = enrol(client, alice)
+        added = inbox.next()
+        assert added["Subject"] == FACTOR_ADDED_SUBJECT
+        assert "authenticator app (TOTP) was added" in text_of(added)
+        clock.shift(30)
+        mfa_token = first_step(client)["mfa_token"]
+        assert second_step(client, mfa_token, code="000000").status_code == 401
+        finished = second_step(client, mfa_token, recovery_code=enrolled.recovery_codes[0])
+        assert finished.status_code == 200
+        assert inbox.next()["Subject"] == RECOVERY_CODE_SUBJECT
+        proof = {"current_password": PASSWORD, "code": enrolled.code()}
+        off = client.delete("/api/v1/auth/mfa/totp", json=proof, headers=alice.headers)
+        assert off.status_code == 204, off.get_json()
+        removed = inbox.next()
+        assert removed["Subject"] == FACTOR_REMOVED_SUBJECT
+        assert "authenticator app (TOTP) was removed" in text_of(removed)
+
+    mine = events(client, alice)
+
+    assert [(event["type"], event["details"]) for event in mine[:5]] == [
+        ("mfa_disabled", {"method": "totp"}),
+        ("login", {"new_device": False, "method": "recovery_code"}),
+        ("recovery_code_used", {"unused": 9}),
+        ("login_failed", {"reason": "bad_second_factor", "method": "totp"}),
+        ("mfa_enabled", {"method": "totp"}),
+    ]
+    for code in enrolled.recovery_codes:
+        assert code not in json.dumps(mine)
+
+
+def test_an_admin_removing_a_users_factors_is_recorded_with_their_name(
+    client: FlaskClient, alice: Account, admin: Account, inbox: Inbox
+) -> None:
+    enrol(client, alice)
+    assert client.delete("/api/v1/admin/users/alice/mfa", headers=admin.headers).status_code == 200
+
+    (removed,) = admin_events(client, admin, user="alice", type="mfa_disabled")
+
+    assert (removed["details"], removed["actor"]) == ({"method": "all"}, "root.admin")

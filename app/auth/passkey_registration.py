@@ -77,7 +77,7 @@ def register(user: User, name: str, credential: dict[str, Any]) -> Passkey:
         sign_count=verified.sign_count,
         name=name,
     )
-    return passkeys.add(passkey)
+    return passkeys.add(user, passkey)
 
 
 def _refuse_credential(message: str) -> NoReturn:

@@ -24,6 +24,7 @@ from webauthn.helpers import (
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import UserVerificationRequirement
 
+from app.auth import security_events, security_notices
 from app.auth import webauthn_challenges as challenges
 from app.auth.second_factor import methods
 from app.extensions import db
@@ -108,12 +109,14 @@ def _record_use(passkey: Passkey, new_sign_count: int) -> bool:
     return True
 
 
-def add(passkey: Passkey) -> Passkey:
-    """Keep a verified passkey; its account now has a second factor."""
+def add(user: User, passkey: Passkey) -> Passkey:
+    """Keep a verified passkey of `user`; the account now has a second factor."""
     with write_transaction():
         db.session.add(passkey)
         db.session.flush()
-        methods.sync_flag(passkey.user_id)
+        methods.sync_flag(user.id)
+        security_events.record("passkey_added", user, details={"name": passkey.name})
+        security_notices.factor_added(user, _named(passkey))
     return passkey
 
 
@@ -134,7 +137,13 @@ def remove(user: User, passkey_id: int) -> bool:
         db.session.delete(passkey)
         db.session.flush()
         methods.sync_flag(user.id)
+        security_events.record("passkey_removed", user, details={"name": passkey.name})
+        security_notices.factor_removed(user, _named(passkey))
     return True
+
+
+def _named(passkey: Passkey) -> str:
+    return f"A passkey named {passkey.name!r}"
 
 
 def remove_all(user_id: int) -> None:

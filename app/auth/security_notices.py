@@ -24,6 +24,8 @@ NEW_DEVICE_SUBJECT = "New sign-in to your account"
 PASSWORD_CHANGED_SUBJECT = "Your password was changed"  # noqa: S105 (a subject)
 PASSWORD_RESET_SUBJECT = "Your password was reset"  # noqa: S105 (a subject)
 EMAIL_CHANGED_SUBJECT = "Your email address was changed"
+FACTOR_ADDED_SUBJECT = "A second factor was added to your account"
+FACTOR_REMOVED_SUBJECT = "A second factor was removed from your account"
 
 
 def _when_and_where() -> str:
@@ -79,3 +81,12 @@ def email_changed(user: User, old_address: str) -> None:
         "(password resets among them) now go to someone else: contact the operators of\n"
         f"the service at once. What the service offers is described at {api_docs()}.\n",
     )
+
+
+def factor_added(user: User, what: str) -> None:
+    """`what` names the factor: "An authenticator app (TOTP)", "A passkey named 'laptop'"."""
+    notify(user, FACTOR_ADDED_SUBJECT, f"{what} was added to your account as a second factor.")
+
+
+def factor_removed(user: User, what: str) -> None:
+    notify(user, FACTOR_REMOVED_SUBJECT, f"{what} was removed from your account.")

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 
+from app.auth import security_events
 from app.auth.personal_tokens.scopes import SCOPES
 from app.auth.personal_tokens.token_format import new_token, shown_prefix, token_hash
 from app.extensions import db
@@ -88,6 +89,8 @@ def create_token(
             .returning(TOKENS.c.id)
         ).scalar_one()
         row = connection.execute(select(*SHOWN).where(TOKENS.c.id == token_id)).mappings().one()
+        details = {"name": name, "scopes": row["scopes"].split()}
+        security_events.record("token_created", account, details=details)
     return {**_bodies([row])[0], "token": token}
 
 
@@ -106,9 +109,12 @@ def revoke_token(account: Any, token_id: int) -> bool:
 def revoke_tokens(account: Any, *conditions: Any) -> int:
     """Revoke the account's listed tokens (those matching `conditions`); how many."""
     with write_transaction() as connection:
-        result = connection.execute(
+        names = connection.execute(
             update(TOKENS)
             .where(*_listed(account), *conditions)
             .values(revoked_at=datetime.now(UTC))
-        )
-    return int(result.rowcount)
+            .returning(TOKENS.c.name)
+        ).scalars().all()
+        if names:
+            security_events.record("token_revoked", account, details={"names": names})
+    return len(names)

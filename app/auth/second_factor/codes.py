@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from app.auth import account_mail
+from app.auth import account_mail, security_events
 from app.auth.second_factor import recovery_codes, totp
 from app.models import User
 from app.platform.database import write_transaction
@@ -15,12 +15,13 @@ log = logging.getLogger(__name__)
 def use_recovery_code(user: User, code: str) -> bool:
     """Spend one of the account's recovery codes; the owner is told by mail."""
     with write_transaction():
-        used = recovery_codes.use_code(user.id, code)
-    if used:
+        if not recovery_codes.use_code(user.id, code):
+            return False
         unused = recovery_codes.unused(user.id)
-        log.info("recovery code used for user id %s; %s left", user.id, unused)
-        account_mail.send_recovery_code_used(user, unused)
-    return used
+        security_events.record("recovery_code_used", user, details={"unused": unused})
+    log.info("recovery code used for user id %s; %s left", user.id, unused)
+    account_mail.send_recovery_code_used(user, unused)
+    return True
 
 
 def use_any_code(user: User, code: str) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from app.auth import account_mail
+from app.auth import account_mail, security_events, security_notices
 from app.auth.accounts import get_account
 from app.auth.rate_limits import code_check
 from app.auth.second_factor import methods, recovery_codes, totp
@@ -13,6 +13,8 @@ from app.extensions import db
 from app.models import User
 from app.platform.database import write_transaction
 from app.platform.errors import abort
+
+TOTP_NAME = "An authenticator app (TOTP)"
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,8 @@ def confirm(user: User, code: str) -> list[str]:
             abort(409, "TOTP was confirmed meanwhile by another request.")
         codes = recovery_codes.replace_codes(user.id)
         methods.sync_flag(user.id)
+        security_events.record("mfa_enabled", user, details={"method": "totp"})
+        security_notices.factor_added(user, TOTP_NAME)
     db.session.refresh(user)
     log.info("TOTP turned on for user id %s", user.id)
     return codes
@@ -41,6 +45,8 @@ def remove_totp(user: User) -> None:
     with write_transaction():
         totp.remove(user.id)
         methods.sync_flag(user.id)
+        security_events.record("mfa_disabled", user, details={"method": "totp"})
+        security_notices.factor_removed(user, TOTP_NAME)
     log.info("TOTP turned off for user id %s", user.id)
 
 
@@ -58,6 +64,7 @@ def remove_second_factors(login: str, *, by: str, not_by: int | None = None) -> 
     with write_transaction():
         user = get_account(login, not_by=not_by)
         methods.remove_all(user.id)
+        security_events.record("mfa_disabled", user, details={"method": "all"})
     db.session.refresh(user)
     log.warning("second factors of user id %s removed by %s", user.id, by)
     account_mail.send_second_factor_removed(user)

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import delete, insert, select
 
+from app.auth import security_events
 from app.auth.logins import complete_login
 from app.auth.metrics import count_second_step
 from app.auth.rate_limits import second_step_attempt
@@ -90,6 +91,8 @@ def finish_login(mfa_token: str, method: str, verify: Callable[[User], bool]) ->
     with second_step_attempt(pending.challenge_id, pending.user.id):
         if not verify(pending.user):
             count_second_step(method, "bad_code")
+            failure = {"reason": "bad_second_factor", "method": method}
+            security_events.record("login_failed", pending.user, details=failure)
             abort(401, INCORRECT, errors={"json": {_field(method): ["Incorrect code."]}})
     with write_transaction() as connection:
         redeemed = connection.execute(
