@@ -80,8 +80,9 @@ def split_cpus() -> tuple[str | None, str | None]:
 def prepare_database(env: dict[str, str], migrations_of: Path = ROOT) -> dict[str, object]:
     """Migrate a fresh database with the migrations of the tree `migrations_of`, and seed it.
 
-    Returns the seeded accounts. The seed is always this tree's: it writes
-    only users and items, whose columns the builds compared share.
+    Returns the seeded accounts. The seed is that tree's own `bench.seed`,
+    through its own models: the same accounts and items in every build, while
+    the columns of the account table differ from one build to the next.
     """
 
     def run(*command: str | Path, cwd: Path = ROOT) -> str:
@@ -96,7 +97,7 @@ def prepare_database(env: dict[str, str], migrations_of: Path = ROOT) -> dict[st
         return done.stdout
 
     run(VENV_BIN / "flask", "db", "upgrade", cwd=migrations_of)
-    return dict(json.loads(run(VENV_BIN / "python", "-m", "bench.seed")))
+    return dict(json.loads(run(VENV_BIN / "python", "-m", "bench.seed", cwd=migrations_of)))
 
 
 def login_form(username: str, password: str) -> str:
