@@ -42,7 +42,11 @@ def test_an_admin_without_a_second_factor_is_told_how_to_enrol(
     refused = client.get(USERS, headers=admin.headers)
     assert "POST /api/v1/auth/mfa/totp" in error_body(refused, 403)["message"]
     enrolled = enrol(client, admin)
-    assert client.get(USERS, headers=admin.headers).status_code == 200
+    password_only = client.get(USERS, headers=admin.headers)
+    assert "log in again and finish with your code" in error_body(password_only, 403)["message"]
+    refreshed = client.post("/api/v1/auth/refresh", headers=bearer(admin.tokens["refresh_token"]))
+    still_out = client.get(USERS, headers=bearer(refreshed.get_json()["access_token"]))
+    assert error_body(still_out, 403)["message"] == password_only.get_json()["message"]
     tokens = second_step(
         client, first_step(client, "root.admin")["mfa_token"], code=enrolled.code(1)
     ).get_json()

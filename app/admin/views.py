@@ -28,7 +28,7 @@ from app.auth.security_event_schemas import (
 )
 from app.auth.security_event_views import EventPage, page_answer
 from app.auth.token_check import token_account, token_claims
-from app.models import User
+from app.models import LoginSession, User
 from app.platform.database import execute
 from app.platform.errors import abort
 from app.platform.listing import containing, page_of
@@ -48,6 +48,12 @@ ENROL_FIRST = (
     "/api/v1/auth/mfa/totp and confirm it with POST /api/v1/auth/mfa/totp/confirm, "
     "then log in again."
 )
+LOG_IN_WITH_IT = (
+    "Admins need a second factor (REQUIRE_ADMIN_MFA): this session was signed in with the "
+    "password alone; log in again and finish with your code or passkey."
+)
+# How a login session was signed in when a second factor took part in it.
+SECOND_FACTOR_LOGINS = ("totp", "recovery_code", "passkey")
 
 
 def admin_required(view: F) -> F:
@@ -59,16 +65,29 @@ def admin_required(view: F) -> F:
         account = token_account()
         if not account.is_admin:
             abort(403, "Admins only.")
-        if current_app.config["REQUIRE_ADMIN_MFA"] and not _has_second_factor(account.id):
-            abort(403, ENROL_FIRST)
+        if current_app.config["REQUIRE_ADMIN_MFA"]:
+            _require_second_factor(account.id, token_claims()["sid"])
         return view(*args, **kwargs)
 
     return blp.errors(403)(blp.token_required()(check_admin))  # type: ignore[return-value]
 
 
-def _has_second_factor(account_id: int) -> bool:
-    """Read for admin requests alone: the token check of every request stays as it is."""
-    return bool(execute(select(User.mfa_enabled).where(User.id == account_id), {}).scalar())
+def _require_second_factor(account_id: int, session_id: str) -> None:
+    """403 unless the account has a second factor and the token's session was signed in
+    with it: a session the password alone opened stays out after the account enrols.
+
+    Read for admin requests alone: the token check of every request stays as it is.
+    """
+    statement = (
+        select(User.mfa_enabled, LoginSession.auth_method)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(User.id == account_id, LoginSession.id == session_id)
+    )
+    row = execute(statement, {}).first()
+    if row is None or not row.mfa_enabled:
+        abort(403, ENROL_FIRST)
+    if row.auth_method not in SECOND_FACTOR_LOGINS:
+        abort(403, LOG_IN_WITH_IT)
 
 
 @blp.route("/users")
