@@ -35,6 +35,7 @@ USER_AGENT_LENGTH = 256
 # The names an account may have; they compare in lower case (uq_users_username_lower).
 USERNAME_REGEX = r"[A-Za-z0-9_.-]{3,32}"
 # WebAuthn credential ids are at most 1023 bytes: 1364 characters of base64url.
+MAX_CREDENTIAL_ID_BYTES = 1023
 PASSKEY_ID_LENGTH = 1364
 PASSKEY_NAME_LENGTH = 100
 # What a security event keeps of a name: an account's, or the login tried for an unknown one.

@@ -462,3 +462,32 @@ def test_a_passkey_added_and_removed_is_recorded_and_told(
         ("passkey_removed", {"name": "Work laptop"}),
         ("passkey_added", {"name": "Work laptop"}),
     ]
+
+
+def test_sign_in_options_are_limited_per_client_address(app: Flask, make_app: Any) -> None:
+    settings = dict(app.config)
+    limited = make_app(rate_limited(settings, "memory", PASSKEY_OPTIONS_RATE_LIMIT="2/minute"))
+    with limited.app_context():
+        limiter.reset()
+    client = limited.test_client()
+    here, elsewhere = {"REMOTE_ADDR": "10.0.0.1"}, {"REMOTE_ADDR": "10.0.0.2"}
+    options = f"{PASSKEYS}/login/options"
+
+    answers = [client.post(options, environ_base=here) for _ in range(3)]
+
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    error_body(answers[2], 429)
+    assert "Retry-After" in answers[2].headers
+    assert client.post(options, environ_base=elsewhere).status_code == 200
+
+
+def test_a_credential_id_longer_than_webauthn_allows_is_refused(
+    client: FlaskClient, alice: Account, laptop: SoftAuthenticator
+) -> None:
+    laptop.credential_id = bytes(1024)
+
+    refused = add_passkey(client, alice, laptop)
+
+    (problem,) = error_body(refused, 422)["errors"]["json"]["credential"]
+    assert "1,023 bytes" in problem
+    assert client.get(PASSKEYS, headers=alice.headers).get_json() == []

@@ -35,6 +35,7 @@ RATE_LIMIT_REASONS = (
     "mfa-token",
     "mfa-account",
     "passkey-address",
+    "passkey-options",
     "password-check",
     "email-taken",
     "password-reset-address",

@@ -23,7 +23,7 @@ from webauthn.helpers.structs import (
 from app.auth import passkeys
 from app.auth import webauthn_challenges as challenges
 from app.auth.passkeys import TIMEOUT_MS, UNREADABLE
-from app.models import Passkey, User
+from app.models import MAX_CREDENTIAL_ID_BYTES, Passkey, User
 from app.platform.errors import abort
 
 RP_NAME = "Items API"
@@ -70,6 +70,8 @@ def register(user: User, name: str, credential: dict[str, Any]) -> Passkey:
         )
     except UNREADABLE:
         _refuse_credential("The passkey could not be verified.")
+    if len(verified.credential_id) > MAX_CREDENTIAL_ID_BYTES:
+        _refuse_credential("The credential id is longer than WebAuthn allows (1,023 bytes).")
     passkey = Passkey(
         user_id=user.id,
         credential_id=bytes_to_base64url(verified.credential_id),

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from app.auth import accounts, blp, email_verification, passkey_registration, passkeys
 from app.auth.logins import complete_login
 from app.auth.passkey_schemas import PasskeyLoginSchema, PasskeyRegistrationSchema, PasskeySchema
-from app.auth.rate_limits import passkey_attempt
+from app.auth.rate_limits import limit_passkey_options, passkey_attempt
 from app.auth.schemas import PresenceSchema, TokenSchema
 from app.auth.second_factor import mfa_login
 from app.auth.second_factor.presence import require_presence
@@ -77,9 +77,11 @@ class OnePasskey(MethodView):
 
 @blp.route("/passkeys/login/options")
 class PasskeyLoginOptions(MethodView):
+    @blp.errors(429)
     @blp.response(200, description=OPTIONS_DOC.format("request", "Request"))
     def post(self) -> tuple[dict[str, Any], dict[str, str]]:
         """WebAuthn request options to sign in with a passkey"""
+        limit_passkey_options()
         return passkeys.assertion_options(), NO_STORE
 
 

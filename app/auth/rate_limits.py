@@ -171,6 +171,12 @@ def passkey_attempt() -> AbstractContextManager[bool]:
     return counting_failures("LOGIN_RATE_LIMIT", [f"passkey-address:{client_address()}"])
 
 
+def limit_passkey_options() -> None:
+    """Sign-in options per client address: each stores a challenge, and anyone may ask.
+    429 past PASSKEY_OPTIONS_RATE_LIMIT."""
+    _limit_every_request("PASSKEY_OPTIONS_RATE_LIMIT", f"passkey-options:{client_address()}")
+
+
 def current_password_check() -> AbstractContextManager[bool]:
     """Wrong current passwords, per session: a thief's guesses never block the owner's."""
     claims = token_claims()
@@ -278,6 +284,7 @@ def _check_limits(app: Flask) -> None:
     for setting in (
         "LOGIN_RATE_LIMIT",
         "MFA_RATE_LIMIT",
+        "PASSKEY_OPTIONS_RATE_LIMIT",
         "REGISTER_RATE_LIMIT",
         "MAIL_RATE_LIMIT",
         "MAIL_RECIPIENT_RATE_LIMIT",

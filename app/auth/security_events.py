@@ -138,7 +138,7 @@ def _row(
     if signed_in is not None and account is not None and signed_in.id != account.id:
         row["actor"] = signed_in.username
     elif signed_in is not None and session_id is None:
-        row["session_id"] = g.token_claims.get("sid")
+        row["session_id"] = g.get("token_claims", {}).get("sid")
     return row
 
 

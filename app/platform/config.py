@@ -182,6 +182,7 @@ def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10/minute"),
         "REGISTER_RATE_LIMIT": env.get("REGISTER_RATE_LIMIT", "5/minute"),
         "MFA_RATE_LIMIT": env.get("MFA_RATE_LIMIT", "5/minute;20/hour"),
+        "PASSKEY_OPTIONS_RATE_LIMIT": env.get("PASSKEY_OPTIONS_RATE_LIMIT", "30/minute;300/hour"),
         "ACCESS_TOKEN_MINUTES": access_minutes,
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=access_minutes),
         "REFRESH_TOKEN_DAYS": _int(env, "REFRESH_TOKEN_DAYS", 7, minimum=1),
