@@ -1,9 +1,13 @@
 """A real SMTP server for tests (aiosmtpd), and the mails it received.
 
 with smtp_server() as inbox:
-    ...  # an app with MAIL_SERVER=127.0.0.1, MAIL_PORT=inbox.port sends a mail
-    mail = inbox.next()
+    ...  # an app with MAIL_SERVER=127.0.0.1, MAIL_PORT=inbox.port queues a mail
+    mail = inbox.next()  # runs the sender of every watched app, then waits for the mail
     assert mail["To"] == "alice@example.com"
+
+The apps of the tests' fixtures are watched (`watch`): `settle()` runs
+their mail sender in the test's own thread until their outboxes hold no
+mail that is due, so no sender outlives its test's schema.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from aiosmtpd.controller import Controller
+from flask import Flask
 
-from app.platform.mail import SENDER_THREAD
+from app.platform.outbox_sender import send_due
 from tests.live import free_ports
 
 LINK = re.compile(r"https?://\S+")
+WATCHED: list[Flask] = []
 
 
 class Inbox:
@@ -53,7 +59,8 @@ class Inbox:
         return "250 Message accepted for delivery"
 
     def next(self, timeout: float = 10.0) -> EmailMessage:
-        """The next mail to arrive, waiting for it up to `timeout` seconds."""
+        """The next mail to arrive, once the senders ran, waiting for it up to `timeout` seconds."""
+        settle()
         try:
             return self._mails.get(timeout=timeout)
         except queue.Empty:
@@ -69,11 +76,24 @@ class Inbox:
         assert self._mails.empty(), f"unexpected mail: {self._mails.get()['Subject']!r}"
 
 
-def settle(timeout: float = 15.0) -> None:
-    """Wait until the app's mail threads have all finished."""
-    for thread in threading.enumerate():
-        if thread.name == SENDER_THREAD:
-            thread.join(timeout)
+def settle() -> None:
+    """Run the mail sender of each watched app until no mail of theirs is due.
+
+    The latest app first: a test that makes an app of its own (`make_app`,
+    say without MAIL_SERVER) wants its mails sent its way.
+    """
+    for app in reversed(WATCHED):
+        send_due(app, "tests")
+
+
+@contextmanager
+def watch(app: Flask) -> Iterator[Flask]:
+    """Let `settle()` send the mails `app` queues, while the block runs."""
+    WATCHED.append(app)
+    try:
+        yield app
+    finally:
+        WATCHED.remove(app)
 
 
 def link_of(mail: EmailMessage) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 
+from app.auth import account_mail
 from app.auth.personal_tokens.scopes import SCOPES
 from app.auth.personal_tokens.token_format import new_token, shown_prefix, token_hash
 from app.extensions import db
@@ -88,6 +89,7 @@ def create_token(
             .returning(TOKENS.c.id)
         ).scalar_one()
         row = connection.execute(select(*SHOWN).where(TOKENS.c.id == token_id)).mappings().one()
+        account_mail.send_new_token_notice(account, _bodies([row])[0])
     return {**_bodies([row])[0], "token": token}
 
 

@@ -16,10 +16,11 @@ def use_recovery_code(user: User, code: str) -> bool:
     """Spend one of the account's recovery codes; the owner is told by mail."""
     with write_transaction():
         used = recovery_codes.use_code(user.id, code)
+        if used:
+            unused = recovery_codes.unused(user.id)
+            account_mail.send_recovery_code_used(user, unused)
     if used:
-        unused = recovery_codes.unused(user.id)
         log.info("recovery code used for user id %s; %s left", user.id, unused)
-        account_mail.send_recovery_code_used(user, unused)
     return used
 
 
