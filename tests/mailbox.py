@@ -39,6 +39,7 @@ class Inbox:
         self.port = port
         self._open = threading.Event()  # cleared: each mail waits at DATA until opened
         self._open.set()
+        self.stalled = threading.Event()  # set once a mail waits at DATA
         self._mails: queue.Queue[EmailMessage] = queue.Queue()
 
     def hold(self) -> None:
@@ -51,6 +52,8 @@ class Inbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         # Blocking the server's loop, as a stalled server would; bounded so that
         # a client that waits for it fails its test instead of hanging it.
+        if not self._open.is_set():
+            self.stalled.set()
         self._open.wait(timeout=30)
         mail = message_from_bytes(envelope.content, policy=policy.default)
         assert isinstance(mail, EmailMessage)
@@ -115,9 +118,9 @@ def text_of(mail: EmailMessage) -> str:
 
 
 @contextmanager
-def smtp_server() -> Iterator[Inbox]:
-    """An SMTP server on a free local port for as long as the block runs."""
-    inbox = Inbox(free_ports()[0])
+def smtp_server(port: int | None = None) -> Iterator[Inbox]:
+    """An SMTP server on `port` (by default a free one) for as long as the block runs."""
+    inbox = Inbox(port or free_ports()[0])
     controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
     controller.start()
     try:

@@ -30,8 +30,6 @@ from app.platform.database import call_after_commit, in_write_transaction, write
 QUEUED, SENT, FAILED = "queued", "sent", "failed"
 STATES = (QUEUED, SENT, FAILED)
 MAIL = OutboxMail.__table__
-# A claim outlives the longest send: each SMTP step waits MAIL_TIMEOUT at most.
-LEASE_TIMEOUTS = 6
 # Set once this process commits a mail: its sender thread, if it has one,
 # sends at once instead of at its next look (MAIL_SENDER_POLL_SECONDS).
 MAIL_QUEUED = threading.Event()
@@ -94,7 +92,7 @@ def claim_next(sender: str) -> ClaimedMail | None:
     The attempt counts as it starts, so a mail whose sending kills its
     sender still ends as failed after MAIL_MAX_ATTEMPTS.
     """
-    lease = timedelta(seconds=current_app.config["MAIL_TIMEOUT"] * LEASE_TIMEOUTS)
+    lease = timedelta(seconds=current_app.config["MAIL_LEASE_SECONDS"])
     while True:
         now = datetime.now(UTC)
         with write_transaction() as connection:
