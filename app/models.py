@@ -328,7 +328,9 @@ class OutboxMail(db.Model):  # type: ignore[name-defined]
     recipient: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(255))
     body: Mapped[str] = mapped_column(Text)
-    # queued, sent or failed (app.platform.outbox.STATES)
+    # A body made when sent, by this renderer's name (app.platform.outbox.RENDERERS).
+    render: Mapped[str | None] = mapped_column(String(32))
+    # queued, sent, failed or dropped (app.platform.outbox.STATES)
     state: Mapped[str] = mapped_column(String(8))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -133,7 +133,7 @@ def test_the_mail_commands_run(tmp_path: Path) -> None:
             outputs[line.split("#")[0].strip().rsplit(" ", 1)[-1]] = run(line, env)
 
     assert outputs["--once"] == "0 mail(s) tried.\n"
-    assert outputs["status"].startswith("queued\t0\nsent\t0\nfailed\t0\n")
+    assert outputs["status"].startswith("queued\t0\nsent\t0\nfailed\t0\ndropped\t0\n")
     assert outputs["retry"] == "0 mail(s) queued again.\n"
 
 

@@ -134,7 +134,7 @@ def test_a_failing_mail_backs_off_then_fails_and_retry_queues_it_again(
         assert send_due(refused, "s") == 0  # kept, never tried again by itself
 
         status = runner.invoke(args=["mail", "status"])
-        assert status.output == "queued\t0\nsent\t0\nfailed\t1\noldest unsent\t-\n"
+        assert status.output == "queued\t0\nsent\t0\nfailed\t1\ndropped\t0\noldest unsent\t-\n"
         retried = runner.invoke(args=["mail", "retry", "--id", str(mail.id)])
         assert retried.output == "1 mail(s) queued again.\n"
         assert send_due(app, "working") == 1  # a sender whose server is up
@@ -226,7 +226,7 @@ def test_status_counts_mails_and_the_age_of_the_oldest_unsent(
         status = runner.invoke(args=["mail", "status"])
 
     assert status.exit_code == 0
-    assert status.output == "queued\t2\nsent\t0\nfailed\t0\noldest unsent\t90 s\n"
+    assert status.output == "queued\t2\nsent\t0\nfailed\t0\ndropped\t0\noldest unsent\t90 s\n"
 
 
 def test_send_once_drains_the_outbox(app: Flask, runner: FlaskCliRunner, inbox: Inbox) -> None:

@@ -42,21 +42,29 @@ class LogMailbox(BaseEmailBackend):
         return len(messages)
 
 
-def send_mail(to: str, subject: str, body: str) -> None:
-    """Queue a plain-text mail; inside a `write_transaction`, it is saved with that change."""
-    outbox.queue(to, subject, body)
+def send_mail(to: str, subject: str, body: str = "", *, render: str | None = None) -> None:
+    """Queue a plain-text mail; inside a `write_transaction`, it is saved with that change.
+
+    With `render`, the body is made when it is sent (app.platform.outbox).
+    """
+    outbox.queue(to, subject, body, render=render)
 
 
 def deliver(mail: outbox.ClaimedMail) -> None:
     """Send a claimed mail with its own Message-ID, then mark it sent, or its attempt failed.
 
-    Only the mail's id, subject and the error's type are logged: the error's
-    message may quote the body, whose link acts for the account.
+    A mail queued with a renderer gets its body now, or is dropped. Only the
+    mail's id, subject and the error's type are logged: the error's message
+    may quote the body, whose link acts for the account.
     """
-    message = EmailMessage(
-        mail.subject, mail.body, to=[mail.recipient], headers={"Message-ID": mail.message_id}
-    )
     try:
+        body = mail.body if mail.render is None else outbox.RENDERERS[mail.render](mail.recipient)
+        if body is None:
+            outbox.mark_sent(mail, outbox.DROPPED)
+            return
+        message = EmailMessage(
+            mail.subject, body, to=[mail.recipient], headers={"Message-ID": mail.message_id}
+        )
         message.send()
     except Exception as error:  # any failure of the transport: back off, or give up
         state = outbox.mark_attempt_failed(mail, type(error).__name__)

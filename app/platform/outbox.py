@@ -10,11 +10,18 @@ off (MAIL_RETRY_SECONDS, doubling up to MAIL_RETRY_MAX_SECONDS), and after
 MAIL_MAX_ATTEMPTS the mail is kept as failed until `flask mail retry`. A
 sender that dies between sending and marking leaves the lease to run out:
 the next one sends that mail again, with the same Message-ID.
+
+A mail may also be queued with a renderer's name instead of a body: the
+sender makes the body when it sends, or drops the mail when the renderer
+finds nothing to send. A password-reset request is queued so for a known
+and an unknown address alike (app.auth.password_reset), and the two
+answers cannot be told apart by their work.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import make_msgid, parseaddr
@@ -27,8 +34,10 @@ from app.models import OutboxMail
 from app.platform.connection import request_connection
 from app.platform.database import call_after_commit, in_write_transaction, write_transaction
 
-QUEUED, SENT, FAILED = "queued", "sent", "failed"
-STATES = (QUEUED, SENT, FAILED)
+QUEUED, SENT, FAILED, DROPPED = "queued", "sent", "failed", "dropped"
+STATES = (QUEUED, SENT, FAILED, DROPPED)
+# Renderers by name: the body of a mail to an address, or None when none is to be sent.
+RENDERERS: dict[str, Callable[[str], str | None]] = {}
 MAIL = OutboxMail.__table__
 # Set once this process commits a mail: its sender thread, if it has one,
 # sends at once instead of at its next look (MAIL_SENDER_POLL_SECONDS).
@@ -44,17 +53,22 @@ class ClaimedMail:
     recipient: str
     subject: str
     body: str
+    render: str | None
     attempts: int
 
 
-def queue(to: str, subject: str, body: str) -> None:
-    """Save a mail to send: within the write under way, or in a write of its own."""
+def queue(to: str, subject: str, body: str, *, render: str | None = None) -> None:
+    """Save a mail to send: within the write under way, or in a write of its own.
+
+    With `render`, the body is made when the mail is sent (RENDERERS).
+    """
     now = datetime.now(UTC)
     row = {
         "message_id": make_msgid(domain=_sender_domain()),
         "recipient": to,
         "subject": subject,
         "body": body,
+        "render": render,
         "state": QUEUED,
         "attempts": 0,
         "next_attempt_at": now,
@@ -118,18 +132,20 @@ def claim_next(sender: str) -> ClaimedMail | None:
                     MAIL.c.recipient,
                     MAIL.c.subject,
                     MAIL.c.body,
+                    MAIL.c.render,
                     MAIL.c.attempts,
                 ).where(MAIL.c.id == candidate)
             ).one()
         return ClaimedMail(*row)
 
 
-def mark_sent(mail: ClaimedMail) -> None:
+def mark_sent(mail: ClaimedMail, state: str = SENT) -> None:
+    """Sent, or `DROPPED`: its renderer found nothing to send."""
     with write_transaction() as connection:
         connection.execute(
             update(MAIL)
             .where(MAIL.c.id == mail.id, MAIL.c.state == QUEUED)
-            .values(state=SENT, sent_at=datetime.now(UTC), claimed_by=None, claimed_until=None)
+            .values(state=state, sent_at=datetime.now(UTC), claimed_by=None, claimed_until=None)
         )
 
 

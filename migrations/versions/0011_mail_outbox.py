@@ -22,6 +22,7 @@ def upgrade():
         sa.Column("recipient", sa.String(length=254), nullable=False),
         sa.Column("subject", sa.String(length=255), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("render", sa.String(length=32), nullable=True),
         sa.Column("state", sa.String(length=8), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
