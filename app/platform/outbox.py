@@ -104,20 +104,18 @@ def claim_next(sender: str) -> ClaimedMail | None:
     """The next due mail, now held by `sender` with its attempt counted; None when none is due.
 
     The attempt counts as it starts, so a mail whose sending kills its
-    sender still ends as failed after MAIL_MAX_ATTEMPTS.
+    sender still ends as failed after MAIL_MAX_ATTEMPTS. An idle look is
+    one read: the write (SQLite's write lock) only once a mail is due.
     """
     lease = timedelta(seconds=current_app.config["MAIL_LEASE_SECONDS"])
     while True:
         now = datetime.now(UTC)
+        candidate = request_connection().scalar(
+            select(MAIL.c.id).where(_due(now)).order_by(MAIL.c.next_attempt_at, MAIL.c.id).limit(1)
+        )
+        if candidate is None:
+            return None
         with write_transaction() as connection:
-            candidate = connection.scalar(
-                select(MAIL.c.id)
-                .where(_due(now))
-                .order_by(MAIL.c.next_attempt_at, MAIL.c.id)
-                .limit(1)
-            )
-            if candidate is None:
-                return None
             claimed = connection.execute(
                 update(MAIL)
                 .where(MAIL.c.id == candidate, _due(now))
