@@ -314,7 +314,7 @@ class OutboxMail(db.Model):  # type: ignore[name-defined]
     and marking) is one mail to the systems that receive it. A sender holds a
     mail while `claimed_until` is ahead; `last_error` keeps the type of the
     last failure only, never its message or the body, whose links act for the
-    account.
+    account; the body itself is emptied once sent.
     """
 
     __tablename__ = "mail_outbox"

@@ -80,7 +80,8 @@ def post_worker_init(worker: Worker) -> None:
     from app.platform import outbox_sender
 
     app = worker.wsgi
-    if isinstance(app, Flask) and app.config["MAIL_SENDER_IN_WORKERS"]:
+    # Another app under these settings (the benchmark's bare Flask) has no outbox.
+    if isinstance(app, Flask) and app.config.get("MAIL_SENDER_IN_WORKERS"):
         worker.mail_sender = outbox_sender.start_thread(app)
 
 

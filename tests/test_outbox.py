@@ -59,6 +59,7 @@ def test_a_mail_is_saved_with_the_write_and_sent_with_its_message_id(
     (sent,) = rows(app)
     assert (sent.state, sent.attempts, sent.claimed_by) == ("sent", 1, None)
     assert sent.sent_at is not None
+    assert sent.body == ""  # its links are kept no longer than it takes to send them
 
 
 def test_a_mail_is_rolled_back_with_its_write(app: Flask, inbox: Inbox) -> None:

@@ -1,5 +1,7 @@
-"""`flask mail send` as a real process against the real SMTP test server: killed in the
-middle of a delivery, and facing a mail server that is down for a while."""
+"""The mail sender as real processes against the real SMTP test server: `flask mail send`
+killed in the middle of a delivery, and facing a mail server that is down for a while;
+gunicorn's workers sending under `make run`, and leaving it to `flask mail send` in
+production."""
 
 from __future__ import annotations
 
@@ -20,7 +22,16 @@ from app import create_app
 from app.extensions import db
 from app.models import OutboxMail
 from app.platform.mail import send_mail
-from tests.live import BIN, REPO_ROOT, free_ports, migrate, require_live_mark, server_environment
+from tests.live import (
+    BIN,
+    REPO_ROOT,
+    SECRET,
+    free_ports,
+    migrate,
+    require_live_mark,
+    running_server,
+    server_environment,
+)
 from tests.live import stop as stop_process
 from tests.mailbox import smtp_server
 
@@ -147,3 +158,32 @@ def test_mails_wait_for_a_mail_server_that_is_down_and_go_when_it_is_back(
             assert inbox.is_empty()
 
     assert subjects == ["Mail 0", "Mail 1", "Mail 2"]
+
+
+def test_make_runs_workers_send_the_mail_themselves(
+    tmp_path: Path, outbox_app: Callable[[dict[str, str]], Flask]
+) -> None:
+    with smtp_server() as inbox:
+        mail = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(inbox.port)}
+        with running_server(tmp_path, env=mail) as server:
+            server.sign_up("alice")
+            assert inbox.next(timeout=20)["To"] == "alice@example.com"
+            app = outbox_app({"DATABASE_URL": server.database_url, "SECRET_KEY": SECRET})
+            wait_for(lambda: [m.state for m in outbox_rows(app)] == ["sent"])
+
+
+def test_production_workers_leave_the_mail_to_the_sender_process(
+    tmp_path: Path, outbox_app: Callable[[dict[str, str]], Flask]
+) -> None:
+    with smtp_server() as inbox:
+        environment = sender_environment(
+            tmp_path, inbox.port, APP_ENV="production", RATELIMIT_PER_PROCESS_OK="true"
+        )
+        with running_server(tmp_path, env=environment) as server:
+            server.sign_up("alice")
+            time.sleep(2)  # two of a sender's looks (MAIL_SENDER_POLL_SECONDS=1), were one there
+            assert inbox.is_empty()
+            app = outbox_app(environment)
+            assert [m.state for m in outbox_rows(app)] == ["queued"]
+            with mail_sender(environment, tmp_path / "sender.log"):
+                assert inbox.next(timeout=20)["To"] == "alice@example.com"

@@ -406,7 +406,7 @@ def limited_client(
         db.create_all()
         limiter.reset()
     yield app.test_client()
-    settle()  # mail threads look accounts up after the request: not in a dropped schema
+    settle()  # the sender looks accounts up as it sends: not in a dropped schema
     with app.app_context():
         db.drop_all()
 

@@ -3,7 +3,8 @@ a recovery code used, a second factor removed by an admin, a new personal access
 
 Each link points at PUBLIC_URL, where the service's own pages (app.pages), or a
 front end of the operator's, post the token to the API (docs/accounts.md).
-Send them inside the write of the change they follow: they are saved with it (app.platform.outbox).
+Send them inside the write of the change they follow, so they are saved with it
+(app.platform.outbox).
 """
 
 from __future__ import annotations

@@ -138,12 +138,22 @@ def claim_next(sender: str) -> ClaimedMail | None:
 
 
 def mark_sent(mail: ClaimedMail, state: str = SENT) -> None:
-    """Sent, or `DROPPED`: its renderer found nothing to send."""
+    """Sent, or `DROPPED`: its renderer found nothing to send.
+
+    Its body goes: the links in it act for the account, and are kept no
+    longer than it takes to send them.
+    """
     with write_transaction() as connection:
         connection.execute(
             update(MAIL)
             .where(MAIL.c.id == mail.id, MAIL.c.state == QUEUED)
-            .values(state=state, sent_at=datetime.now(UTC), claimed_by=None, claimed_until=None)
+            .values(
+                state=state,
+                sent_at=datetime.now(UTC),
+                body="",
+                claimed_by=None,
+                claimed_until=None,
+            )
         )
 
 

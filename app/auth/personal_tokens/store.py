@@ -89,8 +89,9 @@ def create_token(
             .returning(TOKENS.c.id)
         ).scalar_one()
         row = connection.execute(select(*SHOWN).where(TOKENS.c.id == token_id)).mappings().one()
-        account_mail.send_new_token_notice(account, _bodies([row])[0])
-    return {**_bodies([row])[0], "token": token}
+        body = _bodies([row])[0]
+        account_mail.send_new_token_notice(account, body)
+    return {**body, "token": token}
 
 
 def token_bodies(account: Any) -> list[dict[str, Any]]:
