@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import MetaData, create_engine, select
 
 from app import create_app
 from app.extensions import db
@@ -38,6 +38,30 @@ from tests.mailbox import smtp_server
 pytestmark = pytest.mark.live
 
 MAILS = 5
+# PostgreSQL when the suite runs on it: the processes share that database.
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
+if not POSTGRES_URL.startswith("postgresql"):
+    POSTGRES_URL = ""
+
+
+@pytest.fixture(autouse=True)
+def empty_postgres() -> Iterator[None]:
+    """On PostgreSQL, no table before the migration runs nor after the test."""
+    if POSTGRES_URL:
+        drop_every_table()
+    yield
+    if POSTGRES_URL:
+        drop_every_table()
+
+
+def drop_every_table() -> None:
+    engine = create_engine(POSTGRES_URL)
+    try:
+        metadata = MetaData()
+        metadata.reflect(engine)
+        metadata.drop_all(engine)
+    finally:
+        engine.dispose()
 
 
 def sender_environment(tmp_path: Path, port: int, **settings: str) -> dict[str, str]:
@@ -49,6 +73,7 @@ def sender_environment(tmp_path: Path, port: int, **settings: str) -> dict[str, 
         "MAIL_TIMEOUT": "20",
         "MAIL_LEASE_SECONDS": "3",
         "MAIL_SENDER_POLL_SECONDS": "1",
+        **({"DATABASE_URL": POSTGRES_URL} if POSTGRES_URL else {}),
         **settings,
     }
     environment = server_environment(tmp_path, 1, mail)
@@ -165,6 +190,8 @@ def test_make_runs_workers_send_the_mail_themselves(
 ) -> None:
     with smtp_server() as inbox:
         mail = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(inbox.port)}
+        if POSTGRES_URL:
+            mail["DATABASE_URL"] = POSTGRES_URL
         with running_server(tmp_path, env=mail) as server:
             server.sign_up("alice")
             assert inbox.next(timeout=20)["To"] == "alice@example.com"
