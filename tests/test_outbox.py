@@ -17,10 +17,10 @@ from sqlalchemy import select, update
 from app.auth import account_mail
 from app.extensions import db
 from app.models import OutboxMail, User
-from app.platform import outbox
+from app.platform import outbox, outbox_sender
 from app.platform.database import write_transaction
 from app.platform.mail import send_mail
-from app.platform.outbox_sender import send_due
+from app.platform.outbox_sender import Sender, send_due
 from tests.conftest import AuthActions
 from tests.live import free_ports
 from tests.mailbox import Inbox, smtp_server
@@ -266,3 +266,20 @@ def test_no_body_lands_in_a_log(
     assert "secret" not in caplog.text
     assert "Body" not in caplog.text
     assert "could not send the mail" in caplog.text
+
+
+def test_a_stopped_sender_ends_after_the_mail_in_hand(
+    app: Flask, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue(app, 3)
+    sender = Sender(app)
+    deliver = outbox_sender.deliver
+
+    def deliver_then_stop(mail: outbox.ClaimedMail) -> None:
+        deliver(mail)
+        sender.stop()  # SIGTERM, as `flask mail send` takes it, while sending the first
+
+    monkeypatch.setattr(outbox_sender, "deliver", deliver_then_stop)
+    sender.run()
+
+    assert [mail.state for mail in rows(app)] == ["sent", "queued", "queued"]

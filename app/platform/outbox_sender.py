@@ -30,19 +30,21 @@ def sender_name() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}"
 
 
-def send_due(app: Flask, sender: str) -> int:
-    """Send every mail due now, one claim at a time; how many were tried.
+def send_due(app: Flask, sender: str, stopping: threading.Event | None = None) -> int:
+    """Send every mail due now, one claim at a time, until `stopping` is set; how many
+    were tried.
 
     A mail that fails is due again only after its back-off, so this ends.
     """
     tried = 0
-    while True:
+    while stopping is None or not stopping.is_set():
         with app.app_context():
             mail = outbox.claim_next(sender)
             if mail is None:
                 return tried
             deliver(mail)
         tried += 1
+    return tried
 
 
 class Sender:
@@ -59,9 +61,11 @@ class Sender:
         while not self.stopping.is_set():
             outbox.MAIL_QUEUED.clear()
             try:
-                send_due(self.app, self.name)
+                send_due(self.app, self.name, self.stopping)
             except SQLAlchemyError as error:  # the database is away: try again later
                 log.warning("mail sender cannot reach the outbox: %s", type(error).__name__)
+            except Exception as error:  # a bug must not end the sender: its type, never a body
+                log.error("mail sender failed: %s", type(error).__name__)
             outbox.MAIL_QUEUED.wait(poll)
 
     def stop(self) -> None:
