@@ -30,8 +30,11 @@ db: install  ## Create or upgrade the schema (and the dev secret) in instance/
 run: db  ## Serve with gunicorn on $(HOST):$(PORT)
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m serving --config gunicorn.conf.py wsgi:app
 
-dev: db  ## Flask's development server with auto-reload, same database
-	HOST=$(HOST) PORT=$(PORT) $(BIN)/flask run --debug --host $(HOST) --port $(PORT)
+# The mail sender beside it (make run has one in each worker); Ctrl-C stops both.
+dev: db  ## Flask's development server with auto-reload, same database, and the mail sender
+	$(BIN)/flask mail send & \
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/flask run --debug --host $(HOST) --port $(PORT); \
+	kill $$! 2>/dev/null; wait
 
 cluster: install  ## Three gunicorn instances behind nginx (HTTPS on CLUSTER_PORT, 8443)
 	BIN=$(abspath $(BIN)) deploy/cluster.sh start

@@ -146,16 +146,18 @@ def register_response_headers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """`flask users`, `flask db` (migrations), `flask import-json`/`export-json`,
+    """`flask users`, `flask mail`, `flask db` (migrations), `flask import-json`/`export-json`,
     `flask seed-demo`, `flask shell`."""
     from flask_migrate import Migrate
 
     from app import cli, demo, transfer
     from app.models import Item, User
+    from app.platform.mail_commands import mail_commands
 
     # Batch mode lets migrations alter tables on SQLite too.
     Migrate(app, db, render_as_batch=True, compare_type=True)
     app.cli.add_command(cli.users)
+    app.cli.add_command(mail_commands)
     app.cli.add_command(transfer.import_json)
     app.cli.add_command(transfer.export_json)
     app.cli.add_command(demo.seed_demo)

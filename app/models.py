@@ -1,6 +1,6 @@
 """Database models: users, their items, their login sessions, spent refresh tokens,
 second factors (TOTP, recovery codes, the pending second step of a login), passkeys,
-personal access tokens and security events."""
+personal access tokens, security events and the mail outbox."""
 
 from __future__ import annotations
 
@@ -305,3 +305,38 @@ class SecurityEvent(db.Model):  # type: ignore[name-defined]
     session_id: Mapped[str | None] = mapped_column(String(32))
     actor: Mapped[str | None] = mapped_column(String(32))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class OutboxMail(db.Model):  # type: ignore[name-defined]
+    """A mail to send, saved in the transaction of the change that causes it (app.platform.outbox).
+
+    `message_id` is made once, when queued, and sent as the `Message-ID` of
+    every attempt, so a mail sent twice (a sender that died between sending
+    and marking) is one mail to the systems that receive it. A sender holds a
+    mail while `claimed_until` is ahead; `last_error` keeps the type of the
+    last failure only, never its message or the body, whose links act for the
+    account; the body itself is emptied once sent.
+    """
+
+    __tablename__ = "mail_outbox"
+    __table_args__ = (
+        Index("ix_mail_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text)
+    # A body made when sent, by this renderer's name (app.platform.outbox.RENDERERS).
+    render: Mapped[str | None] = mapped_column(String(32))
+    # queued, sent, failed or dropped (app.platform.outbox.STATES)
+    state: Mapped[str] = mapped_column(String(8))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(64))

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Three gunicorn instances behind nginx on this machine: `cluster.sh start|stop|status`.
+# Three gunicorn instances behind nginx on this machine, and the mail sender
+# (`flask mail send`) as a process of its own: `cluster.sh start|stop|status`.
 #
 # start is idempotent: it migrates the schema, then starts whichever of the
 # three instances and nginx is not already running. stop ends all of them
@@ -157,6 +158,20 @@ wait_instance() {
     say "instance $n up on 127.0.0.1:$port (pid $pid)"
 }
 
+# The mail sender, as in production: the instances run none (APP_ENV=production
+# turns MAIL_SENDER_IN_WORKERS off). In the background without job control,
+# setsid makes this very process lead its own group, so $! is its pid.
+start_mail_sender() {
+    local pid
+    if pid="$(running_pid "$STATE/mail-sender.pid")"; then
+        say "mail sender already running (pid $pid)"
+        return
+    fi
+    setsid "$BIN/flask" mail send >>"$STATE/mail-sender.log" 2>&1 </dev/null &
+    echo $! >"$STATE/mail-sender.pid"
+    say "mail sender up (pid $!)"
+}
+
 start_nginx() {
     local pid
     # What only this local run needs is given on the command line: the master
@@ -203,7 +218,7 @@ settings() {
 
 anything_running() {
     local name
-    for name in instance-1 instance-2 instance-3 nginx/nginx; do
+    for name in instance-1 instance-2 instance-3 mail-sender nginx/nginx; do
         running_pid "$STATE/$name.pid" >/dev/null && return 0
     done
     return 1
@@ -272,6 +287,7 @@ start() {
         wait_instance "$n" "${APP_PORTS[n - 1]}" || { stop; fail "instance $n did not start"; }
     done
     start_nginx || { stop; fail "nginx did not start"; }
+    start_mail_sender
 }
 
 # SIGTERM the group leader in $1 (a pid file), give it $2 seconds, then kill the group.
@@ -295,9 +311,12 @@ stop() {
     [[ -d "$STATE" ]] || { say "nothing to stop"; return 0; }
     STATE="$(cd "$STATE" && pwd)"
     # nginx first (QUIT: finish open requests, accept no more), then the
-    # instances in parallel, each given gunicorn's graceful timeout.
+    # instances in parallel, each given gunicorn's graceful timeout, and the
+    # mail sender, which finishes the mail in hand (MAIL_TIMEOUT per SMTP step).
     stop_group "$STATE/nginx/nginx.pid" 15 nginx QUIT
     local waits=()
+    stop_group "$STATE/mail-sender.pid" $((${MAIL_TIMEOUT:-10} * 3 + 5)) "mail sender" &
+    waits+=($!)
     for n in 1 2 3; do
         stop_group "$STATE/instance-$n.pid" $((GRACEFUL + 5)) "instance $n" &
         waits+=($!)
@@ -308,14 +327,16 @@ stop() {
 status() {
     local pid code=0 n name url ports
     read -r -a ports <<< "$(started_with CLUSTER_APP_PORTS "${APP_PORTS[*]}")"
-    for n in 1 2 3 nginx; do
+    for n in 1 2 3 nginx mail; do
         if [[ "$n" == nginx ]]; then
             name=nginx/nginx url="https://127.0.0.1:$(started_with CLUSTER_PORT "$HTTPS_PORT")"
+        elif [[ "$n" == mail ]]; then
+            name=mail-sender url=""
         else
             name="instance-$n" url="http://127.0.0.1:${ports[n - 1]}"
         fi
         if pid="$(running_pid "$STATE/$name.pid")"; then
-            echo "${name%/nginx}: running (pid $pid) $url"
+            echo "${name%/nginx}: running (pid $pid)${url:+ $url}"
         else
             echo "${name%/nginx}: stopped"
             code=3

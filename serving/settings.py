@@ -72,6 +72,29 @@ def post_fork(server: Arbiter, worker: Worker) -> None:
     gc.enable()
 
 
+def post_worker_init(worker: Worker) -> None:
+    """With MAIL_SENDER_IN_WORKERS (on but in production), a mail sender thread in each
+    worker: `make run` delivers mail with no other command (app.platform.outbox_sender)."""
+    from flask import Flask
+
+    from app.platform import outbox_sender
+
+    app = worker.wsgi
+    # Another app under these settings (the benchmark's bare Flask) has no outbox.
+    if isinstance(app, Flask) and app.config.get("MAIL_SENDER_IN_WORKERS"):
+        worker.mail_sender = outbox_sender.start_thread(app)
+
+
+def worker_exit(server: Arbiter, worker: Worker) -> None:
+    """Let the worker's sender finish the mail in hand (each SMTP step waits MAIL_TIMEOUT
+    at most); one cut short is sent again later, with the same Message-ID."""
+    mail_sender = getattr(worker, "mail_sender", None)
+    if mail_sender is not None:
+        sender, thread = mail_sender
+        sender.stop()
+        thread.join(sender.app.config["MAIL_TIMEOUT"])
+
+
 # Prometheus multiprocess mode: each worker writes its metrics to files in
 # this directory and /metrics adds them up. It must be set before any worker
 # imports prometheus_client, and belongs to this one server (one per

@@ -104,6 +104,7 @@ class Cluster:
         assert result.returncode == 0, result.stdout + result.stderr
         self.leaders.update(self.pid(n) for n in (1, 2, 3))
         self.leaders.add(int((self.state / "nginx" / "nginx.pid").read_text()))
+        self.leaders.add(int((self.state / "mail-sender.pid").read_text()))
 
     @property
     def tls(self) -> ssl.SSLContext:

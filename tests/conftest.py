@@ -22,7 +22,7 @@ pytest.register_assert_rewrite("tests.live")
 
 from tests import live  # noqa: E402
 from tests.live import LiveServer, running_server  # noqa: E402
-from tests.mailbox import Inbox, settle, smtp_server  # noqa: E402
+from tests.mailbox import WATCHED, Inbox, smtp_server, watch  # noqa: E402
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
 PASSWORD = "correct horse battery"
@@ -176,8 +176,8 @@ def app(config: dict[str, object], request: pytest.FixtureRequest) -> Iterator[F
         with app.app_context():
             db.drop_all()
             db.create_all()
-    yield app
-    settle()  # mail threads look accounts up after the request: not in a dropped schema
+    with watch(app):
+        yield app
     with app.app_context():
         db.session.remove()
         if new_file is None:
@@ -199,10 +199,12 @@ def make_app() -> Iterator[Callable[[dict[str, object]], Flask]]:
 
     def make(settings: dict[str, object]) -> Flask:
         apps.append(create_app(settings))
+        WATCHED.append(apps[-1])
         return apps[-1]
 
     yield make
     for made in apps:
+        WATCHED.remove(made)
         with made.app_context():
             db.session.remove()
             db.engine.dispose()

@@ -45,6 +45,7 @@ from tests.cluster import (
 )
 from tests.conftest import TEST_SECRET
 from tests.live import Client, Response, free_ports
+from tests.mailbox import Inbox, smtp_server
 
 LOGIN_LIMIT = 5
 GRACEFUL_TIMEOUT = 20
@@ -91,7 +92,16 @@ def reset_redis() -> None:
 
 
 @pytest.fixture(scope="module")
-def running_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster_inbox() -> Iterator[Inbox]:
+    """The SMTP server the cluster's mail sender sends to."""
+    with smtp_server() as inbox:
+        yield inbox
+
+
+@pytest.fixture(scope="module")
+def running_cluster(
+    tmp_path_factory: pytest.TempPathFactory, cluster_inbox: Inbox
+) -> Iterator[Cluster]:
     pytest.importorskip("psycopg", reason="the PostgreSQL driver (psycopg) is not installed")
     reset_database()
     reset_redis()
@@ -102,6 +112,8 @@ def running_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluste
         RATELIMIT_ENABLED="true",
         LOGIN_RATE_LIMIT=f"{LOGIN_LIMIT}/minute",
         GUNICORN_GRACEFUL_TIMEOUT=str(GRACEFUL_TIMEOUT),
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=str(cluster_inbox.port),
     )
     try:
         cluster.start()
@@ -457,6 +469,18 @@ def test_start_with_other_settings_is_refused_and_status_shows_the_urls(cluster:
     for n, port in enumerate(cluster.app_ports, start=1):
         line = f"instance-{n}: running (pid {cluster.pid(n)}) http://127.0.0.1:{port}"
         assert line in status.stdout
+    sender_pid = int((cluster.state / "mail-sender.pid").read_text())
+    assert f"mail-sender: running (pid {sender_pid})\n" in status.stdout
+
+
+def test_the_mail_sender_delivers_what_the_instances_queue(
+    cluster: Cluster, cluster_inbox: Inbox
+) -> None:
+    """The instances (production) send nothing themselves: the sender process does."""
+    username, _ = new_account(cluster.nginx)
+    received: list[str] = []
+    while f"{username}@example.com" not in received:  # after the other tests' accounts' mails
+        received.append(cluster_inbox.next(timeout=20)["To"])
 
 
 def test_the_prometheus_config_lists_the_instances_started(cluster: Cluster) -> None:

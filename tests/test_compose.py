@@ -104,6 +104,17 @@ def test_the_migration_runs_once_before_every_api_container(project: dict[str, A
 
 
 @needs_podman
+def test_the_mail_sender_is_a_container_of_the_api_image(project: dict[str, Any]) -> None:
+    services = project["services"]
+    sender = services["mail-sender"]
+    assert sender["command"] == ["flask", "mail", "send"]
+    assert sender["build"] == services["api-1"]["build"]
+    assert sender["environment"] == services["api-1"]["environment"]  # production: API sends none
+    assert sender["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+    assert sender["healthcheck"]["disable"] is True  # the image's check asks the API's port
+
+
+@needs_podman
 def test_nginx_serves_tls_in_front_of_the_three_api_containers(project: dict[str, Any]) -> None:
     nginx = project["services"]["nginx"]
     assert nginx["build"]["dockerfile"] == "deploy/nginx.Containerfile"

@@ -163,6 +163,8 @@ def test_the_dashboard_covers_what_an_operator_needs() -> None:
         "items_api_rate_limited_total",
         "items_api_database_up",
         "items_api_redis_up",
+        "items_api_mail_outbox_mails",
+        "items_api_mail_oldest_unsent_age_seconds",
         "sum by (instance)",
     ):
         assert needed in text

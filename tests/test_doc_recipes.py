@@ -121,6 +121,22 @@ def test_the_import_and_export_commands_run(tmp_path: Path) -> None:
     assert "Exported" in export
 
 
+def test_the_mail_commands_run(tmp_path: Path) -> None:
+    env = environment(tmp_path)
+    migrate({**env, "FLASK_APP": "app"})
+    outputs = {}
+    for line in block_with(REPO_ROOT / "docs" / "operations.md", "mail status"):
+        if line.split("#")[0].strip().endswith("mail send"):
+            # It sends until stopped: only its presence is checked.
+            run(line.split("#")[0].strip() + " --help", env)
+        else:
+            outputs[line.split("#")[0].strip().rsplit(" ", 1)[-1]] = run(line, env)
+
+    assert outputs["--once"] == "0 mail(s) tried.\n"
+    assert outputs["status"].startswith("queued\t0\nsent\t0\nfailed\t0\ndropped\t0\n")
+    assert outputs["retry"] == "0 mail(s) queued again.\n"
+
+
 def test_the_readmes_seed_demo_line_runs(tmp_path: Path) -> None:
     env = environment(tmp_path)
     migrate({**env, "FLASK_APP": "app"})
@@ -160,6 +176,7 @@ RECIPES = {
     ".venv/bin/flask --app app export-json backup.json": "tests/test_doc_recipes.py",
     "createdb -h db.internal -U items items": "tests/test_postgres_recipe.py",
     ".venv/bin/flask --app app db upgrade": "tests/test_doc_recipes.py",
+    ".venv/bin/flask --app app mail send": "tests/test_doc_recipes.py",
     'export METRICS_TOKEN="$(openssl rand -hex 24)"': (
         "none: it writes to /etc; tests/test_dashboard.py checks the files it copies"
     ),

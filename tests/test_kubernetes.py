@@ -109,6 +109,18 @@ def test_the_migration_is_a_job_of_the_same_image() -> None:
     assert migrate["command"] == ["flask", "db", "upgrade"]
 
 
+def test_the_mail_sender_runs_in_pods_of_its_own_from_the_same_image() -> None:
+    spec = pod_spec("mail-sender.yaml")
+    [sender] = spec["containers"]
+    [api] = pod_spec("deployment.yaml")["containers"]
+    assert sender["image"] == api["image"]
+    assert sender["command"] == ["flask", "mail", "send"]
+    assert sender["envFrom"] == api["envFrom"]  # APP_ENV=production: the API pods send none
+    assert sender["securityContext"] == api["securityContext"]
+    assert spec["securityContext"] == pod_spec("deployment.yaml")["securityContext"]
+    assert manifest("mail-sender.yaml")["spec"]["replicas"] >= 2  # several never send twice
+
+
 def test_service_ingress_autoscaler_budget_and_prometheus_find_the_pods() -> None:
     deployment = manifest("deployment.yaml")
     labels = deployment["spec"]["template"]["metadata"]["labels"]

@@ -15,12 +15,14 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_decode, base64_encode
+from sqlalchemy import event, select
 from werkzeug.test import TestResponse
 
 from app.auth.account_mail import RESET_SUBJECT, VERIFY_SUBJECT
 from app.auth.mail_tokens import PASSWORD_RESET
 from app.extensions import db, limiter
-from app.platform.mail import SENDER_THREAD
+from app.models import OutboxMail
+from app.platform.outbox_sender import send_due
 from tests.conftest import PASSWORD, TEST_SECRET, Account, AuthActions, error_body, rate_limited
 from tests.helpers import bearer, field_errors, login
 from tests.mailbox import Inbox, link_of, settle, token_of
@@ -99,26 +101,32 @@ def test_the_answer_is_the_same_for_an_unknown_address_and_no_mail_goes_out(
 
 
 def test_a_known_and_an_unknown_address_take_the_same_path(
-    client: FlaskClient, inbox: Inbox, alice: Account, monkeypatch: pytest.MonkeyPatch
+    app: Flask, client: FlaskClient, inbox: Inbox, alice: Account
 ) -> None:
-    started: list[str] = []
-    start = threading.Thread.start
+    statements: list[str] = []
 
-    def recording_start(thread: threading.Thread) -> None:
-        started.append(thread.name)
-        start(thread)
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement.split("(")[0].strip())
 
-    monkeypatch.setattr(threading.Thread, "start", recording_start)
-    threads = {}
+    with app.app_context():
+        engine = db.engine
+    paths = {}
     for email in ("alice@example.com", "nobody@example.com"):
-        started.clear()
-        assert ask_reset(client, email).get_json() == ACCEPTED
-        threads[email] = list(started)
-        settle()
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            assert ask_reset(client, email).get_json() == ACCEPTED
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        paths[email] = list(statements)
 
-    assert threads["alice@example.com"] == threads["nobody@example.com"] == [SENDER_THREAD]
+    assert paths["alice@example.com"] == paths["nobody@example.com"]
+    assert sum(s.startswith("INSERT INTO mail_outbox") for s in paths["nobody@example.com"]) == 1
     assert inbox.next()["Subject"] == RESET_SUBJECT
     inbox.assert_empty()
+    with app.app_context():
+        states = db.session.scalars(select(OutboxMail.state).order_by(OutboxMail.id)).all()
+    assert states == ["sent", "sent", "dropped"]  # sign-up, alice's link, nobody's request
 
 
 def test_the_answer_does_not_wait_for_the_mail_server(
@@ -141,14 +149,15 @@ def test_a_failed_send_is_logged_without_the_link_and_changes_nothing(
     make_app: Callable[[dict[str, object]], Flask],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # Nothing listens on port 1: every send fails.
-    client = make_app({**config, "MAIL_PORT": 1}).test_client()
+    # Nothing listens on port 1: every send of its sender fails.
+    refused = make_app({**config, "MAIL_PORT": 1})
+    client = refused.test_client()
     register = {"username": "alice", "email": "alice@example.com", "password": PASSWORD}
 
     with caplog.at_level(logging.INFO, logger="app"):
         assert client.post("/api/v1/auth/register", json=register).status_code == 201
         assert ask_reset(client).get_json() == ACCEPTED
-        settle()
+        send_due(refused, "refused")
 
     failures = [r for r in caplog.records if r.name == "app.platform.mail"]
     failures = [r for r in failures if r.levelname == "ERROR"]
@@ -397,7 +406,7 @@ def limited_client(
         db.create_all()
         limiter.reset()
     yield app.test_client()
-    settle()  # mail threads look accounts up after the request: not in a dropped schema
+    settle()  # the sender looks accounts up as it sends: not in a dropped schema
     with app.app_context():
         db.drop_all()
 

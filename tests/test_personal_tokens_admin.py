@@ -76,7 +76,7 @@ def test_the_cli_lists_and_revokes_tokens(
     )
     one, other = create(client, alice, "backup"), create(client, alice, "sync")
     client.get(ITEMS, headers=bearer(one["token"]), environ_base={"REMOTE_ADDR": "198.51.100.7"})
-    settle()  # the notice mails are logged from their thread: not into the commands' output
+    settle()  # the notice mails go out now, not amid the commands' output
     listing = runner.invoke(args=["users", "tokens", "alice"])
     assert listing.exit_code == 0
     lines = listing.output.splitlines()

@@ -41,6 +41,8 @@ def test_the_alerts_page_for_what_an_operator_must_know() -> None:
         "ItemsApiRedisUnreachable",
         "ItemsApiRefreshTokenReuseSpike",
         "ItemsApiRateLimitStorm",
+        "ItemsApiMailFailing",
+        "ItemsApiMailNotSent",
     }
     for rule in RULES.values():
         assert rule["labels"]["severity"] in ("page", "ticket")
@@ -93,4 +95,4 @@ def test_the_scrape_configs_are_valid_and_load_the_alerts(config: str, tmp_path:
     shutil.copy(PROMETHEUS / "alerts.yml", tmp_path)
     checked = promtool("check", "config", config, cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 7 rules found" in checked.stdout
+    assert "SUCCESS: 9 rules found" in checked.stdout

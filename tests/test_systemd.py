@@ -20,10 +20,11 @@ import pytest
 
 from tests.cluster import local, wait_until
 from tests.live import REPO_ROOT, SECRET, free_ports
+from tests.mailbox import smtp_server
 
 UNITS = REPO_ROOT / "deploy" / "systemd"
 SERVICES = ["items-api.service", "items-api@.service"]
-ALL_UNITS = [*SERVICES, "items-api-migrate.service"]
+ALL_UNITS = [*SERVICES, "items-api-migrate.service", "items-api-mail.service"]
 INSTALLED = "/opt/items-api"  # where the units expect the checkout and its .venv
 BIN = Path(sys.executable).parent
 HARDENING = {
@@ -154,6 +155,38 @@ def instance(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
             server.kill()
             server.wait(timeout=30)
         log.close()
+
+
+@pytest.mark.live
+def test_the_mail_units_command_sends_and_stops_on_sigterm(
+    instance: tuple[subprocess.Popen[bytes], int], tmp_path: Path
+) -> None:
+    _, port = instance
+    env = environment("items-api-mail.service", str(port), tmp_path)
+    assert env["APP_ENV"] == "production"
+    with smtp_server() as inbox:
+        env.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(inbox.port))
+        sender = subprocess.Popen(
+            command("items-api-mail.service", str(port)),
+            cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            assert wait_until(lambda: healthy(port), 30)
+            local(port).sign_up("systemd")
+            assert inbox.next(timeout=20)["To"] == "systemd@example.com"
+            sender.send_signal(signal.SIGTERM)
+            assert sender.wait(timeout=40) == 0
+        finally:
+            if sender.poll() is None:
+                sender.kill()
+                sender.wait(timeout=30)
+
+
+def healthy(port: int) -> bool:
+    try:
+        return local(port).call("GET", "/health", timeout=2).status == 200
+    except OSError:
+        return False
 
 
 @pytest.mark.live

@@ -3,7 +3,8 @@ a recovery code used, a second factor removed by an admin, a new personal access
 
 Each link points at PUBLIC_URL, where the service's own pages (app.pages), or a
 front end of the operator's, post the token to the API (docs/accounts.md).
-Send these after the commit they follow.
+Send them inside the write of the change they follow, so they are saved with it
+(app.platform.outbox).
 """
 
 from __future__ import annotations
@@ -97,21 +98,19 @@ def password_reset_link(user: User) -> str:
     return _link(RESET_PAGE, mail_tokens.sign(mail_tokens.PASSWORD_RESET, claims))
 
 
-def send_password_reset(user: User) -> None:
-    """Mail a password-reset link (`password_reset_link`) to the account's address.
+def password_reset_body(user: User) -> str:
+    """The mail with a password-reset link (`password_reset_link`), made as it is sent.
 
-    The caller counts it in the mail limits (app.auth.password_reset), on
+    The request counts it in the mail limits (app.auth.password_reset), on
     every path, known address or not.
     """
     minutes = current_app.config["PASSWORD_RESET_MINUTES"]
-    send_mail(
-        user.email,
-        RESET_SUBJECT,
+    return (
         f"Hello {user.username},\n\n"
         f"To choose a new password, open this link within {minutes} minutes:\n\n"
         f"{password_reset_link(user)}\n\n"
         "It works once. If you did not ask for this, ignore this mail: your password\n"
-        "stays as it is.\n",
+        "stays as it is.\n"
     )
 
 

@@ -112,8 +112,12 @@ def create_account(
     full_name: str | None = None,
     is_admin: bool = False,
     email_verified: bool = False,
+    verify_by_mail: bool = False,
 ) -> User:
-    """A new account from checked fields: 422 for a refused password, 409 for a taken name."""
+    """A new account from checked fields: 422 for a refused password, 409 for a taken name.
+
+    With `verify_by_mail`, the mail that proves its address is saved with it.
+    """
     check_password_policy(password, username, email, "password")
     ensure_available(username, email)
     user = User(
@@ -126,14 +130,15 @@ def create_account(
     user.password_hash = new_password_hash(password)
     with write_transaction():
         db.session.add(user)
+        if verify_by_mail:
+            db.session.flush()  # the link names the account's id
+            account_mail.send_verification(user, user.email)
     return user
 
 
 def register_account(**fields: Any) -> User:
     """Sign up: a new unverified account, and a mail to prove its address."""
-    user = create_account(**fields)
-    account_mail.send_verification(user, user.email)
-    return user
+    return create_account(**fields, verify_by_mail=True)
 
 
 def change_profile(user: User, changes: dict[str, Any]) -> User:
@@ -150,9 +155,8 @@ def change_profile(user: User, changes: dict[str, Any]) -> User:
             user.pending_email = None if new_email == user.email else new_email
         if new_email is not None and new_email == user.pending_email:
             security_events.record("email_change_requested", user, details={"email": new_email})
-    if user.pending_email is not None and new_email == user.pending_email:
-        account_mail.send_verification(user, new_email)
-        account_mail.send_email_change_notice(user, new_email)
+            account_mail.send_verification(user, new_email)
+            account_mail.send_email_change_notice(user, new_email)
     return user
 
 
@@ -187,7 +191,7 @@ def set_password(
         user.password_hash = password_hash
         revoke_all_tokens(user.id, "password_change")
         security_events.record(event, user)
-    security_notices.password_changed(user, reset=event == "password_reset")
+        security_notices.password_changed(user, reset=event == "password_reset")
 
 
 def set_disabled(login: str, disabled: bool, *, not_by: int | None = None) -> User:

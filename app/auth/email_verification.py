@@ -46,8 +46,8 @@ def verify_email(token: str) -> User:
         user.email_verified = True
         details = {"email": address} | ({"replaced": replaced} if replaced else {})
         security_events.record("email_verified", user, details=details)
-    if replaced is not None:
-        security_notices.email_changed(user, replaced)
+        if replaced is not None:
+            security_notices.email_changed(user, replaced)
     return user
 
 

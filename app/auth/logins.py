@@ -1,11 +1,11 @@
 """A login that succeeded, whichever way it proved itself: its tokens and device token,
-the `login` security event, and a notice to the owner when the client is new."""
+the `login` security event, and a notice to the owner when the client is new (saved with
+the session, app.auth.sessions)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from app.auth import security_notices
 from app.auth.devices import issue_device_token
 from app.auth.security_events import is_new_device
 from app.auth.tokens import issue_token_pair
@@ -23,6 +23,4 @@ def complete_login(user: User, device: str | None, auth_method: str = "password"
     tokens = issue_token_pair(
         user, auth_method=auth_method, login_details={"new_device": new_device}
     )
-    if new_device:
-        security_notices.new_device_login(user)
     return {**tokens, "device_token": issue_device_token(user, device)}

@@ -2,9 +2,10 @@
 
 Asking answers the same, in the same time, whether or not the address has
 an account: both paths read the database once, count in the same
-rate-limit buckets and start the same sender thread, which then looks the
-address up again and signs and mails a link only for an enabled account
-(app.platform.mail.off_the_request).
+rate-limit buckets and queue the same row in the outbox, with no body
+(app.platform.outbox). The sender makes the body when it sends: it looks
+the address up again and signs and mails a link only for an enabled
+account whose mails were within limits; any other request is dropped there.
 """
 
 from __future__ import annotations
@@ -23,7 +24,11 @@ from app.auth.rate_limits import (
 )
 from app.extensions import db
 from app.models import User
-from app.platform.mail import off_the_request
+from app.platform import outbox
+from app.platform.mail import send_mail
+
+RESET_MAIL = "password_reset"
+RESET_MAIL_OVER_LIMIT = "password_reset_over_limit"
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +39,26 @@ def request_password_reset(email: str) -> None:
     user = db.session.scalar(select(User).where(User.email == email))
     allowed = password_reset_mail_allowed(str(user.id) if user is not None else email)
     allowed = mail_allowed(email) and allowed
-    off_the_request(_mail_reset_link, email, allowed)
+    render = RESET_MAIL if allowed else RESET_MAIL_OVER_LIMIT
+    send_mail(email, account_mail.RESET_SUBJECT, render=render)
 
 
-def _mail_reset_link(email: str, allowed: bool) -> None:
-    """On the sender thread: the link, to an enabled account whose mails are within limits."""
+def _reset_mail(email: str) -> str | None:
+    """On the sender: the link, to an enabled account; nothing to send for any other address."""
     user = db.session.scalar(select(User).where(User.email == email))
     if user is None or user.disabled:
-        return
-    if not allowed:
-        log.info("password-reset mail for user id %s not sent: too many asked for", user.id)
-        return
-    account_mail.send_password_reset(user)
+        return None
+    return account_mail.password_reset_body(user)
+
+
+def _reset_mail_over_limit(email: str) -> None:
+    user = db.session.scalar(select(User.id).where(User.email == email))
+    if user is not None:
+        log.info("password-reset mail for user id %s not sent: too many asked for", user)
+
+
+outbox.RENDERERS[RESET_MAIL] = _reset_mail
+outbox.RENDERERS[RESET_MAIL_OVER_LIMIT] = _reset_mail_over_limit
 
 
 def reset_password(token: str, new_password: str) -> None:

@@ -3,8 +3,9 @@
 Each names what happened, when and from where, and what to do if it was not
 the owner: one link, a fresh password-reset link (app.auth.account_mail),
 as a reset mail would carry, since the notice goes to the account's own
-address. Send them after the commit of the change they tell of, as every
-account mail; they count in the mail limits (MAIL_RATE_LIMIT...).
+address. Send them inside the write of the change they tell of, as every
+account mail, so they are saved with it; they count in the mail limits
+(MAIL_RATE_LIMIT...).
 
 Other features tell of their own events with `notify`:
 

@@ -70,6 +70,11 @@ def start(
         security_events.record(
             "login", account, session_id=session_id, details={**details, "method": auth_method}
         )
+        if details.get("new_device"):
+            # Imported here: the mails' rate limits need token_check, which needs this module.
+            from app.auth import security_notices
+
+            security_notices.new_device_login(account)
     return session_id
 
 

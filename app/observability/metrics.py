@@ -1,9 +1,12 @@
-"""Prometheus metrics: requests, auth events, health and active users, merged across workers.
+"""Prometheus metrics: requests, auth events, health, active users and the mail outbox,
+merged across workers.
 
 Requests are labelled by URL rule (not the raw path, so ids and probes add no
 series), method and status; auth events come from app.auth.metrics. The gauges
 are worked out at scrape time, never per request, active users in the shared
-database so every instance reports the same number. Under gunicorn,
+database so every instance reports the same number, and the outbox's mails
+by state with the age of the oldest unsent, from its table wherever its
+senders run. Under gunicorn,
 PROMETHEUS_MULTIPROC_DIR holds every worker's values.
 """
 
@@ -32,6 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.auth import metrics as auth_metrics
 from app.auth.sessions import active_users
 from app.health import database_answers
+from app.platform import outbox
 from app.platform.blueprint import Blueprint
 from app.platform.errors import abort
 from app.platform.redis_clients import redis_clients
@@ -43,6 +47,8 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 DATABASE_UP = "items_api_database_up"
 REDIS_UP = "items_api_redis_up"
 ACTIVE_USERS = "items_api_active_users"
+MAIL_OUTBOX = "items_api_mail_outbox_mails"
+MAIL_OLDEST_UNSENT = "items_api_mail_oldest_unsent_age_seconds"
 ACTIVE_WINDOWS = {"5m": timedelta(minutes=5), "15m": timedelta(minutes=15)}
 _DATABASE_HELP = "1 when the database answers (the check of /health), else 0."
 _REDIS_HELP = "1 when every Redis the app uses answers PING, else 0; no sample without Redis."
@@ -50,6 +56,8 @@ _ACTIVE_HELP = (
     "Accounts with an authenticated request in the last `window`, across every worker and "
     "instance (a session's last use is recorded to the minute); no sample without a database."
 )
+_OUTBOX_HELP = "Mails in the outbox by state (queued, sent, failed); no sample without a database."
+_OLDEST_HELP = "How long the oldest mail not sent yet has waited; 0 when none waits."
 
 blp = Blueprint("metrics", __name__, description="Service metrics.")
 
@@ -138,6 +146,7 @@ class ScrapeGauges(Collector):
             redis.add_metric([], float(all(_answers(client) for client in clients)))
         yield redis
         yield _active_users()
+        yield from _mail_outbox()
 
 
 def _active_users() -> GaugeMetricFamily:
@@ -163,3 +172,17 @@ def init_app(app: Flask) -> None:
     """Keep this app's metrics; /metrics is registered by create_app."""
     metrics = app.extensions["request_metrics"] = RequestMetrics()
     auth_metrics.init_app(app, metrics.registry)
+
+
+def _mail_outbox() -> Iterator[GaugeMetricFamily]:
+    mails = GaugeMetricFamily(MAIL_OUTBOX, _OUTBOX_HELP, labels=["state"])
+    oldest = GaugeMetricFamily(MAIL_OLDEST_UNSENT, _OLDEST_HELP)
+    try:
+        found = outbox.status()
+    except SQLAlchemyError:
+        yield from (mails, oldest)
+        return
+    for state, count in found.counts.items():
+        mails.add_metric([state], float(count))
+    oldest.add_metric([], found.oldest_unsent_seconds or 0.0)
+    yield from (mails, oldest)

@@ -209,6 +209,17 @@ def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAIL_RATE_LIMIT": env.get("MAIL_RATE_LIMIT", "5/hour"),
         "MAIL_RECIPIENT_RATE_LIMIT": env.get("MAIL_RECIPIENT_RATE_LIMIT", "10/hour"),
         "MAIL_CLIENT_RATE_LIMIT": env.get("MAIL_CLIENT_RATE_LIMIT", "30/hour"),
+        "MAIL_MAX_ATTEMPTS": _int(env, "MAIL_MAX_ATTEMPTS", 10, minimum=1),
+        "MAIL_RETRY_SECONDS": _int(env, "MAIL_RETRY_SECONDS", 30, minimum=1),
+        "MAIL_RETRY_MAX_SECONDS": _int(env, "MAIL_RETRY_MAX_SECONDS", 3600, minimum=1),
+        # How long a sender holds a mail it took: longer than a send can last.
+        "MAIL_LEASE_SECONDS": _int(env, "MAIL_LEASE_SECONDS", 120, minimum=1),
+        "MAIL_SENDER_POLL_SECONDS": _int(env, "MAIL_SENDER_POLL_SECONDS", 5, minimum=1),
+        # A sender thread in each gunicorn worker: what `make run` needs, and
+        # off in production, where `flask mail send` runs as its own process.
+        "MAIL_SENDER_IN_WORKERS": _bool(
+            env, "MAIL_SENDER_IN_WORKERS", _app_env(env) != "production"
+        ),
         "PUBLIC_URL": public_url,
         "WEBAUTHN_RP_ID": rp_id,
         "WEBAUTHN_ORIGINS": _webauthn_origins(env, public_url, rp_id),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -158,12 +158,22 @@ def write_transaction(*, commit: bool = True) -> Iterator[Connection]:
         raise
     finally:
         g.pop("database_writing", None)
+        after_commit = g.pop("after_commit", ())
     _end_transaction(connection, commit=commit)
+    if commit:
+        for callback in after_commit:
+            callback()
 
 
 def in_write_transaction() -> bool:
     """Whether the request is inside write_transaction: a write joins it there."""
     return bool(g.get("database_writing"))
+
+
+def call_after_commit(callback: Callable[[], None]) -> None:
+    """Call `callback` once the write transaction under way has committed (never on a
+    rollback): what must follow the change, such as waking the mail sender."""
+    g.setdefault("after_commit", []).append(callback)
 
 
 def _end_transaction(connection: Connection, *, commit: bool) -> None:

@@ -1,33 +1,23 @@
-"""Outgoing mail: SMTP through Flask-Mailman, or the log when MAIL_SERVER is unset.
+"""Outgoing mail: queued in the outbox with the change that causes it, sent by SMTP through
+Flask-Mailman, or to the log when MAIL_SERVER is unset.
 
-Each mail goes out on a thread of its own, started after the caller's
-database commit, that begins once the request is over. The answer never
-waits for the SMTP server nor competes with the sending, so neither its
-time nor its status tells whether a mail was sent, and a slow or
-failing server costs no request. The threads are not daemons: a worker
-that stops finishes its sends first (each bounded by MAIL_TIMEOUT). A
-failed send is logged without the message, whose link acts for the
-account, and undoes nothing already saved.
+`send_mail` only saves the mail (app.platform.outbox); a sender
+(app.platform.outbox_sender) delivers it. So a mail is never sent for a
+change that was rolled back, nor lost for one that was saved, and neither
+the answer's time nor its status tells whether or when it went out.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from flask import Flask, current_app, g, has_request_context
+from flask import Flask, current_app
 from flask_mailman import EmailMessage
 from flask_mailman.backends.base import BaseEmailBackend
 
 from app.extensions import mail
-
-SENDER_THREAD = "send-mail"
-REQUEST_OVER = "mail_request_over"
-# A sender thread waits for its request's end at most this long (a request
-# ends within gunicorn's worker timeout anyway).
-REQUEST_WAIT_SECONDS = 30
+from app.platform import outbox
 
 log = logging.getLogger(__name__)
 
@@ -52,49 +42,42 @@ class LogMailbox(BaseEmailBackend):
         return len(messages)
 
 
-def send_mail(to: str, subject: str, body: str) -> None:
-    """Send a plain-text mail on its own thread; call it once the change is committed.
+def send_mail(to: str, subject: str, body: str = "", *, render: str | None = None) -> None:
+    """Queue a plain-text mail; inside a `write_transaction`, it is saved with that change.
 
-    Called on a sender thread already (`off_the_request`), it sends there.
+    With `render`, the body is made when it is sent (app.platform.outbox).
     """
-    message = EmailMessage(subject, body, to=[to])
-    if threading.current_thread().name == SENDER_THREAD:
-        _deliver(message)
-        return
-    off_the_request(_deliver, message)
+    outbox.queue(to, subject, body, render=render)
 
 
-def off_the_request(work: Callable[..., None], *args: Any) -> None:
-    """Run `work(*args)` on a sender thread, in an app context, once the request is over:
-    mail work whose time must not show in the answer. Mail it sends goes out on that thread."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    request_over = threading.Event()
-    if has_request_context():
-        g.setdefault(REQUEST_OVER, []).append(request_over)
-    else:
-        request_over.set()
-    thread_args = (app, request_over, work, *args)
-    threading.Thread(target=_in_app, args=thread_args, name=SENDER_THREAD).start()
+def deliver(mail: outbox.ClaimedMail) -> None:
+    """Send a claimed mail with its own Message-ID, then mark it sent, or its attempt failed.
 
-
-def _in_app(
-    app: Flask, request_over: threading.Event, work: Callable[..., None], *args: Any
-) -> None:
-    request_over.wait(REQUEST_WAIT_SECONDS)
-    with app.app_context():
-        work(*args)
-
-
-def _end_of_request(_error: BaseException | None) -> None:
-    for request_over in g.pop(REQUEST_OVER, ()):
-        request_over.set()
-
-
-def _deliver(message: EmailMessage) -> None:
+    A mail queued with a renderer gets its body now, or is dropped. Only the
+    mail's id, subject and the error's type are logged: the error's message
+    may quote the body, whose link acts for the account.
+    """
     try:
+        body = mail.body if mail.render is None else outbox.RENDERERS[mail.render](mail.recipient)
+        if body is None:
+            outbox.mark_sent(mail, outbox.DROPPED)
+            return
+        message = EmailMessage(
+            mail.subject, body, to=[mail.recipient], headers={"Message-ID": mail.message_id}
+        )
         message.send()
-    except Exception as error:  # any failure of the transport is only logged
-        log.error("could not send the mail %r: %s", message.subject, type(error).__name__)
+    except Exception as error:  # any failure of the transport: back off, or give up
+        state = outbox.mark_attempt_failed(mail, type(error).__name__)
+        log.error(
+            "could not send the mail %s %r (attempt %s, now %s): %s",
+            mail.id,
+            mail.subject,
+            mail.attempts,
+            state,
+            type(error).__name__,
+        )
+        return
+    outbox.mark_sent(mail)
 
 
 def init_app(app: Flask) -> None:
@@ -102,6 +85,5 @@ def init_app(app: Flask) -> None:
     app.config["MAIL_DEFAULT_SENDER"] = app.config["MAIL_FROM"]
     app.config["MAIL_BACKEND"] = "smtp" if app.config["MAIL_SERVER"] else LogMailbox
     mail.init_app(app)
-    app.teardown_request(_end_of_request)
     if not app.config["MAIL_SERVER"] and app.config["APP_ENV"] == "production":
         log.warning("MAIL_SERVER is unset: password-reset and verification mails are not sent")

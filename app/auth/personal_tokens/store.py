@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 
-from app.auth import security_events
+from app.auth import account_mail, security_events
 from app.auth.personal_tokens.scopes import SCOPES
 from app.auth.personal_tokens.token_format import new_token, shown_prefix, token_hash
 from app.extensions import db
@@ -89,9 +89,11 @@ def create_token(
             .returning(TOKENS.c.id)
         ).scalar_one()
         row = connection.execute(select(*SHOWN).where(TOKENS.c.id == token_id)).mappings().one()
-        details = {"name": name, "scopes": row["scopes"].split()}
+        body = _bodies([row])[0]
+        details = {"name": name, "scopes": body["scopes"]}
         security_events.record("token_created", account, details=details)
-    return {**_bodies([row])[0], "token": token}
+        account_mail.send_new_token_notice(account, body)
+    return {**body, "token": token}
 
 
 def token_bodies(account: Any) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask.views import MethodView
 
-from app.auth import account_mail, blp
+from app.auth import blp
 from app.auth.accounts import current_account
 from app.auth.personal_tokens import store
 from app.auth.personal_tokens.schemas import (
@@ -38,9 +38,7 @@ class AccessTokens(MethodView):
     def post(self, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         """Create a personal access token with some scopes, for a script"""
         user = current_account()
-        token = store.create_token(user, **data)
-        account_mail.send_new_token_notice(user, token)
-        return token, NO_STORE
+        return store.create_token(user, **data), NO_STORE
 
     @blp.token_required()
     @blp.response(200, AccessTokenSchema(many=True))

@@ -19,8 +19,8 @@ def use_recovery_code(user: User, code: str) -> bool:
             return False
         unused = recovery_codes.unused(user.id)
         security_events.record("recovery_code_used", user, details={"unused": unused})
+        account_mail.send_recovery_code_used(user, unused)
     log.info("recovery code used for user id %s; %s left", user.id, unused)
-    account_mail.send_recovery_code_used(user, unused)
     return True
 
 

@@ -65,7 +65,7 @@ def remove_second_factors(login: str, *, by: str, not_by: int | None = None) -> 
         user = get_account(login, not_by=not_by)
         methods.remove_all(user.id)
         security_events.record("mfa_disabled", user, details={"method": "all"})
+        account_mail.send_second_factor_removed(user)
     db.session.refresh(user)
     log.warning("second factors of user id %s removed by %s", user.id, by)
-    account_mail.send_second_factor_removed(user)
     return user
