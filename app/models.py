@@ -231,7 +231,10 @@ class Passkey(db.Model):  # type: ignore[name-defined]
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     credential_id: Mapped[str] = mapped_column(String(PASSKEY_ID_LENGTH), unique=True)
     public_key: Mapped[bytes] = mapped_column(LargeBinary)
-    sign_count: Mapped[int] = mapped_column(Integer, default=0)
+    # WebAuthn's counter is an unsigned 32-bit number; SQLite's INTEGER holds it already.
+    sign_count: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), default=0
+    )
     name: Mapped[str] = mapped_column(String(PASSKEY_NAME_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -219,6 +219,16 @@ def test_a_sign_counter_going_backwards_is_refused(
     assert sign_in(client, laptop, sign_count=11).status_code == 200
 
 
+def test_a_sign_counter_runs_to_the_top_of_its_32_bits(
+    client: FlaskClient, alice: Account, laptop: SoftAuthenticator
+) -> None:
+    laptop.sign_count = 2**31
+    registered(client, alice, laptop)
+    assert sign_in(client, laptop, sign_count=2**32 - 2).status_code == 200
+    error_body(sign_in(client, laptop, sign_count=2**31 + 1), 401)
+    assert sign_in(client, laptop, sign_count=2**32 - 1).status_code == 200
+
+
 def test_a_challenge_works_once(
     client: FlaskClient, alice: Account, laptop: SoftAuthenticator
 ) -> None:
