@@ -324,6 +324,7 @@ class OutboxMail(db.Model):  # type: ignore[name-defined]
     __tablename__ = "mail_outbox"
     __table_args__ = (
         Index("ix_mail_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+        Index("ix_mail_outbox_sent_at", "sent_at"),
         {"sqlite_autoincrement": True},
     )
 

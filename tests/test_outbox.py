@@ -283,3 +283,29 @@ def test_a_stopped_sender_ends_after_the_mail_in_hand(
     sender.run()
 
     assert [mail.state for mail in rows(app)] == ["sent", "queued", "queued"]
+
+
+def test_sent_mails_go_after_the_retention_and_failed_ones_stay(app: Flask, inbox: Inbox) -> None:
+    start = datetime.now(UTC)
+    with time_machine.travel(start, tick=False) as clock:
+        queue(app, 2)
+        assert send_due(app, "s") == 2
+        with app.app_context(), write_transaction() as connection:
+            connection.execute(update(MAIL).where(MAIL.c.subject == "Mail 1").values(state="failed"))
+        clock.shift(timedelta(days=30, seconds=-1))
+        queue(app, 1, to="carol@example.com")
+        assert send_due(app, "s") == 1
+        assert [(m.subject, m.state) for m in rows(app)] == [
+            ("Mail 0", "sent"),
+            ("Mail 1", "failed"),
+            ("Mail 0", "sent"),
+        ]
+        clock.shift(2)
+        queue(app, 1, to="dave@example.com")
+        assert send_due(app, "s") == 1
+
+    assert [(m.recipient, m.state) for m in rows(app)] == [
+        ("bob@example.com", "failed"),
+        ("carol@example.com", "sent"),
+        ("dave@example.com", "sent"),
+    ]

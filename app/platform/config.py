@@ -210,6 +210,7 @@ def from_environment(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAIL_RECIPIENT_RATE_LIMIT": env.get("MAIL_RECIPIENT_RATE_LIMIT", "10/hour"),
         "MAIL_CLIENT_RATE_LIMIT": env.get("MAIL_CLIENT_RATE_LIMIT", "30/hour"),
         "MAIL_MAX_ATTEMPTS": _int(env, "MAIL_MAX_ATTEMPTS", 10, minimum=1),
+        "MAIL_SENT_RETENTION_DAYS": _int(env, "MAIL_SENT_RETENTION_DAYS", 30, minimum=1),
         "MAIL_RETRY_SECONDS": _int(env, "MAIL_RETRY_SECONDS", 30, minimum=1),
         "MAIL_RETRY_MAX_SECONDS": _int(env, "MAIL_RETRY_MAX_SECONDS", 3600, minimum=1),
         # How long a sender holds a mail it took: longer than a send can last.

@@ -28,7 +28,7 @@ from email.utils import make_msgid, parseaddr
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, or_, select, update
 
 from app.models import OutboxMail
 from app.platform.connection import request_connection
@@ -39,6 +39,8 @@ STATES = (QUEUED, SENT, FAILED, DROPPED)
 # Renderers by name: the body of a mail to an address, or None when none is to be sent.
 RENDERERS: dict[str, Callable[[str], str | None]] = {}
 MAIL = OutboxMail.__table__
+# Old sent mails deleted at most per mail sent: a bounded step that keeps pace with the sending.
+PRUNE_BATCH = 100
 # Set once this process commits a mail: its sender thread, if it has one,
 # sends at once instead of at its next look (MAIL_SENDER_POLL_SECONDS).
 MAIL_QUEUED = threading.Event()
@@ -141,20 +143,29 @@ def mark_sent(mail: ClaimedMail, state: str = SENT) -> None:
     """Sent, or `DROPPED`: its renderer found nothing to send.
 
     Its body goes: the links in it act for the account, and are kept no
-    longer than it takes to send them.
+    longer than it takes to send them. The row goes too, with others, once
+    it is MAIL_SENT_RETENTION_DAYS old (`prune_sent`).
     """
+    now = datetime.now(UTC)
     with write_transaction() as connection:
         connection.execute(
             update(MAIL)
             .where(MAIL.c.id == mail.id, MAIL.c.state == QUEUED)
-            .values(
-                state=state,
-                sent_at=datetime.now(UTC),
-                body="",
-                claimed_by=None,
-                claimed_until=None,
-            )
+            .values(state=state, sent_at=now, body="", claimed_by=None, claimed_until=None)
         )
+        prune_sent(connection, now)
+
+
+def prune_sent(connection: Connection, now: datetime) -> int:
+    """Delete up to PRUNE_BATCH mails sent or dropped over MAIL_SENT_RETENTION_DAYS ago; how
+    many. Failed mails stay until an operator retries them."""
+    retention = timedelta(days=current_app.config["MAIL_SENT_RETENTION_DAYS"])
+    old = (
+        select(MAIL.c.id)
+        .where(MAIL.c.sent_at < now - retention, MAIL.c.state.in_((SENT, DROPPED)))
+        .limit(PRUNE_BATCH)
+    )
+    return int(connection.execute(delete(MAIL).where(MAIL.c.id.in_(old))).rowcount)
 
 
 def mark_attempt_failed(mail: ClaimedMail, error: str) -> str:

@@ -38,8 +38,10 @@ def upgrade():
     op.create_index(
         "ix_mail_outbox_state_next_attempt_at", "mail_outbox", ["state", "next_attempt_at"]
     )
+    op.create_index("ix_mail_outbox_sent_at", "mail_outbox", ["sent_at"])
 
 
 def downgrade():
+    op.drop_index("ix_mail_outbox_sent_at", table_name="mail_outbox")
     op.drop_index("ix_mail_outbox_state_next_attempt_at", table_name="mail_outbox")
     op.drop_table("mail_outbox")
