@@ -291,7 +291,8 @@ def test_sent_mails_go_after_the_retention_and_failed_ones_stay(app: Flask, inbo
         queue(app, 2)
         assert send_due(app, "s") == 2
         with app.app_context(), write_transaction() as connection:
-            connection.execute(update(MAIL).where(MAIL.c.subject == "Mail 1").values(state="failed"))
+            mail_1 = update(MAIL).where(MAIL.c.subject == "Mail 1")
+            connection.execute(mail_1.values(state="failed"))
         clock.shift(timedelta(days=30, seconds=-1))
         queue(app, 1, to="carol@example.com")
         assert send_due(app, "s") == 1

@@ -19,6 +19,7 @@ from app.extensions import db
 from app.models import PersonalAccessToken
 from tests.conftest import PASSWORD, Account, AuthActions, error_body
 from tests.helpers import bearer, field_errors
+from tests.mailbox import link_of
 
 TOKENS = "/api/v1/auth/tokens"
 ME = "/api/v1/auth/me"
@@ -345,6 +346,8 @@ def test_the_owner_is_mailed_about_a_new_token(
     text = mail.get_content()
     assert "'nightly backup'" in text and created["prefix"] in text and "items:read" in text
     assert f"DELETE /api/v1/auth/tokens/{created['id']}" in text
+    assert "When: " in text and "From: 127.0.0.1" in text
+    assert "/reset-password?token=" in link_of(mail)
     assert created["token"] not in text
 
 

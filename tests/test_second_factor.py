@@ -15,8 +15,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, select, text
 
-from app.auth.account_mail import RECOVERY_CODE_SUBJECT, VERIFY_SUBJECT
-from app.auth.security_notices import FACTOR_ADDED_SUBJECT
+from app.auth.account_mail import VERIFY_SUBJECT
+from app.auth.security_notices import FACTOR_ADDED_SUBJECT, RECOVERY_CODE_SUBJECT
 from app.extensions import db
 from app.models import MfaChallenge, RecoveryCode, TotpFactor
 from tests.conftest import PASSWORD, Account, AuthActions, error_body, rate_limited

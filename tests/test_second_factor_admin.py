@@ -9,8 +9,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from app.auth.account_mail import FACTOR_REMOVED_SUBJECT, VERIFY_SUBJECT
-from app.auth.security_notices import FACTOR_ADDED_SUBJECT
+from app.auth.account_mail import VERIFY_SUBJECT
+from app.auth.security_notices import FACTOR_ADDED_SUBJECT, FACTORS_RESET_SUBJECT
 from app.platform.config import from_environment
 from tests.conftest import Account, AuthActions, error_body
 from tests.helpers import bearer
@@ -77,7 +77,7 @@ def test_an_admin_removes_a_users_factors_and_the_user_is_told(
     assert removed.status_code == 200
     assert removed.get_json()["mfa"] is False
     mail = inbox.next()
-    assert (mail["Subject"], mail["To"]) == (FACTOR_REMOVED_SUBJECT, "alice@example.com")
+    assert (mail["Subject"], mail["To"]) == (FACTORS_RESET_SUBJECT, "alice@example.com")
     assert "POST /api/v1/auth/mfa/totp" in text_of(mail)
     assert "removed by admin root.admin" in caplog.text
     assert "access_token" in first_step(client)
@@ -113,7 +113,7 @@ def test_the_cli_shows_and_removes_factors(
     result = runner.invoke(args=["users", "remove-mfa", "alice", "--yes"])
     assert result.exit_code == 0, result.output
     assert "password alone" in result.output
-    assert inbox.next()["Subject"] == FACTOR_REMOVED_SUBJECT
+    assert inbox.next()["Subject"] == FACTORS_RESET_SUBJECT
     assert runner.invoke(args=["users", "mfa", "alice"]).output == "alice: none\n"
     missing = runner.invoke(args=["users", "remove-mfa", "nobody", "--yes"])
     assert missing.exit_code == 1 and "No user named 'nobody'" in missing.output

@@ -15,15 +15,16 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import text
 
-from app.auth.account_mail import NEW_TOKEN_SUBJECT, RECOVERY_CODE_SUBJECT
 from app.auth.security_events import EVENTS
 from app.auth.security_notices import (
     EMAIL_CHANGED_SUBJECT,
     FACTOR_ADDED_SUBJECT,
     FACTOR_REMOVED_SUBJECT,
     NEW_DEVICE_SUBJECT,
+    NEW_TOKEN_SUBJECT,
     PASSWORD_CHANGED_SUBJECT,
     PASSWORD_RESET_SUBJECT,
+    RECOVERY_CODE_SUBJECT,
 )
 from app.extensions import db
 from tests.conftest import PASSWORD, Account, AuthActions, error_body

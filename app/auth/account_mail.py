@@ -1,5 +1,5 @@
-"""The mails an account gets: prove an address, a change of address, reset a password,
-a recovery code used, a second factor removed by an admin, a new personal access token.
+"""The mails an account gets: prove an address, a change of address, reset a password.
+The notices of what changed its security are app.auth.security_notices.
 
 Each link points at PUBLIC_URL, where the service's own pages (app.pages), or a
 front end of the operator's, post the token to the API (docs/accounts.md).
@@ -10,7 +10,6 @@ Send them inside the write of the change they follow, so they are saved with it
 from __future__ import annotations
 
 import logging
-from typing import Any
 from urllib.parse import urlencode
 
 from flask import current_app
@@ -27,12 +26,6 @@ VERIFICATION_HOURS = 48
 VERIFY_SUBJECT = "Verify your email address"
 CHANGE_SUBJECT = "Your email address is being changed"
 RESET_SUBJECT = "Reset your password"
-RECOVERY_CODE_SUBJECT = "A recovery code of your account was used"
-FACTOR_REMOVED_SUBJECT = "The second factor of your account was removed"
-RECOVERY_CODES_PATH = "/api/v1/auth/mfa/recovery-codes"
-TOTP_PATH = "/api/v1/auth/mfa/totp"
-NEW_TOKEN_SUBJECT = "A new access token for your account"  # noqa: S105 (a subject)
-TOKENS_PATH = "/api/v1/auth/tokens"
 
 log = logging.getLogger(__name__)
 
@@ -111,50 +104,4 @@ def password_reset_body(user: User) -> str:
         f"{password_reset_link(user)}\n\n"
         "It works once. If you did not ask for this, ignore this mail: your password\n"
         "stays as it is.\n"
-    )
-
-
-def send_recovery_code_used(user: User, unused: int) -> None:
-    """Tell the owner a recovery code stood in for their second factor, and how many are left."""
-    send_within_limits(
-        user.email,
-        RECOVERY_CODE_SUBJECT,
-        f"Hello {user.username},\n\n"
-        f"One of the recovery codes of your account was just used. {unused} unused\n"
-        "code(s) remain. A signed-in client makes a new set with\n"
-        f"POST {RECOVERY_CODES_PATH} (described at {api_docs()}).\n\n"
-        "If that was not you, someone knows your password and has your codes: change\n"
-        "your password now, which signs out every session, and make new codes.\n",
-    )
-
-
-def send_second_factor_removed(user: User) -> None:
-    """Tell the owner an admin removed their second factors: the password alone opens it now."""
-    send_within_limits(
-        user.email,
-        FACTOR_REMOVED_SUBJECT,
-        f"Hello {user.username},\n\n"
-        "An administrator removed the second factor of your account (authenticator app,\n"
-        "recovery codes and passkeys): your password alone now signs in. Enrol again\n"
-        f"with POST {TOTP_PATH} (described at {api_docs()}).\n\n"
-        "If you did not ask for this, change your password and contact your administrator.\n",
-    )
-
-
-def send_new_token_notice(user: User, token: dict[str, Any]) -> None:
-    """Tell the owner a personal access token was made: a thief's first move to stay in.
-
-    `token` is the token's body; its secret is never mailed.
-    """
-    expires = token["expires_at"]
-    send_within_limits(
-        user.email,
-        NEW_TOKEN_SUBJECT,
-        f"Hello {user.username},\n\n"
-        f"A personal access token named {token['name']!r} ({token['prefix']}...) was created\n"
-        f"for your account, with the scopes {', '.join(token['scopes'])}. It expires "
-        f"{expires.date().isoformat() if expires else 'never'}.\n\n"
-        "If that was not you, change your password now: that stops every token and\n"
-        "signs out every session. To revoke this token alone, a signed-in client sends\n"
-        f"DELETE {TOKENS_PATH}/{token['id']} to the API (described at {api_docs()}).\n",
     )

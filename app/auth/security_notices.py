@@ -14,7 +14,9 @@ Other features tell of their own events with `notify`:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import current_app, has_request_context, request
 
@@ -27,6 +29,9 @@ PASSWORD_RESET_SUBJECT = "Your password was reset"  # noqa: S105 (a subject)
 EMAIL_CHANGED_SUBJECT = "Your email address was changed"
 FACTOR_ADDED_SUBJECT = "A second factor was added to your account"
 FACTOR_REMOVED_SUBJECT = "A second factor was removed from your account"
+FACTORS_RESET_SUBJECT = "The second factor of your account was removed"
+RECOVERY_CODE_SUBJECT = "A recovery code of your account was used"
+NEW_TOKEN_SUBJECT = "A new access token for your account"  # noqa: S105 (a subject)
 
 
 def _when_and_where() -> str:
@@ -91,3 +96,39 @@ def factor_added(user: User, what: str) -> None:
 
 def factor_removed(user: User, what: str) -> None:
     notify(user, FACTOR_REMOVED_SUBJECT, f"{what} was removed from your account.")
+
+
+def factors_reset(user: User) -> None:
+    """An admin removed every factor of the account (its owner was locked out, or says so)."""
+    notify(
+        user,
+        FACTORS_RESET_SUBJECT,
+        "An administrator removed the second factor of your account (authenticator app,\n"
+        "recovery codes and passkeys): your password alone now signs in. Enrol again\n"
+        "with POST /api/v1/auth/mfa/totp.",
+    )
+
+
+def recovery_code_used(user: User, unused: int) -> None:
+    notify(
+        user,
+        RECOVERY_CODE_SUBJECT,
+        f"One of the recovery codes of your account was used to sign in. {unused} unused\n"
+        "code(s) remain; a signed-in client makes a new set with\n"
+        "POST /api/v1/auth/mfa/recovery-codes.",
+    )
+
+
+def new_token(user: User, token: Mapping[str, Any]) -> None:
+    """A personal access token was made: a thief's first move to stay in. `token` is its
+    body; its secret is never mailed. A new password stops every token."""
+    expires = token["expires_at"]
+    notify(
+        user,
+        NEW_TOKEN_SUBJECT,
+        f"A personal access token named {token['name']!r} ({token['prefix']}...) was\n"
+        f"created for your account, with the scopes {', '.join(token['scopes'])}. It expires\n"
+        f"{expires.date().isoformat() if expires else 'never'}. To revoke it alone, a signed-in\n"
+        f"client sends DELETE /api/v1/auth/tokens/{token['id']}; a new password stops\n"
+        "every token.",
+    )

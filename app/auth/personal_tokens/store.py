@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 
-from app.auth import account_mail, security_events
+from app.auth import security_events, security_notices
 from app.auth.personal_tokens.scopes import SCOPES
 from app.auth.personal_tokens.token_format import new_token, shown_prefix, token_hash
 from app.extensions import db
@@ -92,7 +92,7 @@ def create_token(
         body = _bodies([row])[0]
         details = {"name": name, "scopes": body["scopes"]}
         security_events.record("token_created", account, details=details)
-        account_mail.send_new_token_notice(account, body)
+        security_notices.new_token(account, body)
     return {**body, "token": token}
 
 

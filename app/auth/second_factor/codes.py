@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from app.auth import account_mail, security_events
+from app.auth import security_events, security_notices
 from app.auth.second_factor import recovery_codes, totp
 from app.models import User
 from app.platform.database import write_transaction
@@ -19,7 +19,7 @@ def use_recovery_code(user: User, code: str) -> bool:
             return False
         unused = recovery_codes.unused(user.id)
         security_events.record("recovery_code_used", user, details={"unused": unused})
-        account_mail.send_recovery_code_used(user, unused)
+        security_notices.recovery_code_used(user, unused)
     log.info("recovery code used for user id %s; %s left", user.id, unused)
     return True
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from app.auth import account_mail, security_events, security_notices
+from app.auth import security_events, security_notices
 from app.auth.accounts import get_account
 from app.auth.rate_limits import code_check
 from app.auth.second_factor import methods, recovery_codes, totp
@@ -65,7 +65,7 @@ def remove_second_factors(login: str, *, by: str, not_by: int | None = None) -> 
         user = get_account(login, not_by=not_by)
         methods.remove_all(user.id)
         security_events.record("mfa_disabled", user, details={"method": "all"})
-        account_mail.send_second_factor_removed(user)
+        security_notices.factors_reset(user)
     db.session.refresh(user)
     log.warning("second factors of user id %s removed by %s", user.id, by)
     return user
