@@ -26,7 +26,6 @@ from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import MetaData, create_engine
 from sqlalchemy.engine import make_url
 
 from tests.cluster import (
@@ -44,6 +43,7 @@ from tests.cluster import (
     wait_until,
 )
 from tests.conftest import TEST_SECRET
+from tests.databases import drop_every_table
 from tests.live import Client, Response, free_ports
 from tests.mailbox import Inbox, smtp_server
 
@@ -70,17 +70,6 @@ pytestmark = [
 ]
 
 
-def reset_database() -> None:
-    """Drop every table, Alembic's included, so `flask db upgrade` starts from nothing."""
-    engine = create_engine(DATABASE_URL)
-    try:
-        metadata = MetaData()
-        metadata.reflect(engine)
-        metadata.drop_all(engine)
-    finally:
-        engine.dispose()
-
-
 def reset_redis() -> None:
     try:
         import redis
@@ -103,7 +92,7 @@ def running_cluster(
     tmp_path_factory: pytest.TempPathFactory, cluster_inbox: Inbox
 ) -> Iterator[Cluster]:
     pytest.importorskip("psycopg", reason="the PostgreSQL driver (psycopg) is not installed")
-    reset_database()
+    drop_every_table(DATABASE_URL)
     reset_redis()
     cluster = Cluster.on_free_ports(
         tmp_path_factory.mktemp("cluster"),
@@ -122,7 +111,7 @@ def running_cluster(
         try:
             cluster.stop_cleanly(timeout=GRACEFUL_TIMEOUT + 30)
         finally:
-            reset_database()
+            drop_every_table(DATABASE_URL)
             reset_redis()
 
 

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import MetaData, create_engine, select
+from sqlalchemy import select
 
 from app import create_app
 from app.extensions import db
 from app.models import OutboxMail
 from app.platform.mail import send_mail
+from tests.databases import drop_every_table
 from tests.live import (
     BIN,
     REPO_ROOT,
@@ -48,20 +49,10 @@ if not POSTGRES_URL.startswith("postgresql"):
 def empty_postgres() -> Iterator[None]:
     """On PostgreSQL, no table before the migration runs nor after the test."""
     if POSTGRES_URL:
-        drop_every_table()
+        drop_every_table(POSTGRES_URL)
     yield
     if POSTGRES_URL:
-        drop_every_table()
-
-
-def drop_every_table() -> None:
-    engine = create_engine(POSTGRES_URL)
-    try:
-        metadata = MetaData()
-        metadata.reflect(engine)
-        metadata.drop_all(engine)
-    finally:
-        engine.dispose()
+        drop_every_table(POSTGRES_URL)
 
 
 def sender_environment(tmp_path: Path, port: int, **settings: str) -> dict[str, str]:

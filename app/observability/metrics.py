@@ -56,7 +56,10 @@ _ACTIVE_HELP = (
     "Accounts with an authenticated request in the last `window`, across every worker and "
     "instance (a session's last use is recorded to the minute); no sample without a database."
 )
-_OUTBOX_HELP = "Mails in the outbox by state (queued, sent, failed); no sample without a database."
+_OUTBOX_HELP = (
+    "Mails in the outbox by state (queued, failed; sent and dropped over the retention); "
+    "no sample without a database."
+)
 _OLDEST_HELP = "How long the oldest mail not sent yet has waited; 0 when none waits."
 
 blp = Blueprint("metrics", __name__, description="Service metrics.")
